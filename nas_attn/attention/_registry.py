@@ -1,0 +1,108 @@
+"""Attention registry: name -> (factory, info), with helpful errors for unknown names.
+
+Modules register themselves with :func:`register_attention`; the package ``__init__`` imports
+every family explicitly so the registry is complete after ``import nas_attn.attention``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from torch import nn
+
+from nas_attn.exceptions import NasAttnError
+
+AttentionKind = Literal["identity", "channel", "spatial", "channel+spatial", "self", "cross", "conv"]
+Position = Literal["block", "last_block", "stage_out"]
+ALL_POSITIONS: tuple[Position, ...] = ("block", "last_block", "stage_out")
+
+
+@dataclass(frozen=True)
+class AttentionInfo:
+    """What the search space and the placement engine need to know about a module.
+
+    Attributes:
+        name: canonical registry name.
+        kind: what the module attends over.
+        paper: citation (authors, venue, arXiv id).
+        uses_reduction: whether the integer ``reduction`` ratio r (hidden width C // r) applies.
+        positions: placements the module supports.
+        constraints: human-readable construction constraints (checked at construction).
+        needs_feat_size: the module must be told the (H, W) of its input at construction.
+    """
+
+    name: str
+    kind: AttentionKind
+    paper: str
+    uses_reduction: bool
+    positions: tuple[Position, ...] = ALL_POSITIONS
+    constraints: tuple[str, ...] = ()
+    needs_feat_size: bool = False
+    defaults: dict[str, Any] = field(default_factory=dict)
+
+
+AttentionFactory = Callable[..., nn.Module]
+
+_REGISTRY: dict[str, tuple[AttentionFactory, AttentionInfo]] = {}
+
+
+def register_attention(info: AttentionInfo) -> Callable[[AttentionFactory], AttentionFactory]:
+    """Class/function decorator registering ``factory(channels, reduction=..., **kwargs)``."""
+
+    def decorator(factory: AttentionFactory) -> AttentionFactory:
+        if info.name in _REGISTRY:
+            raise NasAttnError(f"attention '{info.name}' is registered twice; pick a unique name")
+        _REGISTRY[info.name] = (factory, info)
+        return factory
+
+    return decorator
+
+
+def list_attentions() -> list[str]:
+    """Sorted canonical names of every registered attention module."""
+    return sorted(_REGISTRY)
+
+
+def _lookup(name: str) -> tuple[AttentionFactory, AttentionInfo]:
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise NasAttnError(
+            f"unknown attention module '{name}'; available: {', '.join(list_attentions())}"
+        ) from None
+
+
+def get_attention_info(name: str) -> AttentionInfo:
+    """Kind, paper, whether reduction applies, positions and constraints of ``name``."""
+    return _lookup(name)[1]
+
+
+def check_reduction(name: str, channels: int, reduction: int) -> int:
+    """Validate the integer ratio r against ``channels`` and return the hidden width C // r."""
+    if not isinstance(reduction, int) or isinstance(reduction, bool) or reduction < 1:
+        raise NasAttnError(f"{name}: reduction must be a positive integer ratio, got {reduction!r}")
+    if reduction > channels:
+        raise NasAttnError(
+            f"{name}: reduction {reduction} exceeds {channels} channels; use a ratio <= {channels}"
+        )
+    return channels // reduction
+
+
+def create_attention(name: str, channels: int, reduction: int = 16, **kwargs: Any) -> nn.Module:
+    """Build attention module ``name`` for ``channels`` input channels (shape-preserving).
+
+    Raises:
+        NasAttnError: unknown name, or an argument the module cannot take.
+    """
+    factory, info = _lookup(name)
+    if not isinstance(channels, int) or channels < 1:
+        raise NasAttnError(f"{name}: channels must be a positive integer, got {channels!r}")
+    if info.uses_reduction:
+        check_reduction(name, channels, reduction)
+        kwargs["reduction"] = reduction
+    try:
+        return factory(channels, **kwargs)
+    except TypeError as exc:  # an unexpected keyword argument from a config
+        raise NasAttnError(f"{name}: invalid arguments {sorted(kwargs)}: {exc}") from None

@@ -1,0 +1,152 @@
+"""ArchConfig: one attention placement per backbone stage (the arch YAML contract).
+
+Typed once at the YAML boundary (pydantic, ``extra="forbid"``, frozen). ``digest()`` is a
+canonical hash of everything that changes the built network or its proxy result, used for
+de-duplication and caching; ``provenance`` (what export writes) never changes it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from nas_attn._yaml import parse_yaml_mapping, read_yaml_mapping, validate_model
+from nas_attn.attention import Position, get_attention_info, list_attentions
+
+Stem = Literal["cifar", "imagenet"]
+
+
+def _is_yaml_text(source: str) -> bool:
+    """True for YAML content rather than a file name (a newline, or a colon and no such file)."""
+    return "\n" in source or (":" in source and not Path(source).exists())
+
+
+class StagePlacement(BaseModel):
+    """What goes into one stage: module name, integer reduction ratio r, position."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    module: str = "none"
+    reduction: int | None = Field(default=None, ge=1)
+    position: Position = "block"
+
+    @field_validator("module")
+    @classmethod
+    def _known_module(cls, name: str) -> str:
+        if name not in list_attentions():
+            raise ValueError(f"unknown attention module '{name}'; available: {', '.join(list_attentions())}")
+        return name
+
+    @model_validator(mode="after")
+    def _position_supported(self) -> StagePlacement:
+        info = get_attention_info(self.module)
+        if self.position not in info.positions:
+            raise ValueError(
+                f"module '{self.module}' cannot be placed at '{self.position}'; "
+                f"use one of {', '.join(info.positions)}"
+            )
+        return self
+
+    def effective_reduction(self) -> int | None:
+        """The ratio the module is built with (its default when unset), or None if unused."""
+        info = get_attention_info(self.module)
+        if not info.uses_reduction:
+            return None
+        return self.reduction if self.reduction is not None else int(info.defaults.get("reduction", 16))
+
+    def canonical(self) -> dict[str, Any]:
+        """The fields that change the built network, with defaults filled in."""
+        if self.module == "none":
+            return {"module": "none"}
+        out: dict[str, Any] = {"module": self.module, "position": self.position}
+        reduction = self.effective_reduction()
+        if reduction is not None:
+            out["reduction"] = reduction
+        return out
+
+    def label(self) -> str:
+        """Short human label, e.g. ``se/16`` or ``cbam/8@last_block``."""
+        canon = self.canonical()
+        text = canon["module"]
+        if "reduction" in canon:
+            text += f"/{canon['reduction']}"
+        if canon.get("position", "block") != "block":
+            text += f"@{canon['position']}"
+        return text
+
+
+class ArchConfig(BaseModel):
+    """A complete, buildable placement of attention modules on a timm backbone."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    backbone: str = "resnet18"
+    stem: Stem = "cifar"
+    image_size: int = Field(default=32, ge=4)
+    num_classes: int = Field(default=10, ge=1)
+    stages: dict[str, StagePlacement] = Field(default_factory=dict)
+    provenance: dict[str, Any] | None = None
+
+    # -- construction -------------------------------------------------------------------------
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ArchConfig:
+        """Validate a plain dict (e.g. a trial's user attr) into an ArchConfig."""
+        return validate_model(cls, data, "arch config")
+
+    @classmethod
+    def from_yaml(cls, source: str | Path) -> ArchConfig:
+        """Load from an arch YAML file path, or from YAML text (as returned by ``to_yaml()``)."""
+        if isinstance(source, str) and _is_yaml_text(source):
+            return validate_model(cls, parse_yaml_mapping(str(source), "arch YAML text"), "arch YAML")
+        data = read_yaml_mapping(source, "arch")
+        return validate_model(cls, data, f"arch file {source}")
+
+    @classmethod
+    def coerce(cls, arch: ArchConfig | dict[str, Any] | str | Path) -> ArchConfig:
+        """Accept an ArchConfig, a dict, or a path to an arch YAML."""
+        if isinstance(arch, ArchConfig):
+            return arch
+        if isinstance(arch, dict):
+            return cls.from_dict(arch)
+        return cls.from_yaml(arch)
+
+    # -- serialisation ------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        """Plain, JSON/YAML-safe dict; ``from_dict(to_dict())`` equals ``self``."""
+        return self.model_dump(mode="json", exclude_none=True)
+
+    def to_yaml(self, path: str | Path | None = None) -> str:
+        """The arch YAML text; also written to ``path`` when given."""
+        text = yaml.safe_dump(self.to_dict(), sort_keys=False)
+        if path is not None:
+            Path(path).write_text(text, encoding="utf-8")
+        return text
+
+    # -- identity -----------------------------------------------------------------------------
+    def canonical(self) -> dict[str, Any]:
+        """Everything that changes the network or its proxy result; stages with no attention
+        are dropped so ``{}`` and ``{layer1: {module: none}}`` are the same network."""
+        stages = {
+            name: stage.canonical() for name, stage in sorted(self.stages.items()) if stage.module != "none"
+        }
+        return {
+            "backbone": self.backbone,
+            "stem": self.stem,
+            "image_size": self.image_size,
+            "num_classes": self.num_classes,
+            "stages": stages,
+        }
+
+    def digest(self) -> str:
+        """Stable SHA-256 of :meth:`canonical` (independent of key order and process)."""
+        blob = json.dumps(self.canonical(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+    def label(self) -> str:
+        """One-line placement summary, e.g. ``layer1=se/16 layer2=none ...``."""
+        return " ".join(f"{name}={stage.label()}" for name, stage in self.stages.items())

@@ -1,0 +1,57 @@
+"""Read a study's complete trials into rows and rank them (uses the pure maths in pareto.py)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import optuna
+
+from nas_attn.backbones import ArchConfig
+from nas_attn.pareto import non_dominated_ranks
+
+
+@dataclass(frozen=True)
+class TrialRow:
+    number: int
+    values: dict[str, float]
+    rank: int
+    placement: str
+    params: int | None
+    arch: dict[str, Any]
+
+
+def ranked_rows(study: optuna.Study) -> list[TrialRow]:
+    """Every COMPLETE trial with its non-dominated rank (1 = Pareto front)."""
+    names: list[str] = study.user_attrs.get("objectives") or [
+        f"objective_{i}" for i in range(len(study.directions))
+    ]
+    directions = [
+        "maximize" if d == optuna.study.StudyDirection.MAXIMIZE else "minimize" for d in study.directions
+    ]
+    trials = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+    ranks = non_dominated_ranks([t.values for t in trials], directions)
+    rows = []
+    for trial, rank in zip(trials, ranks, strict=True):
+        arch = trial.user_attrs.get("arch", {})
+        placement = ArchConfig.from_dict(arch).label() if arch else ""
+        rows.append(
+            TrialRow(
+                number=trial.number,
+                values=dict(zip(names, trial.values, strict=True)),
+                rank=rank,
+                placement=placement,
+                params=trial.user_attrs.get("params"),
+                arch=arch,
+            )
+        )
+    return rows
+
+
+def pareto_rows(study: optuna.Study) -> list[TrialRow]:
+    """The Pareto front, cheapest first (by the first minimised objective, if any)."""
+    rows = [r for r in ranked_rows(study) if r.rank == 1]
+    directions = list(study.directions)
+    key_index = next((i for i, d in enumerate(directions) if d == optuna.study.StudyDirection.MINIMIZE), 0)
+    key_name = list(rows[0].values)[key_index] if rows else ""
+    return sorted(rows, key=lambda r: (r.values.get(key_name, 0.0), r.number))

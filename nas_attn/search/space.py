@@ -1,0 +1,196 @@
+"""SearchSpace: the typed search-space YAML, and sampling an ArchConfig from an Optuna trial.
+
+Validated once at load: unknown keys, unknown modules, module/position combinations, stage
+names and reductions are checked against the backbone's real stage geometry, so a bad space
+fails before any trial starts, with the YAML key path of every problem.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import optuna
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from nas_attn._yaml import read_yaml_mapping, validate_model
+from nas_attn.attention import Position, get_attention_info, list_attentions
+from nas_attn.backbones import ArchConfig, StageGeometry, get_adapter, stage_geometry
+from nas_attn.backbones.arch_config import Stem
+from nas_attn.data import get_dataset_spec
+from nas_attn.exceptions import NasAttnError
+from nas_attn.worker.config import LatencyConfig, ProxyConfig
+from nas_attn.worker.evaluate import OBJECTIVE_NAMES
+
+Direction = Literal["maximize", "minimize"]
+SamplerName = Literal["nsga2", "tpe", "random"]
+
+
+class BackboneSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = "resnet18"
+    stem: Stem = "cifar"
+
+
+class StageChoices(BaseModel):
+    """The choices the sampler may take for one stage."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    module: list[str] = Field(min_length=1)
+    reduction: list[int] = Field(default_factory=lambda: [16], min_length=1)
+    position: list[Position] = Field(default_factory=lambda: ["block"], min_length=1)
+
+    @field_validator("module")
+    @classmethod
+    def _known_modules(cls, names: list[str]) -> list[str]:
+        unknown = [n for n in names if n not in list_attentions()]
+        if unknown:
+            raise ValueError(
+                f"unknown attention module {', '.join(repr(n) for n in unknown)}; "
+                f"available: {', '.join(list_attentions())}"
+            )
+        if len(set(names)) != len(names):
+            raise ValueError("module choices contain duplicates; list each module once")
+        return names
+
+    @field_validator("reduction")
+    @classmethod
+    def _positive(cls, values: list[int]) -> list[int]:
+        if any(v < 1 for v in values):
+            raise ValueError(f"reduction ratios must be positive integers, got {values}")
+        return values
+
+    @model_validator(mode="after")
+    def _positions_supported(self) -> StageChoices:
+        for module in self.module:
+            if module == "none":
+                continue
+            bad = [p for p in self.position if p not in get_attention_info(module).positions]
+            if bad:
+                raise ValueError(f"module '{module}' cannot be placed at {bad}; drop it or the position")
+        return self
+
+
+class Objective(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    direction: Direction
+
+    @field_validator("name")
+    @classmethod
+    def _known_objective(cls, name: str) -> str:
+        if name not in OBJECTIVE_NAMES:
+            raise ValueError(f"unknown objective '{name}'; available: {', '.join(OBJECTIVE_NAMES)}")
+        return name
+
+
+def _default_objectives() -> list[Objective]:
+    return [
+        Objective(name="accuracy", direction="maximize"),
+        Objective(name="latency_ms", direction="minimize"),
+    ]
+
+
+class SearchSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    sampler: SamplerName = "nsga2"
+    n_trials: int = Field(default=40, ge=1)
+    seed: int = 0
+    population_size: int = Field(default=16, ge=2)
+
+
+class SearchSpace(BaseModel):
+    """A whole search: backbone, per-stage choices, proxy budget, latency protocol, objectives."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    backbone: BackboneSpec = Field(default_factory=BackboneSpec)
+    stages: dict[str, StageChoices] = Field(min_length=1)
+    proxy: ProxyConfig = Field(default_factory=ProxyConfig)
+    latency: LatencyConfig = Field(default_factory=LatencyConfig)
+    objectives: list[Objective] = Field(default_factory=_default_objectives, min_length=1)
+    search: SearchSettings = Field(default_factory=SearchSettings)
+
+    @field_validator("name")
+    @classmethod
+    def _slug(cls, name: str) -> str:
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", name):
+            raise ValueError(f"'{name}' is not a valid study name; use letters, digits, '_', '-', '.'")
+        return name
+
+    @field_validator("objectives")
+    @classmethod
+    def _unique_objectives(cls, objectives: list[Objective]) -> list[Objective]:
+        names = [o.name for o in objectives]
+        if len(set(names)) != len(names):
+            raise ValueError(f"objectives repeat a name: {names}")
+        return objectives
+
+    @property
+    def directions(self) -> list[str]:
+        return [o.direction for o in self.objectives]
+
+    @property
+    def num_classes(self) -> int:
+        return get_dataset_spec(self.proxy.dataset).num_classes
+
+    def base_arch(self) -> ArchConfig:
+        """The backbone with no attention, at the proxy's image size."""
+        return ArchConfig(
+            backbone=self.backbone.name,
+            stem=self.backbone.stem,
+            image_size=self.proxy.image_size,
+            num_classes=self.num_classes,
+        )
+
+    def identity(self) -> dict[str, Any]:
+        """Everything that defines what a trial of this study means (not how many to run)."""
+        return self.model_dump(mode="json", exclude={"search"})
+
+
+def _check_against_backbone(space: SearchSpace, where: str) -> None:
+    """Stage names and reductions against the backbone's real geometry; all problems at once."""
+    get_adapter(space.backbone.name)
+    geometry: dict[str, StageGeometry] = stage_geometry(space.base_arch())
+    problems = []
+    for name, choices in space.stages.items():
+        if name not in geometry:
+            problems.append(
+                f"stages.{name}: unknown stage for {space.backbone.name}; stages are {', '.join(geometry)}"
+            )
+            continue
+        channels = geometry[name].channels
+        uses_reduction = any(get_attention_info(m).uses_reduction for m in choices.module)
+        too_big = [r for r in choices.reduction if r > channels]
+        if uses_reduction and too_big:
+            problems.append(f"stages.{name}.reduction: {too_big} exceed {channels} channels")
+    if problems:
+        raise NasAttnError(f"invalid {where}: " + "; ".join(problems))
+
+
+def load_space(path: str | Path) -> SearchSpace:
+    """Read and fully validate a search-space YAML file."""
+    where = f"search space {path}"
+    space = validate_model(SearchSpace, read_yaml_mapping(path, "search space"), where)
+    _check_against_backbone(space, where)
+    return space
+
+
+def sample_arch(trial: optuna.Trial | optuna.trial.FixedTrial, space: SearchSpace) -> ArchConfig:
+    """The only ``suggest_*`` caller. ``reduction`` is sampled only for modules that use it."""
+    stages: dict[str, dict[str, Any]] = {}
+    for name, choices in space.stages.items():
+        module = trial.suggest_categorical(f"{name}.module", choices.module)
+        stage: dict[str, Any] = {"module": module}
+        if module != "none":
+            if get_attention_info(module).uses_reduction:
+                stage["reduction"] = trial.suggest_categorical(f"{name}.reduction", choices.reduction)
+            stage["position"] = trial.suggest_categorical(f"{name}.position", choices.position)
+        stages[name] = stage
+    return ArchConfig.from_dict({**space.base_arch().to_dict(), "stages": stages})
