@@ -4,11 +4,33 @@ Public API::
 
     from nas_attn import ArchConfig, build_model, load_space, NasAttnError
     from nas_attn.attention import create_attention, get_attention_info, list_attentions
+
+Heavy names (torch, timm) load lazily, so ``nas-attn --help`` starts fast.
 """
 
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from nas_attn._version import __version__
-from nas_attn.backbones import ArchConfig, build_model
 from nas_attn.exceptions import NasAttnError
-from nas_attn.search.space import SearchSpace, load_space
+
+if TYPE_CHECKING:
+    from nas_attn.backbones import ArchConfig, build_model
+    from nas_attn.search.space import SearchSpace, load_space
+
+_LAZY = {
+    "ArchConfig": "nas_attn.backbones",
+    "build_model": "nas_attn.backbones",
+    "SearchSpace": "nas_attn.search.space",
+    "load_space": "nas_attn.search.space",
+}
 
 __all__ = ["ArchConfig", "NasAttnError", "SearchSpace", "__version__", "build_model", "load_space"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'nas_attn' has no attribute '{name}'")

@@ -20,6 +20,11 @@ EXIT_USER_ERROR = 1
 EXIT_INTERRUPTED = 130
 
 
+@app.callback()
+def _root() -> None:
+    """Search which attention module, reduction and position to place in each CNN stage."""
+
+
 @app.command()
 def search(
     space: Path = typer.Option(
@@ -93,8 +98,13 @@ def search(
         front = pareto_rows(the_study)
     if outcome is not None:
         front = outcome.front
-    console.console.print(console.front_table(front, f"Pareto front of '{study_name}' ({len(front)} trials)"))
-    console.info(f"study '{study_name}' in {safe_url}; inspect it with: optuna-dashboard {safe_url}")
+    console.console.print(
+        console.front_table(
+            front, f"Pareto front of '{study_name}' ({len(front)} trial{'s' if len(front) != 1 else ''})"
+        )
+    )
+    console.info(f"study '{study_name}' is stored in {safe_url}")
+    console.info(f"inspect it with: optuna-dashboard {safe_url}")
 
 
 def main() -> None:

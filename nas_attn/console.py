@@ -45,6 +45,7 @@ class RichProgressObserver:
         )
         self._task = self._progress.add_task("search", total=1, status="")
         self._running: set[int] = set()
+        self._labels: dict[int, str] = {}
         self._best: float | None = None
 
     def __enter__(self) -> RichProgressObserver:
@@ -65,19 +66,22 @@ class RichProgressObserver:
 
     def trial_started(self, number: int, arch: ArchConfig) -> None:
         self._running.add(number)
+        self._labels[number] = arch.label()
         self._progress.update(self._task, status=self._status())
 
     def trial_finished(self, number: int, result: TrialResult | None, reason: str | None) -> None:
         self._running.discard(number)
         if result is not None:
             self._best = result.accuracy if self._best is None else max(self._best, result.accuracy)
+            label = self._labels.pop(number, "")
             self._progress.console.print(
                 f"trial {number:>4}  acc {result.accuracy:.4f}  latency {result.latency_ms:.2f} ms "
-                f"(IQR {result.latency_iqr_ms:.2f})  {result.train_seconds:.0f}s train",
+                f"(IQR {result.latency_iqr_ms:.2f})  {result.train_seconds:.0f}s  {label}",
                 markup=False,
             )
             self._progress.advance(self._task)
         else:
+            self._labels.pop(number, None)
             self._progress.console.print(f"trial {number:>4}  FAILED: {reason}", markup=False)
         self._progress.update(self._task, status=self._status())
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -67,14 +68,11 @@ def build_model(arch: ArchConfig | dict[str, Any] | str | Path, num_classes: int
         if stage.module == "none":
             continue
         geo = geometry[name]
-        kwargs = _module_kwargs(stage, geo)
         adapter.insert(
             model,
             name,
             stage.position,
-            lambda stage=stage, geo=geo, kwargs=kwargs: create_attention(
-                stage.module, geo.channels, **kwargs
-            ),
+            partial(create_attention, stage.module, geo.channels, **_module_kwargs(stage, geo)),
         )
     return model
 

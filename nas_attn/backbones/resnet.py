@@ -23,9 +23,10 @@ _STAGES = ("layer1", "layer2", "layer3", "layer4")
 SLOT = "se"
 
 
-def apply_cifar_stem(model: ResNet) -> None:
+def apply_cifar_stem(model: nn.Module) -> None:
     """3x3 stride-1 stem without max-pool, so 32px inputs keep 32/16/8/4 feature maps."""
-    stem_out = model.bn1.num_features
+    bn1: nn.BatchNorm2d = model.get_submodule("bn1")  # type: ignore[assignment]
+    stem_out = bn1.num_features
     model.conv1 = nn.Conv2d(3, stem_out, kernel_size=3, stride=1, padding=1, bias=False)
     model.maxpool = nn.Identity()
 
@@ -60,7 +61,7 @@ class ResNetAdapter(BackboneAdapter):
         try:
             model.eval()
             with torch.no_grad():
-                model.forward_features(torch.zeros(1, 3, image_size, image_size))
+                model.forward_features(torch.zeros(1, 3, image_size, image_size))  # type: ignore[operator]
         finally:
             model.train(was_training)
             for hook in hooks:

@@ -13,6 +13,8 @@ import ray
 from nas_attn.exceptions import NasAttnError
 from nas_attn.worker.runner import TrialRunner
 
+_RAY_AUTH_LOGGER = "ray._private.authentication.authentication_token_setup"
+
 
 @dataclass(frozen=True)
 class PoolConfig:
@@ -35,6 +37,8 @@ def start_ray(address: str | None, workers: int) -> None:
     }
     if address is None:
         kwargs["num_cpus"] = max(os.cpu_count() or 1, workers)
+        # A local, single-user cluster: Ray's notice that it enabled token auth is noise here.
+        logging.getLogger(_RAY_AUTH_LOGGER).setLevel(logging.ERROR)
     else:
         kwargs["address"] = address
     try:

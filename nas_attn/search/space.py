@@ -24,6 +24,7 @@ from nas_attn.worker.config import LatencyConfig, ProxyConfig
 from nas_attn.worker.evaluate import OBJECTIVE_NAMES
 
 Direction = Literal["maximize", "minimize"]
+_DEFAULT_POSITIONS: tuple[Position, ...] = ("block",)
 SamplerName = Literal["nsga2", "tpe", "random"]
 
 
@@ -41,7 +42,7 @@ class StageChoices(BaseModel):
 
     module: list[str] = Field(min_length=1)
     reduction: list[int] = Field(default_factory=lambda: [16], min_length=1)
-    position: list[Position] = Field(default_factory=lambda: ["block"], min_length=1)
+    position: list[Position] = Field(default_factory=lambda: list(_DEFAULT_POSITIONS), min_length=1)
 
     @field_validator("module")
     @classmethod
@@ -133,7 +134,7 @@ class SearchSpace(BaseModel):
         return objectives
 
     @property
-    def directions(self) -> list[str]:
+    def directions(self) -> list[Direction]:
         return [o.direction for o in self.objectives]
 
     @property

@@ -35,7 +35,8 @@ class TrainResult:
 
 def parameter_groups(model: nn.Module, weight_decay: float) -> list[dict[str, object]]:
     """Decay only weights with >1 dimension (conv/linear); norms, biases and gammas are exempt."""
-    decay, no_decay = [], []
+    decay: list[nn.Parameter] = []
+    no_decay: list[nn.Parameter] = []
     for param in model.parameters():
         if param.requires_grad:
             (decay if param.ndim > 1 else no_decay).append(param)
