@@ -30,7 +30,11 @@ class AttentionInfo:
         uses_reduction: whether the integer ``reduction`` ratio r (hidden width C // r) applies.
         positions: placements the module supports.
         constraints: human-readable construction constraints (checked at construction).
-        needs_feat_size: the module must be told the (H, W) of its input at construction.
+        needs_feat_size: the module must be told the (H, W) of its input at construction
+            (constructor keyword ``feat_size: tuple[int, int]``).
+        needs_context: the module attends from its input to a second input (the previous stage's
+            output): constructor keyword ``context_channels: int``, ``forward(x, context)``.
+        defaults: the module's default keyword arguments (``reduction`` included where it applies).
     """
 
     name: str
@@ -40,6 +44,7 @@ class AttentionInfo:
     positions: tuple[Position, ...] = ALL_POSITIONS
     constraints: tuple[str, ...] = ()
     needs_feat_size: bool = False
+    needs_context: bool = False
     defaults: dict[str, Any] = field(default_factory=dict)
 
 
@@ -90,18 +95,39 @@ def check_reduction(name: str, channels: int, reduction: int) -> int:
     return channels // reduction
 
 
-def create_attention(name: str, channels: int, reduction: int = 16, **kwargs: Any) -> nn.Module:
+def default_reduction(name: str) -> int | None:
+    """The ratio r that ``name`` is built with when none is given (None if r does not apply)."""
+    info = get_attention_info(name)
+    return int(info.defaults.get("reduction", 16)) if info.uses_reduction else None
+
+
+def create_attention(name: str, channels: int, reduction: int | None = None, **kwargs: Any) -> nn.Module:
     """Build attention module ``name`` for ``channels`` input channels (shape-preserving).
+
+    Args:
+        name: canonical registry name (see :func:`list_attentions`).
+        channels: input (= output) channels C.
+        reduction: integer ratio r (hidden width C // r); ignored by modules that do not use it.
+            When omitted, the module's default from ``AttentionInfo.defaults`` (16 for most;
+            coordinate attention uses the paper's 32).
+        kwargs: module-specific options, e.g. ``feat_size`` or ``context_channels``.
 
     Raises:
         NasAttnError: unknown name, or an argument the module cannot take.
     """
     factory, info = _lookup(name)
-    if not isinstance(channels, int) or channels < 1:
+    if not isinstance(channels, int) or isinstance(channels, bool) or channels < 1:
         raise NasAttnError(f"{name}: channels must be a positive integer, got {channels!r}")
     if info.uses_reduction:
-        check_reduction(name, channels, reduction)
-        kwargs["reduction"] = reduction
+        ratio = reduction if reduction is not None else int(info.defaults.get("reduction", 16))
+        check_reduction(name, channels, ratio)
+        kwargs["reduction"] = ratio
+    if info.needs_feat_size and kwargs.get("feat_size") is None:
+        raise NasAttnError(f"{name}: needs feat_size=(H, W), the spatial size of its input, at construction")
+    if info.needs_context and kwargs.get("context_channels") is None:
+        raise NasAttnError(
+            f"{name}: needs context_channels=<channels of the previous stage's output> at construction"
+        )
     try:
         return factory(channels, **kwargs)
     except TypeError as exc:  # an unexpected keyword argument from a config
