@@ -46,65 +46,62 @@ def search(
     ),
 ) -> None:
     """Run (or resume) a search until the study holds --n-trials complete trials."""
-    import optuna
-
     from nas_attn import console
-    from nas_attn.search import (
-        load_space,
-        open_storage,
-        open_study,
-        plan_pool,
-        redact_url,
-        run_search,
-        start_ray,
-    )
-    from nas_attn.search.pool import WorkerPool
-    from nas_attn.search.study import complete_trials
-    from nas_attn.worker.device import resolve_device
+    from nas_attn.search import pareto_rows, service
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    loaded = load_space(space)
-    if ray_address is None:
-        resolve_device(device)  # CUDA asked for but absent: fail before anything starts
-    elif device not in {"auto", "cpu", "cuda"}:
-        raise NasAttnError(f"unknown device '{device}'; use auto, cpu or cuda")
-    target = n_trials if n_trials is not None else loaded.search.n_trials
-    study_name = study or loaded.name
-    safe_url = redact_url(storage)
-    the_study = open_study(open_storage(storage), study_name, loaded, sampler or loaded.search.sampler)
-    done = len(complete_trials(the_study))
-    console.info(f"study '{study_name}' in {safe_url}: {done} complete trials, target {target}")
-    if done < target:
-        start_ray(ray_address, workers or 1)
-        plan = plan_pool(workers, device, gpus_per_trial, remote=ray_address is not None)
-        console.info(
-            f"ray: {plan.workers} worker(s) on {plan.device}"
-            + (
-                f", {plan.threads_per_worker} CPU thread(s) each"
-                if plan.device == "cpu"
-                else f", {plan.gpus_per_trial} GPU(s) each"
-            )
-            + f"; proxy: {loaded.proxy.dataset} at {loaded.proxy.image_size}px, {loaded.proxy.epochs} epochs"
+    prepared = service.prepare(
+        service.SearchRequest(
+            space, storage, study, n_trials, workers, ray_address, gpus_per_trial, device, sampler
         )
-        pool = WorkerPool(plan)
-        with console.RichProgressObserver() as observer:
-            outcome = run_search(the_study, loaded, target, pool, observer)
-        pool.shutdown()
-    else:
+    )
+    name, url = prepared.study.study_name, prepared.safe_storage
+    console.info(f"study '{name}' in {url}: {prepared.complete} complete trials, target {prepared.target}")
+    if prepared.remaining == 0:
         console.info("target already reached; pass a larger --n-trials to continue this study")
-        from nas_attn.search.results import pareto_rows
+        front = pareto_rows(prepared.study)
+    else:
+        plan = service.plan_workers(prepared)
+        console.info(console.describe_plan(plan, prepared.space))
+        with console.RichProgressObserver() as observer:
+            front = service.execute(prepared, plan, observer)
+    console.print_front(front, name)
+    console.info(f"study '{name}' is stored in {url}")
+    console.info(f"inspect it with: optuna-dashboard {url}")
 
-        outcome = None
-        front = pareto_rows(the_study)
-    if outcome is not None:
-        front = outcome.front
-    console.console.print(
-        console.front_table(
-            front, f"Pareto front of '{study_name}' ({len(front)} trial{'s' if len(front) != 1 else ''})"
-        )
+
+@app.command()
+def front(
+    storage: str = typer.Option("sqlite:///nas_attn.db", "--storage", help="Optuna storage URL."),
+    study: str = typer.Option(..., "--study", help="Study name."),
+    output_format: str = typer.Option("table", "--format", help="table | csv | json"),
+) -> None:
+    """The study's complete trials ranked by non-dominated sorting (rank 1 = Pareto front)."""
+    from nas_attn import console
+    from nas_attn.search.results import ranked_rows
+    from nas_attn.search.storage import open_storage
+    from nas_attn.search.study import load_existing_study
+
+    if output_format not in console.ROW_FORMATS:
+        raise NasAttnError(f"unknown format '{output_format}'; use {', '.join(console.ROW_FORMATS)}")
+    rows = sorted(
+        ranked_rows(load_existing_study(open_storage(storage), study)), key=lambda r: (r.rank, r.number)
     )
-    console.info(f"study '{study_name}' is stored in {safe_url}")
-    console.info(f"inspect it with: optuna-dashboard {safe_url}")
+    console.print_rows(rows, output_format, f"trials of '{study}' by Pareto rank")
+
+
+@app.command()
+def modules(
+    channels: int = typer.Option(256, "--channels", min=1, help="Input channels C."),
+    size: int = typer.Option(16, "--size", min=1, help="Feature map height = width."),
+    reduction: int | None = typer.Option(
+        None, "--reduction", min=1, help="Ratio r (default: each module's)."
+    ),
+) -> None:
+    """The attention zoo: kind, paper, extra params/MACs and latency overhead at one shape."""
+    from nas_attn import console
+    from nas_attn.attention import describe_zoo
+
+    console.print_zoo(describe_zoo(channels, size, reduction=reduction), channels, size)
 
 
 def main() -> None:

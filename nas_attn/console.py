@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import csv
+import io
+import json
+import os
+import sys
 from collections.abc import Sequence
 from types import TracebackType
 
@@ -16,11 +21,18 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from nas_attn.attention import ZooRow
 from nas_attn.backbones import ArchConfig
+from nas_attn.search.pool import PoolConfig
 from nas_attn.search.results import TrialRow
+from nas_attn.search.space import SearchSpace
 from nas_attn.worker.evaluate import TrialResult
 
-console = Console(highlight=False)
+# Piped output (logs, CI) gets a wide fixed width so tables do not wrap at 80 columns.
+PIPED_WIDTH = 140
+console = Console(
+    highlight=False, width=None if sys.stdout.isatty() or "COLUMNS" in os.environ else PIPED_WIDTH
+)
 
 
 def info(message: str) -> None:
@@ -94,10 +106,52 @@ def _format_value(name: str, value: float) -> str:
     return f"{value:.3f}"
 
 
-def front_table(rows: Sequence[TrialRow], title: str) -> Table:
-    """The Pareto front as a table: trial, one column per objective, params, placement."""
+ROW_FORMATS = ("table", "csv", "json")
+
+
+def describe_plan(plan: PoolConfig, space: SearchSpace) -> str:
+    """One line: where trials run and on what proxy budget."""
+    each = (
+        f"{plan.threads_per_worker} CPU thread(s) each"
+        if plan.device == "cpu"
+        else f"{plan.gpus_per_trial} GPU(s) each"
+    )
+    proxy = space.proxy
+    budget = f"{proxy.dataset} at {proxy.image_size}px, {proxy.epochs} epochs"
+    return f"ray: {plan.workers} worker(s) on {plan.device}, {each}; proxy: {budget}"
+
+
+def print_front(rows: Sequence[TrialRow], study_name: str) -> None:
+    plural = "" if len(rows) == 1 else "s"
+    console.print(trials_table(rows, f"Pareto front of '{study_name}' ({len(rows)} trial{plural})"))
+
+
+def print_rows(rows: Sequence[TrialRow], output_format: str, title: str) -> None:
+    """Ranked trials as a rich table, CSV or JSON on stdout."""
+    if output_format == "table":
+        console.print(trials_table(rows, title, with_rank=True))
+        return
+    records = [
+        {"trial": r.number, "rank": r.rank, **r.values, "params": r.params, "placement": r.placement}
+        for r in rows
+    ]
+    if output_format == "json":
+        print(json.dumps(records, indent=2))
+        return
+    buffer = io.StringIO()
+    fields = list(records[0]) if records else ["trial", "rank", "params", "placement"]
+    writer = csv.DictWriter(buffer, fieldnames=fields, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(records)
+    print(buffer.getvalue(), end="")
+
+
+def trials_table(rows: Sequence[TrialRow], title: str, with_rank: bool = False) -> Table:
+    """Trials as a table: trial, [rank], one column per objective, params, placement."""
     table = Table(title=title, title_justify="left")
     table.add_column("trial", justify="right")
+    if with_rank:
+        table.add_column("rank", justify="right")
     objective_names = list(rows[0].values) if rows else []
     for name in objective_names:
         table.add_column(name.replace("_", " "), justify="right")
@@ -106,8 +160,46 @@ def front_table(rows: Sequence[TrialRow], title: str) -> Table:
     for row in rows:
         table.add_row(
             str(row.number),
+            *([str(row.rank)] if with_rank else []),
             *(_format_value(n, row.values[n]) for n in objective_names),
             f"{row.params / 1e6:.3f}M" if row.params else "-",
             row.placement,
         )
     return table
+
+
+def _count(value: int | None) -> str:
+    if value is None:
+        return "n/a"
+    if value >= 1_000_000:
+        return f"{value / 1e6:.2f}M"
+    return f"{value / 1e3:.1f}k" if value >= 1_000 else str(value)
+
+
+def short_citation(paper: str) -> str:
+    """``'Hu et al., Squeeze-and-Excitation Networks, CVPR 2018, arXiv:1709.01507'`` ->
+    ``'Hu et al. arXiv:1709.01507'`` (first author and the arXiv id, or the venue)."""
+    parts = [p.strip() for p in paper.split(",")]
+    arxiv = next((p.split(";")[0] for p in parts if p.startswith("arXiv:")), None)
+    return f"{parts[0]} {arxiv or parts[-1]}" if len(parts) > 1 else paper
+
+
+def print_zoo(rows: Sequence[ZooRow], channels: int, size: int) -> None:
+    """The zoo table: one row per module at (1, C, size, size)."""
+    table = Table(
+        title=f"attention modules at C={channels}, {size}x{size} (CPU, batch 1)", title_justify="left"
+    )
+    for column in ("module", "kind"):
+        table.add_column(column, no_wrap=True)
+    for column in ("r", "params", "MACs", "µs", "vs id"):
+        table.add_column(column, justify="right", no_wrap=True)
+    table.add_column("paper", overflow="fold", min_width=26)
+    for row in rows:
+        ratio = f"{row.latency_ratio:.1f}x" if row.latency_ratio is not None else "n/a"
+        micros = f"{row.latency_ms * 1e3:.0f}" if row.latency_ms is not None else "n/a"
+        reduction = str(row.reduction) if row.uses_reduction else "-"
+        paper = short_citation(row.paper) if not row.note else f"n/a: {row.note}"
+        table.add_row(
+            row.name, row.kind, reduction, _count(row.params), _count(row.macs), micros, ratio, paper
+        )
+    console.print(table)

@@ -116,3 +116,53 @@ def test_search_end_to_end_then_resume(tmp_path: Path, tiny_space_file: Path) ->
         "search", "--space", str(tiny_space_file), "--storage", storage, "--n-trials", "4", cwd=tmp_path
     )
     assert third.returncode == 0 and "target already reached" in third.stdout
+
+
+def test_front_on_a_missing_study_lists_what_exists(tmp_path: Path) -> None:
+    storage = f"sqlite:///{tmp_path / 'empty.db'}"
+    optuna.create_study(study_name="other", storage=storage)
+    proc = nas_attn("front", "--storage", storage, "--study", "tiny", cwd=tmp_path)
+    assert_one_line_error(proc, "no study named 'tiny' in this storage; studies: other")
+
+
+def test_front_formats(tmp_path: Path, tiny_space_file: Path) -> None:
+    """`front` ranks trials written by a search (here told directly, without training)."""
+    import json
+
+    from nas_attn import load_space
+    from nas_attn.search import open_storage, open_study, sample_arch
+
+    storage = f"sqlite:///{tmp_path / 'ranked.db'}"
+    space = load_space(tiny_space_file)
+    study = open_study(open_storage(storage), "tiny", space, "random")
+    for accuracy, latency in [(0.9, 2.0), (0.8, 1.0), (0.7, 3.0)]:
+        trial = study.ask()
+        trial.set_user_attr("arch", sample_arch(trial, space).to_dict())
+        trial.set_user_attr("params", 11_200_000)
+        study.tell(trial, [accuracy, latency])
+    records = json.loads(
+        nas_attn("front", "--storage", storage, "--study", "tiny", "--format", "json", cwd=tmp_path).stdout
+    )
+    assert [(r["trial"], r["rank"]) for r in records] == [(0, 1), (1, 1), (2, 2)]
+    assert records[0]["accuracy"] == 0.9 and records[0]["latency_ms"] == 2.0 and records[0]["placement"]
+    csv_out = nas_attn(
+        "front", "--storage", storage, "--study", "tiny", "--format", "csv", cwd=tmp_path
+    ).stdout
+    assert csv_out.splitlines()[0] == "trial,rank,accuracy,latency_ms,params,placement"
+    assert len(csv_out.splitlines()) == 4
+    table = nas_attn("front", "--storage", storage, "--study", "tiny", cwd=tmp_path)
+    assert table.returncode == 0 and "rank" in table.stdout
+    bad = nas_attn("front", "--storage", storage, "--study", "tiny", "--format", "xml", cwd=tmp_path)
+    assert_one_line_error(bad, "unknown format 'xml'")
+
+
+def test_modules_lists_the_zoo_with_costs(tmp_path: Path) -> None:
+    from nas_attn.attention import list_attentions
+
+    proc = nas_attn("modules", "--channels", "64", "--size", "8", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    rows = {line.split("│")[1].strip(): line for line in proc.stdout.splitlines() if line.startswith("│")}
+    assert set(list_attentions()) <= set(rows)
+    se = [cell.strip() for cell in rows["se"].split("│")]
+    assert se[2:5] == ["channel", "16", "580"]  # kind, r, params = 2*64*4 + 4 + 64
+    assert "n/a: shuffle: channels 64 must be divisible" in rows["shuffle"]

@@ -63,5 +63,14 @@ def open_study(
     return study
 
 
+def load_existing_study(storage: optuna.storages.BaseStorage, study_name: str) -> optuna.Study:
+    """Load a study by name, or a NasAttnError listing the studies in that storage."""
+    names = [s.study_name for s in optuna.get_all_study_summaries(storage, include_best_trial=False)]
+    if study_name not in names:
+        available = ", ".join(names) if names else "none yet; run nas-attn search first"
+        raise NasAttnError(f"no study named '{study_name}' in this storage; studies: {available}")
+    return optuna.load_study(study_name=study_name, storage=storage)
+
+
 def complete_trials(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
     return study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
