@@ -1,9 +1,16 @@
-"""ProxyData: a whole proxy dataset as uint8 tensors, plus a registry of loaders by name."""
+"""ProxyData: a whole proxy dataset as uint8 tensors, plus the registries of datasets.
+
+Two registries: fixed names (``digits``, ``mnist5k``, ``synthetic``) map to a DatasetSpec, and
+path kinds (``cifar10``, ``cifar100``, ``imagefolder``) map to an opener that turns
+``kind:PATH`` into a DatasetSpec after checking the files cheaply (layout and class count are
+read without decoding any image).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 
 import torch
 
@@ -26,31 +33,56 @@ class ProxyData:
     num_classes: int
     mean: tuple[float, float, float]
     std: tuple[float, float, float]
+    classes: tuple[str, ...] = ()
 
     @property
     def image_size(self) -> int:
         return int(self.train_images.shape[-1])
 
+    @property
+    def device(self) -> torch.device:
+        return self.train_images.device
+
     def to(self, device: torch.device | str) -> ProxyData:
-        """A copy whose tensors live on ``device``."""
-        return ProxyData(
-            self.name,
-            self.train_images.to(device),
-            self.train_labels.to(device),
-            self.val_images.to(device),
-            self.val_labels.to(device),
-            self.num_classes,
-            self.mean,
-            self.std,
+        """A copy whose tensors live on ``device`` (``self`` when they already do)."""
+        device = torch.device(device)
+        if self.train_images.device == device:
+            return self
+        return replace(
+            self,
+            train_images=self.train_images.to(device),
+            train_labels=self.train_labels.to(device),
+            val_images=self.val_images.to(device),
+            val_labels=self.val_labels.to(device),
         )
 
 
 def channel_stats(images: torch.Tensor) -> tuple[tuple[float, float, float], tuple[float, float, float]]:
-    """Per-channel mean and std of uint8 images, on the 0..1 scale."""
-    x = images.float().div_(255.0)
-    mean = x.mean(dim=(0, 2, 3)).tolist()
-    std = x.std(dim=(0, 2, 3)).clamp_min(1e-6).tolist()
-    return (mean[0], mean[1], mean[2]), (std[0], std[1], std[2])
+    """Per-channel mean and std of uint8 images, on the 0..1 scale (chunked: no big float copy)."""
+    total = torch.zeros(3, dtype=torch.float64)
+    total_sq = torch.zeros(3, dtype=torch.float64)
+    for chunk in images.split(4096):
+        x = chunk.to(torch.float64).div_(255.0)
+        total += x.sum(dim=(0, 2, 3))
+        total_sq += x.square().sum(dim=(0, 2, 3))
+    count = max(1, images.shape[0] * images.shape[2] * images.shape[3])
+    mean = total / count
+    var = (total_sq / count - mean.square()) * count / max(1, count - 1)
+    std = var.clamp_min(1e-12).sqrt().clamp_min(1e-6)
+    m, s = mean.tolist(), std.tolist()
+    return (m[0], m[1], m[2]), (s[0], s[1], s[2])
+
+
+def make_proxy_data(
+    name: str,
+    train: tuple[torch.Tensor, torch.Tensor],
+    val: tuple[torch.Tensor, torch.Tensor],
+    num_classes: int,
+    classes: tuple[str, ...] = (),
+) -> ProxyData:
+    """ProxyData from (images, labels) pairs, with statistics of the training images."""
+    mean, std = channel_stats(train[0])
+    return ProxyData(name, train[0], train[1], val[0], val[1], num_classes, mean, std, classes)
 
 
 DatasetLoader = Callable[[int, int], ProxyData]
@@ -58,14 +90,27 @@ DatasetLoader = Callable[[int, int], ProxyData]
 
 @dataclass(frozen=True)
 class DatasetSpec:
-    """A registered dataset: its loader and class count (known without loading the data)."""
+    """A dataset ready to load: its loader and class count (known without loading the data)."""
 
     name: str
     num_classes: int
     loader: DatasetLoader
 
 
+DatasetOpener = Callable[[str, Path], DatasetSpec]
+
+
+@dataclass(frozen=True)
+class DatasetKind:
+    """A ``kind:PATH`` family: ``open(name, path)`` checks the files and returns a DatasetSpec."""
+
+    kind: str
+    usage: str
+    open: DatasetOpener
+
+
 _DATASETS: dict[str, DatasetSpec] = {}
+_KINDS: dict[str, DatasetKind] = {}
 
 
 def register_dataset(name: str, num_classes: int) -> Callable[[DatasetLoader], DatasetLoader]:
@@ -78,16 +123,51 @@ def register_dataset(name: str, num_classes: int) -> Callable[[DatasetLoader], D
     return decorator
 
 
+def register_dataset_kind(kind: str, usage: str) -> Callable[[DatasetOpener], DatasetOpener]:
+    """Register ``opener(name, path) -> DatasetSpec`` for datasets written ``kind:PATH``.
+
+    ``usage`` says what PATH must be, e.g. ``"the extracted cifar-10-batches-py folder"``.
+    """
+
+    def decorator(opener: DatasetOpener) -> DatasetOpener:
+        _KINDS[kind] = DatasetKind(kind, usage, opener)
+        return opener
+
+    return decorator
+
+
 def list_datasets() -> list[str]:
-    return sorted(_DATASETS)
+    """Fixed dataset names, then the path kinds written ``kind:PATH``."""
+    return sorted(_DATASETS) + [f"{kind}:PATH" for kind in sorted(_KINDS)]
+
+
+def _split_name(name: str) -> tuple[DatasetKind, Path] | None:
+    """``(kind, path)`` for a ``kind:PATH`` name, None for a fixed name; errors for bad names."""
+    if name in _DATASETS:
+        return None
+    kind, sep, path = name.partition(":")
+    if not sep or kind not in _KINDS:
+        raise NasAttnError(f"unknown dataset '{name}'; available: {', '.join(list_datasets())}")
+    if not path.strip():
+        raise NasAttnError(f"dataset '{name}' needs a path: write {kind}:PATH with PATH {_KINDS[kind].usage}")
+    return _KINDS[kind], Path(path).expanduser()
+
+
+def check_dataset_name(name: str) -> str:
+    """Check that ``name`` is a known dataset or ``kind:PATH`` form, without touching files."""
+    _split_name(name)
+    return name
 
 
 def get_dataset_spec(name: str) -> DatasetSpec:
-    """The registered dataset ``name``, or a NasAttnError listing the available ones."""
-    try:
+    """The dataset ``name`` (a fixed name or ``kind:PATH``), its files checked; else NasAttnError."""
+    split = _split_name(name)
+    if split is None:
         return _DATASETS[name]
-    except KeyError:
-        raise NasAttnError(f"unknown dataset '{name}'; available: {', '.join(list_datasets())}") from None
+    kind, path = split
+    if not path.exists():
+        raise NasAttnError(f"dataset '{name}': {path} does not exist; point {kind.kind}: at {kind.usage}")
+    return kind.open(name, path)
 
 
 def load_dataset(name: str, image_size: int, seed: int = 0) -> ProxyData:
