@@ -19,6 +19,8 @@ from nas_attn._yaml import parse_yaml_mapping, read_yaml_mapping, validate_model
 from nas_attn.attention import Position, get_attention_info, list_attentions
 
 Stem = Literal["cifar", "imagenet"]
+ExistingAttention = Literal["keep", "replace"]
+OptionValue = int | float | bool | str
 
 
 def _is_yaml_text(source: str) -> bool:
@@ -34,6 +36,7 @@ class StagePlacement(BaseModel):
     module: str = "none"
     reduction: int | None = Field(default=None, ge=1)
     position: Position = "block"
+    options: dict[str, OptionValue] = Field(default_factory=dict)
 
     @field_validator("module")
     @classmethod
@@ -67,6 +70,8 @@ class StagePlacement(BaseModel):
         reduction = self.effective_reduction()
         if reduction is not None:
             out["reduction"] = reduction
+        if self.options:
+            out["options"] = dict(sorted(self.options.items()))
         return out
 
     def label(self) -> str:
@@ -77,6 +82,8 @@ class StagePlacement(BaseModel):
             text += f"/{canon['reduction']}"
         if canon.get("position", "block") != "block":
             text += f"@{canon['position']}"
+        if self.options:
+            text += "(" + ",".join(f"{k}={v}" for k, v in sorted(self.options.items())) + ")"
         return text
 
 
@@ -90,6 +97,8 @@ class ArchConfig(BaseModel):
     image_size: int = Field(default=32, ge=4)
     num_classes: int = Field(default=10, ge=1)
     stages: dict[str, StagePlacement] = Field(default_factory=dict)
+    existing_attention: ExistingAttention = "keep"
+    backbone_weights: str | None = None
     provenance: dict[str, Any] | None = None
 
     # -- construction -------------------------------------------------------------------------
@@ -130,17 +139,23 @@ class ArchConfig(BaseModel):
     # -- identity -----------------------------------------------------------------------------
     def canonical(self) -> dict[str, Any]:
         """Everything that changes the network or its proxy result; stages with no attention
-        are dropped so ``{}`` and ``{layer1: {module: none}}`` are the same network."""
+        are dropped so ``{}`` and ``{layer1: {module: none}}`` are the same network, and
+        defaults are filled in (``existing_attention``/``backbone_weights`` only when set)."""
         stages = {
             name: stage.canonical() for name, stage in sorted(self.stages.items()) if stage.module != "none"
         }
-        return {
+        canon: dict[str, Any] = {
             "backbone": self.backbone,
             "stem": self.stem,
             "image_size": self.image_size,
             "num_classes": self.num_classes,
             "stages": stages,
         }
+        if self.existing_attention != "keep":
+            canon["existing_attention"] = self.existing_attention
+        if self.backbone_weights is not None:
+            canon["backbone_weights"] = self.backbone_weights
+        return canon
 
     def digest(self) -> str:
         """Stable SHA-256 of :meth:`canonical` (independent of key order and process)."""

@@ -1,4 +1,10 @@
-"""``build_model``: ArchConfig -> nn.Module, validating the whole config before building."""
+"""``build_model``: ArchConfig -> nn.Module, validating the whole config before building.
+
+Steps: create the bare timm backbone (with the chosen stem) -> read each stage's real geometry
+at ``image_size`` -> check every stage placement, collecting all problems with their key paths
+-> handle built-in attention (keep or replace) -> insert modules -> load the user's backbone
+weights if given (only the added modules start fresh).
+"""
 
 from __future__ import annotations
 
@@ -9,45 +15,89 @@ from typing import Any
 from torch import nn
 
 from nas_attn.attention import create_attention, get_attention_info
-from nas_attn.backbones.adapter import StageGeometry, get_adapter
+from nas_attn.backbones.adapter import BackboneAdapter, StageGeometry, get_adapter
 from nas_attn.backbones.arch_config import ArchConfig, StagePlacement
+from nas_attn.backbones.weights import WeightLoadReport, load_backbone_weights
 from nas_attn.exceptions import NasAttnError
 
+WEIGHTS_REPORT_ATTR = "nas_attn_weights_report"
 
-def _module_kwargs(stage: StagePlacement, geometry: StageGeometry) -> dict[str, Any]:
+
+def module_channels(stage: StagePlacement, geometry: StageGeometry) -> int:
+    """Channels the module sees: the block slot's width, or the stage output for ``stage_out``."""
+    if stage.position == "stage_out" or geometry.slot_channels is None:
+        return geometry.channels
+    return geometry.slot_channels
+
+
+def module_kwargs(stage: StagePlacement, geometry: StageGeometry) -> dict[str, Any]:
+    """Constructor arguments: reduction, user options, and what the stage supplies."""
     info = get_attention_info(stage.module)
-    kwargs: dict[str, Any] = {}
+    kwargs: dict[str, Any] = dict(stage.options)
     reduction = stage.effective_reduction()
     if reduction is not None:
         kwargs["reduction"] = reduction
     if info.needs_feat_size:
         kwargs["feat_size"] = geometry.feat_size
+    if info.needs_context:
+        kwargs["context_channels"] = geometry.in_channels
     return kwargs
+
+
+def _stage_problems(arch: ArchConfig, name: str, stage: StagePlacement, geo: StageGeometry) -> list[str]:
+    where = f"stages.{name}"
+    if stage.position not in geo.positions:
+        available = ", ".join(geo.positions)
+        return [f"{where}.position: '{stage.position}' is not available on {arch.backbone}; use {available}"]
+    problems = []
+    if stage.position != "stage_out" and geo.builtin and arch.existing_attention == "keep":
+        problems.append(
+            f"{where}: {arch.backbone} already has attention in {geo.builtin} block slot(s); "
+            "set existing_attention: replace, or use position stage_out"
+        )
+    channels = module_channels(stage, geo)
+    reduction = stage.effective_reduction()
+    if reduction is not None and reduction > channels:
+        return [*problems, f"{where}.reduction: {reduction} exceeds {channels} channels"]
+    try:
+        create_attention(stage.module, channels, **module_kwargs(stage, geo))
+    except NasAttnError as exc:
+        problems.append(f"{where}: {exc}")
+    return problems
 
 
 def _validate(arch: ArchConfig, geometry: dict[str, StageGeometry]) -> None:
     """Collect every problem with its key path; raise one NasAttnError listing them all."""
     problems: list[str] = []
     for name, stage in arch.stages.items():
-        where = f"stages.{name}"
         if name not in geometry:
-            problems.append(f"{where}: unknown stage for {arch.backbone}; stages are {', '.join(geometry)}")
-            continue
+            problems.append(
+                f"stages.{name}: unknown stage for {arch.backbone}; stages are {', '.join(geometry)}"
+            )
+        elif stage.module != "none":
+            problems.extend(_stage_problems(arch, name, stage, geometry[name]))
+    if arch.backbone_weights is not None and not Path(arch.backbone_weights).is_file():
+        problems.append(f"backbone_weights: file not found: {arch.backbone_weights}")
+    if problems:
+        raise NasAttnError("invalid arch config: " + "; ".join(problems))
+
+
+def _place(
+    model: nn.Module, adapter: BackboneAdapter, arch: ArchConfig, geometry: dict[str, StageGeometry]
+) -> None:
+    if arch.existing_attention == "replace":
+        for name in geometry:
+            adapter.clear_builtin(model, name)
+    for name, stage in arch.stages.items():
         if stage.module == "none":
             continue
         geo = geometry[name]
-        if stage.position not in geo.positions:
-            problems.append(f"{where}.position: '{stage.position}' is not available; use {geo.positions}")
-        reduction = stage.effective_reduction()
-        if reduction is not None and reduction > geo.channels:
-            problems.append(f"{where}.reduction: {reduction} exceeds {geo.channels} channels")
-            continue
-        try:
-            create_attention(stage.module, geo.channels, **_module_kwargs(stage, geo))
-        except NasAttnError as exc:
-            problems.append(f"{where}: {exc}")
-    if problems:
-        raise NasAttnError("invalid arch config: " + "; ".join(problems))
+        make = partial(
+            create_attention, stage.module, module_channels(stage, geo), **module_kwargs(stage, geo)
+        )
+        adapter.insert(
+            model, name, stage.position, make, needs_context=get_attention_info(stage.module).needs_context
+        )
 
 
 def build_model(arch: ArchConfig | dict[str, Any] | str | Path, num_classes: int | None = None) -> nn.Module:
@@ -56,6 +106,9 @@ def build_model(arch: ArchConfig | dict[str, Any] | str | Path, num_classes: int
     Args:
         arch: an ArchConfig, a dict, or a path to an arch YAML.
         num_classes: overrides ``arch.num_classes`` (e.g. to fine-tune on another dataset).
+
+    When ``arch.backbone_weights`` is set, the returned model carries the load report (which
+    tensors loaded, which attention tensors are new) as ``model.nas_attn_weights_report``.
     """
     cfg = ArchConfig.coerce(arch)
     adapter = get_adapter(cfg.backbone)
@@ -64,17 +117,21 @@ def build_model(arch: ArchConfig | dict[str, Any] | str | Path, num_classes: int
     )
     geometry = adapter.stages(model, cfg.image_size)
     _validate(cfg, geometry)
-    for name, stage in cfg.stages.items():
-        if stage.module == "none":
-            continue
-        geo = geometry[name]
-        adapter.insert(
-            model,
-            name,
-            stage.position,
-            partial(create_attention, stage.module, geo.channels, **_module_kwargs(stage, geo)),
-        )
+    bare_keys = set(model.state_dict())
+    _place(model, adapter, cfg, geometry)
+    if cfg.backbone_weights is not None:
+        new_keys = set(model.state_dict()) - bare_keys
+        pretrained_cfg = getattr(model, "pretrained_cfg", None)
+        head = pretrained_cfg.get("classifier", "") if isinstance(pretrained_cfg, dict) else ""
+        report = load_backbone_weights(model, cfg.backbone_weights, new_keys, (f"{head}.",) if head else ())
+        setattr(model, WEIGHTS_REPORT_ATTR, report)
     return model
+
+
+def weights_report(model: nn.Module) -> WeightLoadReport | None:
+    """The backbone-weights load report of a model built with ``backbone_weights``, if any."""
+    report = getattr(model, WEIGHTS_REPORT_ATTR, None)
+    return report if isinstance(report, WeightLoadReport) else None
 
 
 def stage_geometry(arch: ArchConfig) -> dict[str, StageGeometry]:

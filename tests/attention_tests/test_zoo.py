@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import inspect
 import re
 import sys
@@ -178,3 +179,81 @@ def test_module_default_reduction_is_used_when_none_is_given() -> None:
     assert create_attention("coord", 512).conv1.out_channels == 16  # r = 32 (paper), not 16
     assert create_attention("coord", 512, 16).conv1.out_channels == 32
     assert create_attention("se", 64).fc1.out_channels == 4
+
+
+@pytest.mark.parametrize("channels", (64, 256))
+@pytest.mark.parametrize("name", [n for n in list_attentions() if n != "none"])
+def test_gradients_reach_every_parameter(name: str, channels: int) -> None:
+    """With zero-initialised gammas/BNs nudged off zero (as after one step), every parameter learns."""
+    built = _build(name, channels, 8 if get_attention_info(name).needs_feat_size else 0)
+    if isinstance(built, NasAttnError):
+        pytest.skip(str(built))
+    if not list(built.parameters()):
+        pytest.skip(f"{name} is parameter-free")
+    module = copy.deepcopy(built).train()
+    gen = torch.Generator().manual_seed(3)
+    with torch.no_grad():
+        for param in module.parameters():
+            param.add_(0.1 * torch.randn(param.shape, generator=gen))
+    # batch 4 with per-channel offsets, so pooled descriptors are not all ~0 (as after a BN+shift)
+    inputs = list(_inputs(name, channels, 8))
+    x = torch.randn(4, channels, 8, 8, generator=gen) + torch.randn(1, channels, 1, 1, generator=gen)
+    inputs[0] = x
+    if len(inputs) > 1:
+        inputs[1] = torch.randn(4, *inputs[1].shape[1:], generator=gen)
+    y = module(*inputs)
+    (y * torch.randn(y.shape, generator=gen)).sum().backward()
+    dead = [n for n, p in module.named_parameters() if p.grad is None or not p.grad.abs().sum() > 0]
+    assert not dead, f"{name}: no gradient reaches {dead}"
+
+
+@pytest.mark.parametrize("size", (1, 2, 3, 5))
+@pytest.mark.parametrize("name", list_attentions())
+def test_eval_output_is_deterministic_down_to_tiny_maps(name: str, size: int) -> None:
+    """Eval mode is a pure function of the input, at every spatial size the module accepts."""
+    inputs = tuple(t.detach() for t in _inputs(name, 128, size))
+    try:
+        module = create_attention(name, 128, **_kwargs(name, 128, size)).eval()
+        with torch.no_grad():
+            first, second = module(*inputs), module(*inputs)
+    except NasAttnError as exc:  # a constraint: the message must say what is allowed
+        assert re.search(r"use|must|at least|needs", str(exc)), str(exc)
+        return
+    assert first.shape == inputs[0].shape
+    assert torch.equal(first, second)
+
+
+CHANNEL_GATES = ("se", "eca", "cbam_channel", "ese", "ge")
+SPATIAL_GATES = ("cbam_spatial",)
+
+
+def _gate(name: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """The factor y / x of a gating module on a strictly positive input (no division by zero)."""
+    torch.manual_seed(0)
+    module = create_attention(name, 64).eval()
+    x = torch.rand(2, 64, 6, 6) + 0.5
+    with torch.no_grad():
+        return module(x) / x, x
+
+
+@pytest.mark.parametrize("name", CHANNEL_GATES)
+def test_channel_gates_scale_each_channel_by_one_factor_in_0_1(name: str) -> None:
+    factor, _ = _gate(name)
+    per_channel = factor[:, :, :1, :1]
+    torch.testing.assert_close(factor, per_channel.expand_as(factor))  # same factor at every position
+    assert (factor >= 0).all() and (factor <= 1).all()
+    assert per_channel.flatten(1).std(dim=1).min() > 0  # and channels really differ
+
+
+@pytest.mark.parametrize("name", SPATIAL_GATES)
+def test_spatial_gates_scale_each_position_by_one_factor_across_channels(name: str) -> None:
+    factor, _ = _gate(name)
+    per_position = factor[:, :1]
+    torch.testing.assert_close(factor, per_position.expand_as(factor))  # same factor in every channel
+    assert (factor > 0).all() and (factor < 1).all()
+    assert per_position.flatten(1).std(dim=1).min() > 0  # and positions really differ
+
+
+def test_parameter_free_modules_have_no_parameters() -> None:
+    for name in ("none", "simam", "ge"):
+        assert sum(p.numel() for p in create_attention(name, 64).parameters()) == 0, name
