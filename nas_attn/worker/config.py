@@ -4,15 +4,25 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-from nas_attn.data import list_datasets
+from nas_attn.data import check_dataset_name, get_dataset_spec
 
 DeviceChoice = Literal["auto", "cpu", "cuda"]
 
+#: Validation context for workers that may hold shipped data and lack the dataset's files.
+SKIP_FILE_CHECKS = {"check_files": False}
+
 
 class ProxyConfig(BaseModel):
-    """A short, seeded training run that ranks placements (defaults sized for a laptop CPU)."""
+    """A short, seeded training run that ranks placements (defaults sized for a laptop CPU).
+
+    ``dataset`` is a fixed name (``digits``, ``mnist5k``, ``synthetic``) or ``kind:PATH``
+    (``cifar10:``, ``cifar100:``, ``imagefolder:``); the files are checked at validation unless
+    the context is :data:`SKIP_FILE_CHECKS`. ``train_subset`` / ``val_subset`` cut the splits to
+    that many class-balanced images. ``max_seconds`` is a wall-clock budget: the schedule anneals
+    by whichever of steps or time runs out first, and the result records an early stop.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -27,18 +37,27 @@ class ProxyConfig(BaseModel):
     warmup_fraction: float = Field(default=0.15, ge=0, lt=1)
     crop_padding: int = Field(default=2, ge=0)
     flip: bool = False
+    train_subset: int | None = Field(default=None, ge=1)
+    val_subset: int | None = Field(default=None, ge=1)
+    compile: bool = False
+    max_seconds: float | None = Field(default=None, gt=0)
     seed: int = 0
 
     @field_validator("dataset")
     @classmethod
-    def _known_dataset(cls, name: str) -> str:
-        if name not in list_datasets():
-            raise ValueError(f"unknown dataset '{name}'; available: {', '.join(list_datasets())}")
-        return name
+    def _known_dataset(cls, name: str, info: ValidationInfo) -> str:
+        context = info.context or {}
+        if context.get("check_files", True):
+            get_dataset_spec(name)
+        return check_dataset_name(name)
 
 
 class LatencyConfig(BaseModel):
-    """Forward-pass timing in eval mode: ``warmup`` untimed passes, then the median of ``repeats``."""
+    """Forward-pass timing in eval mode: ``warmup`` untimed passes, then the median of ``repeats``.
+
+    Each timed pass of the placement alternates with one of the plain backbone, which gives
+    ``latency_ratio`` with the machine's noise shared by both.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 

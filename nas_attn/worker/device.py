@@ -1,9 +1,11 @@
-"""Device selection and description for trials."""
+"""Device selection, description, and the per-device training policy (precision, layout, syncs)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
+from dataclasses import dataclass
 
 import torch
 
@@ -27,3 +29,45 @@ def describe_device(device: torch.device) -> str:
         return torch.cuda.get_device_name(device)
     cpu = platform.processor() or platform.machine() or "cpu"
     return f"cpu {cpu} ({torch.get_num_threads()} threads of {os.cpu_count()})"
+
+
+@dataclass(frozen=True)
+class DevicePolicy:
+    """How the trainer runs on one device type.
+
+    ``autocast_dtype``: mixed precision for forward and loss (None: fp32). ``memory_format``:
+    layout of the model and its inputs. ``check_every``: steps between host reads of the running
+    loss (each read is a device sync on a GPU; on a CPU it costs nothing).
+    """
+
+    autocast_dtype: torch.dtype | None
+    memory_format: torch.memory_format
+    check_every: int
+    cudnn_benchmark: bool = False
+
+    def autocast(self, device: torch.device) -> contextlib.AbstractContextManager[object]:
+        if self.autocast_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(device.type, dtype=self.autocast_dtype)
+
+    def prepare(self) -> None:
+        """Process-wide switches this policy wants (cuDNN autotuning for fixed shapes)."""
+        if self.cudnn_benchmark:
+            torch.backends.cudnn.benchmark = True
+
+
+POLICIES: dict[str, DevicePolicy] = {
+    "cpu": DevicePolicy(None, torch.contiguous_format, check_every=1),
+    "cuda": DevicePolicy(torch.bfloat16, torch.channels_last, check_every=50, cudnn_benchmark=True),
+}
+
+
+def policy_for(device: torch.device) -> DevicePolicy:
+    """The training policy of ``device``'s type (fp32 and contiguous for unknown types)."""
+    return POLICIES.get(device.type, POLICIES["cpu"])
+
+
+def synchronize(device: torch.device) -> None:
+    """Wait for queued work on ``device`` (a no-op on a CPU), so host clocks are honest."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)

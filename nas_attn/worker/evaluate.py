@@ -1,4 +1,4 @@
-"""evaluate(): one trial = build the placement, time it, proxy-train it. No Ray, no Optuna here."""
+"""evaluate(): one trial = build the placement, measure it, proxy-train it. No Ray, no Optuna here."""
 
 from __future__ import annotations
 
@@ -13,13 +13,22 @@ from nas_attn.backbones import ArchConfig, build_model
 from nas_attn.data import ProxyData
 from nas_attn.worker.config import LatencyConfig, ProxyConfig
 from nas_attn.worker.device import describe_device, resolve_device
-from nas_attn.worker.latency import measure_latency
+from nas_attn.worker.latency import measure_latency_ratio
+from nas_attn.worker.measure import count_macs, count_params
+from nas_attn.worker.memory import PeakMemory
+from nas_attn.worker.seeding import seed_everything
 from nas_attn.worker.trainer import train_proxy
 
 
 @dataclass
 class TrialResult:
-    """Everything a worker reports for one placement (JSON-safe via :meth:`to_dict`)."""
+    """Everything a worker reports for one placement (JSON-safe via :meth:`to_dict`).
+
+    ``latency_ratio`` is this placement's latency over the plain backbone's
+    (``baseline_latency_ms``), timed interleaved in the same worker. ``macs`` counts one forward
+    at batch 1. ``peak_memory_mb`` is the training's peak: the CUDA allocator on a GPU, the
+    process's resident set on a CPU (``peak_memory_source`` says which).
+    """
 
     accuracy: float
     latency_ms: float
@@ -29,12 +38,21 @@ class TrialResult:
     images_per_second: float
     epochs: int
     device: str
+    latency_ratio: float = float("nan")
+    latency_ratio_iqr: float = float("nan")
+    baseline_latency_ms: float = float("nan")
+    macs: int = 0
+    peak_memory_mb: float = 0.0
+    peak_memory_source: str = ""
+    epochs_completed: float = 0.0
+    stopped_early: bool = False
+    stop_reason: str = ""
     val_accuracy_curve: list[float] = field(default_factory=list)
     train_loss_curve: list[float] = field(default_factory=list)
     versions: dict[str, str] = field(default_factory=dict)
 
     def objective(self, name: str) -> float:
-        """Value of objective ``name`` (accuracy, latency_ms or params)."""
+        """Value of objective ``name`` (one of :data:`OBJECTIVE_NAMES`)."""
         return float(getattr(self, name))
 
     def to_dict(self) -> dict[str, Any]:
@@ -45,38 +63,58 @@ class TrialResult:
         return cls(**data)
 
 
-OBJECTIVE_NAMES = ("accuracy", "latency_ms", "params")
+OBJECTIVE_NAMES = ("accuracy", "latency_ms", "latency_ratio", "params", "macs")
 
 
 def versions() -> dict[str, str]:
     return {"nas_attn": __version__, "torch": torch.__version__, "timm": timm.__version__}
 
 
+def baseline_arch(arch: ArchConfig) -> ArchConfig:
+    """The same backbone, stem, size and classes with no attention anywhere."""
+    return arch.model_copy(update={"stages": {}, "provenance": None})
+
+
 def evaluate(
     arch: ArchConfig, proxy: ProxyConfig, latency: LatencyConfig, data: ProxyData, device: torch.device
 ) -> TrialResult:
-    """Build ``arch``, measure its latency (cheap, first), then proxy-train it on ``data``."""
+    """Build ``arch`` (initialised from ``proxy.seed``), measure it (cheap, first), proxy-train it."""
+    seed_everything(proxy.seed)
     model = build_model(arch, num_classes=data.num_classes)
-    params = sum(p.numel() for p in model.parameters())
+    baseline = build_model(baseline_arch(arch), num_classes=data.num_classes)
+    params = count_params(model)
+    macs = count_macs(model, arch.image_size)
     latency_device = device if latency.device == "auto" else resolve_device(latency.device)
-    timing = measure_latency(
+    timing = measure_latency_ratio(
         model.to(latency_device),
+        baseline.to(latency_device),
         arch.image_size,
         latency_device,
         latency.batch_size,
         latency.warmup,
         latency.repeats,
     )
-    trained = train_proxy(model, data, proxy, device)
+    del baseline
+    with PeakMemory(device) as peak:
+        trained = train_proxy(model, data, proxy, device)
     return TrialResult(
         accuracy=trained.accuracy,
-        latency_ms=timing.median_ms,
-        latency_iqr_ms=timing.iqr_ms,
+        latency_ms=timing.model.median_ms,
+        latency_iqr_ms=timing.model.iqr_ms,
         params=params,
         train_seconds=trained.train_seconds,
         images_per_second=trained.images_per_second,
         epochs=trained.epochs,
         device=describe_device(device),
+        latency_ratio=timing.ratio,
+        latency_ratio_iqr=timing.ratio_iqr,
+        baseline_latency_ms=timing.baseline.median_ms,
+        macs=macs,
+        peak_memory_mb=peak.megabytes,
+        peak_memory_source=peak.source,
+        epochs_completed=trained.epochs_completed,
+        stopped_early=trained.stopped_early,
+        stop_reason=trained.stop_reason,
         val_accuracy_curve=trained.val_accuracy_curve,
         train_loss_curve=trained.train_loss_curve,
         versions=versions(),

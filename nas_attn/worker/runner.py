@@ -1,6 +1,9 @@
 """TrialRunner: the long-lived worker that keeps proxy data on its device across trials.
 
-Plain Python so it is testable without Ray; the search wraps it with ``ray.remote``.
+Plain Python so it is testable without Ray; the search wraps it with ``ray.remote``. Data comes
+either from the runner's own files (loaded on first use per :func:`proxy_data_key`) or from the
+driver through :meth:`TrialRunner.set_data` (e.g. a ``ray.put`` ObjectRef), after which trials
+with that proxy config run without the dataset's files on this node.
 """
 
 from __future__ import annotations
@@ -10,34 +13,62 @@ from typing import Any
 import torch
 
 from nas_attn.backbones import ArchConfig
-from nas_attn.data import ProxyData, load_dataset
+from nas_attn.data import ProxyData
 from nas_attn.exceptions import NasAttnError
-from nas_attn.worker.config import LatencyConfig, ProxyConfig
+from nas_attn.worker.config import SKIP_FILE_CHECKS, LatencyConfig, ProxyConfig
 from nas_attn.worker.device import resolve_device
 from nas_attn.worker.evaluate import evaluate
+from nas_attn.worker.proxy_data import (
+    ProxyKey,
+    check_matches,
+    load_proxy_data,
+    proxy_data_key,
+    resolve_proxy_data,
+)
+
+
+def _proxy_config(proxy: ProxyConfig | dict[str, Any]) -> ProxyConfig:
+    if isinstance(proxy, ProxyConfig):
+        return proxy
+    return ProxyConfig.model_validate(proxy, context=SKIP_FILE_CHECKS)
 
 
 class TrialRunner:
-    """Runs trials one at a time; datasets are loaded once per (name, size, seed) and cached."""
+    """Runs trials one at a time; proxy data is loaded or received once per key and kept."""
 
     def __init__(self, device: str = "auto", threads: int | None = None) -> None:
         if threads is not None:
             torch.set_num_threads(max(1, threads))
         self.device = resolve_device(device)
-        self._data: dict[tuple[str, int, int], ProxyData] = {}
+        self._data: dict[ProxyKey, ProxyData] = {}
+
+    def set_data(self, proxy: ProxyConfig | dict[str, Any], data: Any) -> str:
+        """Keep ``data`` (ProxyData or a Ray ObjectRef to it) for trials run with ``proxy``.
+
+        The driver ships ``load_proxy_data(proxy)`` once, e.g.
+        ``ref = ray.put(load_proxy_data(space.proxy))`` then
+        ``actor.set_data.remote(space.proxy.model_dump(mode="json"), ref)`` for each actor.
+        Returns a short description of what is now held.
+        """
+        cfg = _proxy_config(proxy)
+        held = check_matches(resolve_proxy_data(data), cfg).to(self.device)
+        self._data[proxy_data_key(cfg)] = held
+        return f"{held.name}: {len(held.train_labels)} train / {len(held.val_labels)} val on {self.device}"
 
     def data_for(self, proxy: ProxyConfig) -> ProxyData:
-        key = (proxy.dataset, proxy.image_size, proxy.seed)
+        """The proxy data for ``proxy``: held already, or loaded from files now and kept."""
+        key = proxy_data_key(proxy)
         if key not in self._data:
-            self._data[key] = load_dataset(*key).to(self.device)
+            self._data[key] = load_proxy_data(proxy).to(self.device)
         return self._data[key]
 
     def run(self, arch: dict[str, Any], proxy: dict[str, Any], latency: dict[str, Any]) -> dict[str, Any]:
         """Evaluate one placement. Returns ``{"status": "ok", "result": {...}}`` or
         ``{"status": "failed", "reason": "..."}`` for problems of the trial itself (bad config,
-        divergence); anything else propagates so the driver sees the worker as broken."""
+        divergence, missing data); anything else propagates so the driver sees the worker as
+        broken."""
         try:
-            proxy_cfg = ProxyConfig.model_validate(proxy)
+            proxy_cfg = _proxy_config(proxy)
             result = evaluate(
                 ArchConfig.from_dict(arch),
                 proxy_cfg,

@@ -1,8 +1,15 @@
 """Proxy trainer: a short seeded SGD run returning top-1 validation accuracy.
 
-Nesterov SGD, linear warm-up then linear decay to zero within the epoch budget (annealing to
-zero inside the budget matters most for short runs: Li et al., "Budgeted Training", ICLR 2020),
-label smoothing, weight decay on conv/linear weights only (not on norms and biases).
+Nesterov SGD, linear warm-up then linear decay to zero within the budget (annealing to zero
+inside the budget matters most for short runs: Li et al., "Budgeted Training", ICLR 2020),
+label smoothing, weight decay on conv/linear weights only (not on norms and biases). The data
+is already on the device; each batch is gathered, augmented and normalised there. On CUDA the
+forward runs under bf16 autocast with channels_last tensors (see ``device.POLICIES``), and the
+divergence check reads the running loss every ``check_every`` steps instead of syncing per step.
+
+Budgets: ``epochs`` always; with ``max_seconds`` too, the schedule's position is the larger of
+the step count and the elapsed fraction of the time budget, so the learning rate still reaches
+zero when time runs out first, and the result records that early stop.
 """
 
 from __future__ import annotations
@@ -19,6 +26,8 @@ from nas_attn.data import ProxyData
 from nas_attn.exceptions import TrialDivergedError
 from nas_attn.worker.augment import BatchTransform
 from nas_attn.worker.config import ProxyConfig
+from nas_attn.worker.device import DevicePolicy, policy_for, synchronize
+from nas_attn.worker.seeding import make_generator, seed_everything
 
 EVAL_BATCH = 512
 
@@ -29,6 +38,9 @@ class TrainResult:
     train_seconds: float
     images_per_second: float
     epochs: int
+    epochs_completed: float = 0.0
+    stopped_early: bool = False
+    stop_reason: str = ""
     val_accuracy_curve: list[float] = field(default_factory=list)
     train_loss_curve: list[float] = field(default_factory=list)
 
@@ -50,67 +62,126 @@ def lr_factor(step: int, total_steps: int, warmup_steps: int) -> float:
     return max(0.0, (total_steps - step) / max(1, total_steps - warmup_steps))
 
 
+class ScheduleClock:
+    """Position in the schedule, in steps: the step count, or further along when the time budget
+    (``max_seconds``) has run out faster."""
+
+    def __init__(self, total_steps: int, max_seconds: float | None) -> None:
+        self.total_steps = total_steps
+        self.max_seconds = max_seconds
+        self.start = time.perf_counter()
+
+    def position(self, step: int) -> int:
+        if self.max_seconds is None:
+            return step
+        elapsed = time.perf_counter() - self.start
+        return max(step, math.floor(elapsed / self.max_seconds * self.total_steps))
+
+
 @torch.inference_mode()
 def top1_accuracy(
-    model: nn.Module, images: torch.Tensor, labels: torch.Tensor, transform: BatchTransform
+    model: nn.Module,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    transform: BatchTransform,
+    policy: DevicePolicy | None = None,
 ) -> float:
     """Top-1 accuracy in eval mode over uint8 ``images``; restores the training mode."""
+    policy = policy or policy_for(images.device)
     was_training = model.training
     model.eval()
-    correct = 0
-    for start in range(0, len(labels), EVAL_BATCH):
-        logits = model(transform.normalize(images[start : start + EVAL_BATCH]))
-        correct += int((logits.argmax(dim=1) == labels[start : start + EVAL_BATCH]).sum())
-    model.train(was_training)
-    return correct / max(1, len(labels))
+    correct = torch.zeros((), dtype=torch.int64, device=images.device)
+    try:
+        for start in range(0, len(labels), EVAL_BATCH):
+            x = transform.normalize(images[start : start + EVAL_BATCH])
+            with policy.autocast(images.device):
+                logits = model(x.contiguous(memory_format=policy.memory_format))
+            correct += (logits.argmax(dim=1) == labels[start : start + EVAL_BATCH]).sum()
+    finally:
+        model.train(was_training)
+    return int(correct) / max(1, len(labels))
+
+
+def _check_finite(loss_sum: torch.Tensor, epoch: int, step: int) -> None:
+    if not bool(torch.isfinite(loss_sum)):
+        raise TrialDivergedError(
+            f"training diverged: loss is {float(loss_sum)} by epoch {epoch + 1}, step {step + 1}; "
+            "lower proxy.lr"
+        )
+
+
+def _set_lr(optimizer: torch.optim.Optimizer, base_lrs: list[float], factor: float) -> None:
+    for group, base in zip(optimizer.param_groups, base_lrs, strict=True):
+        group["lr"] = base * factor
 
 
 def train_proxy(model: nn.Module, data: ProxyData, cfg: ProxyConfig, device: torch.device) -> TrainResult:
-    """Train ``model`` on ``data`` (already on ``device``) for ``cfg.epochs``; return val accuracy.
+    """Train ``model`` on ``data`` (already on ``device``) within the budget; return val accuracy.
 
     Raises:
         TrialDivergedError: the loss became NaN or infinite.
     """
-    torch.manual_seed(cfg.seed)
-    generator = torch.Generator(device=device)
-    generator.manual_seed(cfg.seed)
-    model.to(device).train()
+    seed_everything(cfg.seed)
+    generator = make_generator(cfg.seed, device)
+    policy = policy_for(device)
+    policy.prepare()
+    model.to(device).to(memory_format=policy.memory_format).train()
+    forward: nn.Module = torch.compile(model) if cfg.compile else model  # type: ignore[assignment]
     optimizer = torch.optim.SGD(
         parameter_groups(model, cfg.weight_decay), lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.momentum > 0
     )
+    base_lrs = [float(group["lr"]) for group in optimizer.param_groups]
     transform = BatchTransform(data.mean, data.std, device, cfg.crop_padding, cfg.flip)
     n = len(data.train_labels)
     steps_per_epoch = math.ceil(n / cfg.batch_size)
     total_steps = steps_per_epoch * cfg.epochs
     warmup_steps = max(1, round(cfg.warmup_fraction * total_steps))
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda step: lr_factor(step, total_steps, warmup_steps)
-    )
     result = TrainResult(accuracy=0.0, train_seconds=0.0, images_per_second=0.0, epochs=cfg.epochs)
-    start = time.perf_counter()
-    train_time = 0.0
+    clock = ScheduleClock(total_steps, cfg.max_seconds)
+    train_time, images_seen, step = 0.0, 0, 0
     for epoch in range(cfg.epochs):
         epoch_start = time.perf_counter()
         order = torch.randperm(n, generator=generator, device=device)
         loss_sum = torch.zeros((), device=device)
-        for step in range(steps_per_epoch):
-            idx = order[step * cfg.batch_size : (step + 1) * cfg.batch_size]
+        done = 0
+        for i in range(steps_per_epoch):
+            position = clock.position(step)
+            if position >= total_steps:
+                break
+            _set_lr(optimizer, base_lrs, lr_factor(position, total_steps, warmup_steps))
+            idx = order[i * cfg.batch_size : (i + 1) * cfg.batch_size]
             inputs = transform.augment(data.train_images[idx], generator)
-            loss = F.cross_entropy(model(inputs), data.train_labels[idx], label_smoothing=cfg.label_smoothing)
-            if not torch.isfinite(loss):
-                raise TrialDivergedError(
-                    f"training diverged: loss is {loss.item()} at epoch {epoch + 1}, step {step + 1}; "
-                    "lower proxy.lr"
+            inputs = inputs.contiguous(memory_format=policy.memory_format)
+            with policy.autocast(device):
+                loss = F.cross_entropy(
+                    forward(inputs), data.train_labels[idx], label_smoothing=cfg.label_smoothing
                 )
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-            scheduler.step()
-            loss_sum += loss.detach()
+            loss_sum += loss.detach().float()
+            step, done, images_seen = step + 1, done + 1, images_seen + len(idx)
+            if done % policy.check_every == 0:
+                _check_finite(loss_sum, epoch, i)
+        if done == 0:
+            break
+        _check_finite(loss_sum, epoch, done - 1)
+        synchronize(device)
         train_time += time.perf_counter() - epoch_start
-        result.train_loss_curve.append(float(loss_sum) / steps_per_epoch)
-        result.val_accuracy_curve.append(top1_accuracy(model, data.val_images, data.val_labels, transform))
+        result.train_loss_curve.append(float(loss_sum) / done)
+        result.val_accuracy_curve.append(
+            top1_accuracy(model, data.val_images, data.val_labels, transform, policy)
+        )
+        if done < steps_per_epoch:
+            break
     result.accuracy = result.val_accuracy_curve[-1]
-    result.train_seconds = time.perf_counter() - start
-    result.images_per_second = n * cfg.epochs / max(train_time, 1e-9)
+    result.train_seconds = time.perf_counter() - clock.start
+    result.images_per_second = images_seen / max(train_time, 1e-9)
+    result.epochs_completed = step / steps_per_epoch
+    if step < total_steps:
+        result.stopped_early = True
+        result.stop_reason = (
+            f"wall-clock budget of {cfg.max_seconds:g} s reached after "
+            f"{result.epochs_completed:.2f} of {cfg.epochs} epochs"
+        )
     return result
