@@ -92,13 +92,23 @@ def _read_batches(
                 f"{folder / file} has no 'data'/'{layout.label_key}' entries; it is not a {layout.kind} "
                 f"batch; re-extract {layout.folder}"
             )
-        data = np.asarray(batch["data"], dtype=np.uint8)
-        y = np.asarray(batch[layout.label_key], dtype=np.int64)
-        if data.ndim != 2 or data.shape[1] != 3 * SIDE * SIDE or len(y) != len(data):
+        data = batch["data"]
+        try:
+            y = np.asarray(batch[layout.label_key], dtype=np.int64).reshape(-1)
+        except (TypeError, ValueError):
+            y = np.zeros(0, dtype=np.int64)  # unreadable labels: reported below
+        shape = data.shape if isinstance(data, np.ndarray) else type(data).__name__
+        if (
+            not isinstance(data, np.ndarray)
+            or data.ndim != 2
+            or data.shape[1] != 3 * SIDE * SIDE
+            or len(y) != len(data)
+        ):
             raise NasAttnError(
-                f"{folder / file}: data has shape {data.shape} with {len(y)} labels, expected "
-                f"(N, {3 * SIDE * SIDE}) with N labels; re-extract {layout.folder}"
+                f"{folder / file}: data has shape {shape} with {len(y)} labels, expected "
+                f"(N, {3 * SIDE * SIDE}) uint8 with N labels; re-extract {layout.folder}"
             )
+        data = data.astype(np.uint8, copy=False)
         if len(y) and (y.min() < 0 or y.max() >= num_classes):
             raise NasAttnError(f"{folder / file}: labels outside 0..{num_classes - 1}; re-extract it")
         images.append(data.reshape(-1, 3, SIDE, SIDE))
