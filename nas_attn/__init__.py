@@ -5,7 +5,8 @@ Public API::
     from nas_attn import ArchConfig, build_model, load_space, NasAttnError
     from nas_attn.attention import create_attention, get_attention_info, list_attentions
 
-Heavy names (torch, timm) load lazily, so ``nas-attn --help`` starts fast.
+Importing the package registers the timm model ``nas_attn`` (see :mod:`nas_attn.export`), so
+``timm.create_model("nas_attn", arch="best.yaml")`` works in any timm training script.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from nas_attn import export as _export  # noqa: F401  (registers the timm entrypoint "nas_attn")
 from nas_attn._version import __version__
 from nas_attn.exceptions import NasAttnError
 

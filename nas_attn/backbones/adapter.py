@@ -13,6 +13,7 @@ import functools
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import timm
 import torch
@@ -86,7 +87,7 @@ class BackboneAdapter(abc.ABC):
     # -- family-specific ------------------------------------------------------------------------
 
     @abc.abstractmethod
-    def create(self, model_name: str, num_classes: int, stem: str) -> nn.Module:
+    def create(self, model_name: str, num_classes: int, stem: str, **timm_kwargs: Any) -> nn.Module:
         """Create the bare timm network (no added attention) with the requested stem."""
 
     @abc.abstractmethod

@@ -100,12 +100,15 @@ def _place(
         )
 
 
-def build_model(arch: ArchConfig | dict[str, Any] | str | Path, num_classes: int | None = None) -> nn.Module:
+def build_model(
+    arch: ArchConfig | dict[str, Any] | str | Path, num_classes: int | None = None, **timm_kwargs: Any
+) -> nn.Module:
     """Build the timm backbone of ``arch`` with its attention placements.
 
     Args:
         arch: an ArchConfig, a dict, or a path to an arch YAML.
         num_classes: overrides ``arch.num_classes`` (e.g. to fine-tune on another dataset).
+        timm_kwargs: passed to ``timm.create_model`` for the backbone (e.g. ``drop_path_rate``).
 
     When ``arch.backbone_weights`` is set, the returned model carries the load report (which
     tensors loaded, which attention tensors are new) as ``model.nas_attn_weights_report``.
@@ -113,7 +116,7 @@ def build_model(arch: ArchConfig | dict[str, Any] | str | Path, num_classes: int
     cfg = ArchConfig.coerce(arch)
     adapter = get_adapter(cfg.backbone)
     model = adapter.create(
-        cfg.backbone, num_classes if num_classes is not None else cfg.num_classes, cfg.stem
+        cfg.backbone, num_classes if num_classes is not None else cfg.num_classes, cfg.stem, **timm_kwargs
     )
     geometry = adapter.stages(model, cfg.image_size)
     _validate(cfg, geometry)

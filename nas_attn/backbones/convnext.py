@@ -8,6 +8,7 @@ The cifar stem replaces the 4x4 stride-4 patchify conv with a 3x3 stride-1 conv.
 from __future__ import annotations
 
 from collections import OrderedDict
+from typing import Any
 
 import timm
 from timm.models.convnext import ConvNeXt
@@ -24,8 +25,8 @@ class ConvNeXtAdapter(BackboneAdapter):
     examples = ("convnext_atto", "convnext_tiny")
     timm_module = "convnext"
 
-    def create(self, model_name: str, num_classes: int, stem: str) -> nn.Module:
-        model = timm.create_model(model_name, pretrained=False, num_classes=num_classes)
+    def create(self, model_name: str, num_classes: int, stem: str, **timm_kwargs: Any) -> nn.Module:
+        model = timm.create_model(model_name, pretrained=False, num_classes=num_classes, **timm_kwargs)
         if not isinstance(model, ConvNeXt):
             raise NasAttnError(f"backbone '{model_name}' is not a timm ConvNeXt; pick another backbone")
         if stem == "cifar":

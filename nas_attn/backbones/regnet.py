@@ -8,6 +8,7 @@ leaves it as ``nn.Identity``; RegNetY fills it (built-in attention: keep or repl
 from __future__ import annotations
 
 from collections import OrderedDict
+from typing import Any
 
 import timm
 from timm.models.regnet import RegNet
@@ -26,8 +27,8 @@ class RegNetAdapter(BackboneAdapter):
     examples = ("regnetx_002", "regnety_004", "regnety_016")
     timm_module = "regnet"
 
-    def create(self, model_name: str, num_classes: int, stem: str) -> nn.Module:
-        model = timm.create_model(model_name, pretrained=False, num_classes=num_classes)
+    def create(self, model_name: str, num_classes: int, stem: str, **timm_kwargs: Any) -> nn.Module:
+        model = timm.create_model(model_name, pretrained=False, num_classes=num_classes, **timm_kwargs)
         if not isinstance(model, RegNet):
             raise NasAttnError(f"backbone '{model_name}' is not a timm RegNet; pick another backbone")
         if stem == "cifar":

@@ -9,6 +9,7 @@ The slot is None unless the model was built with ``attn_layer`` (seresnet18 fill
 from __future__ import annotations
 
 from collections import OrderedDict
+from typing import Any
 
 import timm
 from timm.models.resnet import ResNet
@@ -39,8 +40,8 @@ class ResNetAdapter(BackboneAdapter):
     examples = ("resnet18", "resnet50d", "resnext50_32x4d", "wide_resnet50_2", "seresnet18")
     timm_module = "resnet"
 
-    def create(self, model_name: str, num_classes: int, stem: str) -> nn.Module:
-        model = timm.create_model(model_name, pretrained=False, num_classes=num_classes)
+    def create(self, model_name: str, num_classes: int, stem: str, **timm_kwargs: Any) -> nn.Module:
+        model = timm.create_model(model_name, pretrained=False, num_classes=num_classes, **timm_kwargs)
         if not isinstance(model, ResNet):
             raise NasAttnError(f"backbone '{model_name}' is not a timm ResNet; pick another backbone")
         if stem == "cifar":

@@ -1,0 +1,171 @@
+"""From a finished study to something a training pipeline can use.
+
+- :func:`select_trial` picks a trial: by number, the knee of the Pareto front, or the most
+  accurate one within a latency budget.
+- :func:`export_arch` turns it into an arch YAML with provenance (study, trial, metrics, device,
+  versions); :func:`export_onnx` / :func:`export_torchscript` write deployable graphs.
+- Importing :mod:`nas_attn` registers the timm entrypoint ``nas_attn``, so
+  ``timm.create_model("nas_attn", arch="best.yaml", num_classes=...)`` builds the exported
+  network in any timm-based training script (e.g. timm's ``train.py --model nas_attn
+  --model-kwargs arch=best.yaml``).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import warnings
+from pathlib import Path
+from typing import Any
+
+import optuna
+import torch
+from timm.models import register_model
+from torch import nn
+
+from nas_attn.backbones import ArchConfig, build_model
+from nas_attn.exceptions import NasAttnError
+from nas_attn.pareto import knee_point
+
+Selection = int | str | float
+
+
+def _complete(study: optuna.Study) -> dict[int, optuna.trial.FrozenTrial]:
+    trials = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+    return {t.number: t for t in trials}
+
+
+def select_trial(
+    study: optuna.Study, trial: int | None = None, knee: bool = False, max_latency_ms: float | None = None
+) -> optuna.trial.FrozenTrial:
+    """Exactly one of: ``trial`` number, ``knee`` of the front, or most accurate under ``max_latency_ms``."""
+    if sum([trial is not None, knee, max_latency_ms is not None]) != 1:
+        raise NasAttnError("choose exactly one of --trial N, --knee or --max-latency-ms X")
+    complete = _complete(study)
+    if not complete:
+        raise NasAttnError(
+            f"study '{study.study_name}' has no complete trials yet; run nas-attn search first"
+        )
+    if trial is not None:
+        if trial not in complete:
+            raise NasAttnError(
+                f"trial {trial} is not a complete trial of '{study.study_name}'; complete trials: "
+                f"{', '.join(map(str, sorted(complete)))}"
+            )
+        return complete[trial]
+    from nas_attn.search.results import pareto_rows  # not at import: keeps `import nas_attn` free of Ray
+
+    front = pareto_rows(study)
+    if knee:
+        directions = [
+            "maximize" if d == optuna.study.StudyDirection.MAXIMIZE else "minimize" for d in study.directions
+        ]
+        index = knee_point([list(r.values.values()) for r in front], directions)
+        return complete[front[index].number]
+    assert max_latency_ms is not None
+    within = [
+        t for t in complete.values() if float(t.user_attrs.get("latency_ms", float("inf"))) <= max_latency_ms
+    ]
+    if not within:
+        fastest = min(float(t.user_attrs.get("latency_ms", float("inf"))) for t in complete.values())
+        raise NasAttnError(
+            f"no trial is within {max_latency_ms} ms (fastest: {fastest:.3f} ms); raise the budget"
+        )
+    return max(within, key=lambda t: (float(t.user_attrs.get("accuracy", 0.0)), -t.number))
+
+
+_METRIC_ATTRS = (
+    "accuracy",
+    "latency_ms",
+    "latency_iqr_ms",
+    "latency_ratio",
+    "params",
+    "macs",
+    "peak_memory_mb",
+)
+
+
+def export_arch(
+    study: optuna.Study, trial: optuna.trial.FrozenTrial, storage: str, out: str | Path | None = None
+) -> ArchConfig:
+    """The trial's ArchConfig with provenance; written to ``out`` when given."""
+    if "arch" not in trial.user_attrs:
+        raise NasAttnError(
+            f"trial {trial.number} carries no 'arch' user attribute; it was not made by nas-attn"
+        )
+    objectives = study.user_attrs.get("objectives") or [f"objective_{i}" for i in range(len(trial.values))]
+    provenance: dict[str, Any] = {
+        "study": study.study_name,
+        "trial": trial.number,
+        "storage": storage,
+        "objectives": dict(zip(objectives, trial.values, strict=True)),
+        "metrics": {k: trial.user_attrs[k] for k in _METRIC_ATTRS if k in trial.user_attrs},
+        "device": trial.user_attrs.get("device", "unknown"),
+        "versions": trial.user_attrs.get("versions", {}),
+        "arch_digest": trial.user_attrs.get("arch_digest"),
+        "exported_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+    }
+    arch = ArchConfig.from_dict({**trial.user_attrs["arch"], "provenance": provenance})
+    if out is not None:
+        arch.to_yaml(out)
+    return arch
+
+
+def _example_input(arch: ArchConfig) -> torch.Tensor:
+    return torch.randn(1, 3, arch.image_size, arch.image_size)
+
+
+def export_onnx(arch: ArchConfig, path: str | Path, model: nn.Module | None = None, opset: int = 18) -> Path:
+    """Write ``arch`` (fresh weights unless ``model`` is given) as ONNX with a dynamic batch axis."""
+    try:
+        import onnx  # noqa: F401  (torch's exporter needs it)
+    except ImportError:
+        raise NasAttnError("ONNX export needs the 'onnx' package: pip install 'nas-attn[export]'") from None
+    model = (model or build_model(arch)).eval()
+    path = Path(path)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", (FutureWarning, DeprecationWarning))
+            torch.onnx.export(
+                model,
+                (_example_input(arch),),
+                str(path),
+                input_names=["images"],
+                output_names=["logits"],
+                dynamic_axes={"images": {0: "batch"}, "logits": {0: "batch"}},
+                opset_version=opset,
+                dynamo=False,
+            )
+    except Exception as exc:
+        raise NasAttnError(f"ONNX export failed: {str(exc).splitlines()[0]}") from None
+    return path
+
+
+def export_torchscript(arch: ArchConfig, path: str | Path, model: nn.Module | None = None) -> Path:
+    """Write ``arch`` as a traced TorchScript module."""
+    model = (model or build_model(arch)).eval()
+    path = Path(path)
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # TorchScript is deprecated upstream, still loadable
+        traced = torch.jit.trace(model, (_example_input(arch),))
+        traced.save(str(path))
+    return path
+
+
+@register_model
+def nas_attn(pretrained: bool = False, **kwargs: Any) -> nn.Module:
+    """timm entrypoint: ``timm.create_model("nas_attn", arch=PATH_OR_DICT, num_classes=N)``.
+
+    Other timm options (``drop_rate``, ``drop_path_rate``, ...) reach the backbone. Weights come
+    from the arch's ``backbone_weights`` (local file), never from a hub.
+    """
+    arch = kwargs.pop("arch", None)
+    if arch is None:
+        raise NasAttnError('timm model "nas_attn" needs arch=PATH (an exported arch YAML) or a dict')
+    if pretrained:
+        raise NasAttnError("nas_attn has no hub weights; set backbone_weights: PATH in the arch YAML instead")
+    if kwargs.pop("in_chans", 3) != 3:
+        raise NasAttnError("nas_attn models take 3-channel images (in_chans=3)")
+    for key in ("pretrained_cfg", "pretrained_cfg_overlay", "cache_dir"):
+        kwargs.pop(key, None)
+    num_classes = kwargs.pop("num_classes", None)
+    return build_model(arch, num_classes=num_classes, **kwargs)
