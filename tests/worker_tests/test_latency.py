@@ -1,7 +1,8 @@
 import torch
 from torch import nn
 
-from nas_attn.worker import measure_latency
+from nas_attn.worker import measure_latency, measure_latency_ratio
+from nas_attn.worker.latency import paired_ratio
 
 
 class Sleepy(nn.Module):
@@ -37,3 +38,42 @@ def test_heavier_model_measures_slower() -> None:
         measure_latency(heavy, 32, cpu, repeats=10).median_ms
         > measure_latency(light, 32, cpu, repeats=10).median_ms
     )
+
+
+class Logged(nn.Module):
+    """Appends its name to a shared log on every call."""
+
+    def __init__(self, name: str, log: list[str]) -> None:
+        super().__init__()
+        self.name, self.log = name, log
+        self.lin = nn.Linear(3, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.log.append(self.name)
+        return x
+
+
+def test_ratio_interleaves_model_and_baseline_passes_abba() -> None:
+    log: list[str] = []
+    a, b = Logged("a", log).train(), Logged("b", log).train()
+    result = measure_latency_ratio(a, b, 8, torch.device("cpu"), warmup=2, repeats=6)
+    assert log[:4] == ["a", "b", "a", "b"]  # warm-up both
+    assert log[4:] == ["a", "b", "b", "a", "a", "b", "b", "a", "a", "b", "b", "a"]
+    assert a.training and b.training  # timed in eval mode, modes restored
+    assert result.model.repeats == result.baseline.repeats == 6
+    assert result.ratio > 0 and result.ratio_iqr >= 0
+
+
+def test_paired_ratio_is_the_median_of_per_round_ratios() -> None:
+    # round 2 is disturbed for both (shared noise): the paired ratio is unaffected
+    assert paired_ratio([2.0, 20.0, 4.0, 6.0], [1.0, 10.0, 2.0, 3.0]) == (2.0, 0.0)
+    ratio, iqr = paired_ratio([1.0, 2.0, 3.0], [1.0, 1.0, 1.0])
+    assert ratio == 2.0 and iqr == 1.0
+
+
+def test_latency_leaves_the_global_random_state_alone() -> None:
+    a, b = nn.Conv2d(3, 4, 1), nn.Conv2d(3, 4, 1)
+    state = torch.get_rng_state()
+    measure_latency(a, 8, torch.device("cpu"), warmup=1, repeats=3)
+    measure_latency_ratio(a, b, 8, torch.device("cpu"), warmup=1, repeats=3)
+    assert torch.equal(torch.get_rng_state(), state)
