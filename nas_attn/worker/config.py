@@ -21,7 +21,9 @@ class ProxyConfig(BaseModel):
     (``cifar10:``, ``cifar100:``, ``imagefolder:``); the files are checked at validation unless
     the context is :data:`SKIP_FILE_CHECKS`. ``train_subset`` / ``val_subset`` cut the splits to
     that many class-balanced images. ``max_seconds`` is a wall-clock budget: the schedule anneals
-    by whichever of steps or time runs out first, and the result records an early stop.
+    by whichever of steps or time runs out first, and the result records an early stop (such a
+    run depends on the machine's speed, so it is not reproducible). ``compile`` wraps the model
+    in ``torch.compile`` for training (pays a compile per worker and shape; worth it on GPUs).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
