@@ -9,6 +9,7 @@ import optuna
 import pytest
 import timm
 import torch
+from finished_study import make_finished_study
 
 from nas_attn import ArchConfig, NasAttnError, build_model
 from nas_attn.export import export_arch, export_onnx, export_torchscript, select_trial
@@ -87,27 +88,7 @@ def test_timm_entrypoint_forwards_backbone_options_and_refuses_hub_weights() -> 
 
 @pytest.fixture
 def study(tmp_path: Path) -> optuna.Study:
-    """Four finished trials as a search writes them (values + user attrs), without training."""
-    study = optuna.create_study(
-        study_name="s", storage=f"sqlite:///{tmp_path}/s.db", directions=["maximize", "minimize"]
-    )
-    study.set_user_attr("objectives", ["accuracy", "latency_ms"])
-    rows = [("se", 0.60, 1.0), ("eca", 0.90, 2.0), ("cbam", 0.95, 5.0), ("none", 0.70, 3.0)]
-    for module, accuracy, latency in rows:
-        arch = ArchConfig(image_size=16, stages={"layer1": {"module": module}})
-        trial = study.ask()
-        for key, value in {
-            "arch": arch.to_dict(),
-            "arch_digest": arch.digest(),
-            "accuracy": accuracy,
-            "latency_ms": latency,
-            "params": 11_000_000,
-            "device": "cpu test",
-            "versions": {"torch": torch.__version__},
-        }.items():
-            trial.set_user_attr(key, value)
-        study.tell(trial, [accuracy, latency])
-    return study
+    return make_finished_study(tmp_path)
 
 
 def test_select_by_number_knee_and_latency_budget(study: optuna.Study) -> None:

@@ -1,0 +1,38 @@
+"""A small finished study written exactly as a search writes one (values + user attrs), no training."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import optuna
+import torch
+
+from nas_attn import ArchConfig
+
+ROWS = [("se", 0.60, 1.0), ("eca", 0.90, 2.0), ("cbam", 0.95, 5.0), ("none", 0.70, 3.0)]
+
+
+def make_finished_study(directory: Path, rows: list[tuple[str, float, float]] = ROWS) -> optuna.Study:
+    """Trials 0..n-1 with ``layer1`` = module and values (accuracy, latency_ms); plus one failed trial."""
+    study = optuna.create_study(
+        study_name="s", storage=f"sqlite:///{directory}/s.db", directions=["maximize", "minimize"]
+    )
+    study.set_user_attr("objectives", ["accuracy", "latency_ms"])
+    for module, accuracy, latency in rows:
+        arch = ArchConfig(image_size=16, stages={"layer1": {"module": module}, "layer2": {"module": "none"}})
+        trial = study.ask()
+        for key, value in {
+            "arch": arch.to_dict(),
+            "arch_digest": arch.digest(),
+            "accuracy": accuracy,
+            "latency_ms": latency,
+            "params": 11_000_000,
+            "device": "cpu test",
+            "versions": {"torch": torch.__version__},
+        }.items():
+            trial.set_user_attr(key, value)
+        study.tell(trial, [accuracy, latency])
+    failed = study.ask()
+    failed.set_user_attr("fail_reason", "training diverged: loss is nan")
+    study.tell(failed, state=optuna.trial.TrialState.FAIL)
+    return study
