@@ -7,13 +7,14 @@ from typing import Any
 
 import timm
 import torch
+from torch import nn
 
 from nas_attn._version import __version__
 from nas_attn.backbones import ArchConfig, build_model
 from nas_attn.data import ProxyData
 from nas_attn.worker.config import LatencyConfig, ProxyConfig
 from nas_attn.worker.device import describe_device, resolve_device
-from nas_attn.worker.latency import measure_latency_ratio
+from nas_attn.worker.latency import LatencyComparison, measure_latency, measure_latency_ratio
 from nas_attn.worker.measure import count_macs, count_params
 from nas_attn.worker.memory import PeakMemory
 from nas_attn.worker.seeding import seed_everything
@@ -75,26 +76,29 @@ def baseline_arch(arch: ArchConfig) -> ArchConfig:
     return arch.model_copy(update={"stages": {}, "provenance": None})
 
 
+def _time_against_baseline(
+    model: nn.Module, arch: ArchConfig, num_classes: int, latency: LatencyConfig, device: torch.device
+) -> LatencyComparison:
+    """Latency of ``model`` timed interleaved with the plain backbone; the plain backbone itself
+    is its own baseline, so its ratio is exactly 1 rather than a noisy reading of 1."""
+    protocol = (arch.image_size, device, latency.batch_size, latency.warmup, latency.repeats)
+    if baseline_arch(arch).digest() == arch.digest():
+        alone = measure_latency(model, *protocol)
+        return LatencyComparison(model=alone, baseline=alone, ratio=1.0, ratio_iqr=0.0)
+    baseline = build_model(baseline_arch(arch), num_classes=num_classes).to(device)
+    return measure_latency_ratio(model, baseline, *protocol)
+
+
 def evaluate(
     arch: ArchConfig, proxy: ProxyConfig, latency: LatencyConfig, data: ProxyData, device: torch.device
 ) -> TrialResult:
     """Build ``arch`` (initialised from ``proxy.seed``), measure it (cheap, first), proxy-train it."""
     seed_everything(proxy.seed)
     model = build_model(arch, num_classes=data.num_classes)
-    baseline = build_model(baseline_arch(arch), num_classes=data.num_classes)
     params = count_params(model)
     macs = count_macs(model, arch.image_size)
     latency_device = device if latency.device == "auto" else resolve_device(latency.device)
-    timing = measure_latency_ratio(
-        model.to(latency_device),
-        baseline.to(latency_device),
-        arch.image_size,
-        latency_device,
-        latency.batch_size,
-        latency.warmup,
-        latency.repeats,
-    )
-    del baseline
+    timing = _time_against_baseline(model.to(latency_device), arch, data.num_classes, latency, latency_device)
     with PeakMemory(device) as peak:
         trained = train_proxy(model, data, proxy, device)
     return TrialResult(

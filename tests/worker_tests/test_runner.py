@@ -28,8 +28,11 @@ def test_runner_reports_all_metrics_and_caches_the_dataset() -> None:
     assert all(math.isfinite(parsed.objective(name)) for name in OBJECTIVE_NAMES)
     data = runner.data_for(ProxyConfig.model_validate(PROXY))
     assert len(data.train_labels) == 256 and len(data.val_labels) == 100
-    runner.run({"image_size": 8}, PROXY, LATENCY)
+    plain = runner.run({"image_size": 8, "stages": {"layer1": {"module": "none"}}}, PROXY, LATENCY)["result"]
     assert runner.data_for(ProxyConfig.model_validate(PROXY)) is data
+    # the plain backbone is its own baseline: exactly 1, not a noisy reading of 1
+    assert plain["latency_ratio"] == 1.0 and plain["baseline_latency_ms"] == plain["latency_ms"]
+    assert plain["macs"] < result["macs"] and plain["params"] < result["params"]
 
 
 def test_runner_turns_trial_problems_into_failed_replies() -> None:
