@@ -7,7 +7,7 @@ import io
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from types import TracebackType
 
 from rich.console import Console
@@ -26,6 +26,7 @@ from nas_attn.backbones import ArchConfig
 from nas_attn.search.pool import PoolConfig
 from nas_attn.search.results import TrialRow
 from nas_attn.search.space import SearchSpace
+from nas_attn.training import EpochReport, TrainOutcome
 from nas_attn.worker.evaluate import TrialResult
 
 # Piped output (logs, CI) gets a wide fixed width so tables do not wrap at 80 columns.
@@ -203,3 +204,28 @@ def print_zoo(rows: Sequence[ZooRow], channels: int, size: int) -> None:
             row.name, row.kind, reduction, _count(row.params), _count(row.macs), micros, ratio, paper
         )
     console.print(table)
+
+
+def run_training(run: Callable[[Callable[[EpochReport], None]], TrainOutcome], epochs: int) -> TrainOutcome:
+    """Run a full training with a progress bar of epochs and one line per epoch."""
+    progress = Progress(
+        SpinnerColumn(),
+        TextColumn("[bold]train"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("epochs"),
+        TimeElapsedColumn(),
+        console=console,
+    )
+    task = progress.add_task("train", total=epochs)
+
+    def on_epoch(report: EpochReport) -> None:
+        progress.update(task, completed=report.epoch)
+        progress.console.print(
+            f"epoch {report.epoch:>3}/{report.epochs}  loss {report.train_loss:.4f}  "
+            f"val acc {report.val_accuracy:.4f}  {report.seconds:.1f}s",
+            markup=False,
+        )
+
+    with progress:
+        return run(on_epoch)

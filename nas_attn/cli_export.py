@@ -1,0 +1,130 @@
+"""CLI commands that take a finished study to a model: export, train, report, dashboard.
+
+Registered on the main Typer app by :func:`register`; heavy imports happen inside commands so
+``nas-attn --help`` stays fast. Every user error is a NasAttnError (one line, non-zero exit).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from nas_attn.exceptions import NasAttnError
+
+DEFAULT_STORAGE = "sqlite:///nas_attn.db"
+
+
+def export(
+    study: str = typer.Option(..., "--study", help="Study name."),
+    out: Path = typer.Option(..., "--out", help="Arch YAML to write, e.g. best.yaml."),
+    storage: str = typer.Option(DEFAULT_STORAGE, "--storage", help="Optuna storage URL."),
+    trial: int | None = typer.Option(None, "--trial", help="Export this trial number."),
+    knee: bool = typer.Option(False, "--knee", help="Export the knee of the Pareto front."),
+    max_latency_ms: float | None = typer.Option(
+        None, "--max-latency-ms", help="Export the most accurate trial within this latency."
+    ),
+    onnx: Path | None = typer.Option(None, "--onnx", help="Also write an ONNX graph (fresh weights)."),
+    torchscript: Path | None = typer.Option(
+        None, "--torchscript", help="Also write TorchScript (fresh weights)."
+    ),
+) -> None:
+    """Write the chosen trial's arch YAML with provenance (and optionally ONNX / TorchScript)."""
+    from nas_attn import console
+    from nas_attn.export import export_arch, export_onnx, export_torchscript, select_trial
+    from nas_attn.search.storage import open_storage, redact_url
+    from nas_attn.search.study import load_existing_study
+
+    the_study = load_existing_study(open_storage(storage), study)
+    chosen = select_trial(the_study, trial=trial, knee=knee, max_latency_ms=max_latency_ms)
+    arch = export_arch(the_study, chosen, redact_url(storage), out)
+    values = ", ".join(f"{k}={v:.4g}" for k, v in (arch.provenance or {}).get("objectives", {}).items())
+    console.info(f"trial {chosen.number} ({values}) -> {out}")
+    console.info(f"placement: {arch.label()}")
+    if onnx is not None:
+        console.info(f"ONNX -> {export_onnx(arch, onnx)}")
+    if torchscript is not None:
+        console.info(f"TorchScript -> {export_torchscript(arch, torchscript)}")
+    console.info(
+        f'train it: nas-attn train --arch {out}   or in timm: create_model("nas_attn", arch="{out}")'
+    )
+
+
+def train(
+    arch: Path = typer.Option(..., "--arch", help="Arch YAML (from nas-attn export)."),
+    dataset: str = typer.Option(
+        "digits", "--dataset", help="digits | mnist5k | cifar10:PATH | imagefolder:PATH ..."
+    ),
+    epochs: int = typer.Option(30, "--epochs", min=1),
+    batch_size: int = typer.Option(128, "--batch-size", min=1),
+    lr: float = typer.Option(0.1, "--lr", min=0.0),
+    flip: bool = typer.Option(True, "--flip/--no-flip", help="Random horizontal flips (off for digits)."),
+    out: Path = typer.Option(Path("runs/train"), "--out", help="Checkpoint folder (re-run to resume)."),
+    backbone_weights: Path | None = typer.Option(
+        None, "--backbone-weights", help="Local backbone checkpoint."
+    ),
+    device: str = typer.Option("auto", "--device", help="auto | cpu | cuda"),
+    seed: int = typer.Option(0, "--seed"),
+) -> None:
+    """Fully train an exported arch, with checkpoints; re-running the command resumes."""
+    from nas_attn import console
+    from nas_attn.backbones import ArchConfig
+    from nas_attn.training import TrainSettings, train_arch
+
+    cfg = ArchConfig.from_yaml(arch)
+    if backbone_weights is not None:
+        cfg = cfg.model_copy(update={"backbone_weights": str(backbone_weights)})
+    settings = TrainSettings(
+        dataset=dataset, epochs=epochs, batch_size=batch_size, lr=lr, flip=flip, seed=seed
+    )
+    console.info(f"training {cfg.label()} on {dataset} for {epochs} epochs; checkpoints in {out}")
+    outcome = console.run_training(lambda on_epoch: train_arch(cfg, settings, out, device, on_epoch), epochs)
+    if outcome.resumed_from_epoch:
+        console.info(f"resumed from epoch {outcome.resumed_from_epoch}")
+    console.info(
+        f"final validation accuracy {outcome.final_accuracy:.4f} (best {outcome.best_accuracy:.4f}); "
+        f"weights: {out / 'best.pt'}"
+    )
+
+
+def report(
+    study: str = typer.Option(..., "--study", help="Study name."),
+    out: Path = typer.Option(Path("report.html"), "--out", help="HTML file to write."),
+    storage: str = typer.Option(DEFAULT_STORAGE, "--storage", help="Optuna storage URL."),
+) -> None:
+    """One self-contained HTML report: Pareto scatter, front heatmap, hypervolume, trials."""
+    from nas_attn import console
+    from nas_attn.report import write_report
+    from nas_attn.search.storage import open_storage, redact_url
+    from nas_attn.search.study import load_existing_study
+
+    path = write_report(load_existing_study(open_storage(storage), study), redact_url(storage), out)
+    console.info(f"report -> {path} (open it in a browser; it works offline)")
+
+
+def dashboard(
+    storage: str = typer.Option(DEFAULT_STORAGE, "--storage", help="Optuna storage URL."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Bind address (127.0.0.1: this machine only)."),
+    port: int = typer.Option(8080, "--port", min=1, max=65535),
+) -> None:
+    """optuna-dashboard on the same storage and artifact folder."""
+    from optuna_dashboard import run_server
+
+    from nas_attn import console
+    from nas_attn.artifacts import artifact_store_for
+    from nas_attn.search.storage import open_storage, redact_url
+
+    opened = open_storage(storage)
+    if host not in {"127.0.0.1", "localhost", "::1"}:
+        console.info(f"warning: binding to {host} exposes the dashboard to your network")
+    console.info(f"dashboard for {redact_url(storage)} at http://{host}:{port}/ (Ctrl-C to stop)")
+    try:
+        run_server(opened, host=host, port=port, artifact_store=artifact_store_for(storage))
+    except OSError as exc:
+        raise NasAttnError(f"cannot serve on {host}:{port}: {exc.strerror}; pick another --port") from None
+
+
+def register(app: typer.Typer) -> None:
+    """Add the commands to the ``nas-attn`` app."""
+    for command in (export, train, report, dashboard):
+        app.command()(command)
