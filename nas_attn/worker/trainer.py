@@ -115,70 +115,102 @@ def _set_lr(optimizer: torch.optim.Optimizer, base_lrs: list[float], factor: flo
         group["lr"] = base * factor
 
 
+@dataclass
+class _Loop:
+    """The state of one training run between epochs."""
+
+    forward: nn.Module
+    optimizer: torch.optim.Optimizer
+    transform: BatchTransform
+    policy: DevicePolicy
+    generator: torch.Generator
+    clock: ScheduleClock
+    warmup_steps: int
+    base_lrs: list[float] = field(default_factory=list)
+    step: int = 0
+    images: int = 0
+
+    def epoch(self, data: ProxyData, cfg: ProxyConfig, epoch: int) -> tuple[torch.Tensor, int]:
+        """One pass over a fresh shuffle, or less when the schedule ends; (loss sum, steps)."""
+        device = data.train_images.device
+        n = len(data.train_labels)
+        order = torch.randperm(n, generator=self.generator, device=device)
+        loss_sum = torch.zeros((), device=device)
+        done = 0
+        for i in range(math.ceil(n / cfg.batch_size)):
+            position = self.clock.position(self.step)
+            if position >= self.clock.total_steps:
+                break
+            _set_lr(
+                self.optimizer, self.base_lrs, lr_factor(position, self.clock.total_steps, self.warmup_steps)
+            )
+            idx = order[i * cfg.batch_size : (i + 1) * cfg.batch_size]
+            inputs = self.transform.augment(data.train_images[idx], self.generator)
+            inputs = inputs.contiguous(memory_format=self.policy.memory_format)
+            with self.policy.autocast(device):
+                logits = self.forward(inputs)
+                loss = F.cross_entropy(logits, data.train_labels[idx], label_smoothing=cfg.label_smoothing)
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            self.optimizer.step()
+            loss_sum += loss.detach().float()
+            self.step, self.images, done = self.step + 1, self.images + len(idx), done + 1
+            if done % self.policy.check_every == 0:
+                _check_finite(loss_sum, epoch, i)
+        if done:
+            _check_finite(loss_sum, epoch, done - 1)
+        return loss_sum, done
+
+
+def _start(model: nn.Module, data: ProxyData, cfg: ProxyConfig, device: torch.device) -> _Loop:
+    """Seed, place the model for ``device``'s policy, and build the optimizer and schedule."""
+    seed_everything(cfg.seed)
+    policy = policy_for(device)
+    policy.prepare()
+    model.to(device).to(memory_format=policy.memory_format).train()
+    optimizer = torch.optim.SGD(
+        parameter_groups(model, cfg.weight_decay), lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.momentum > 0
+    )
+    total_steps = math.ceil(len(data.train_labels) / cfg.batch_size) * cfg.epochs
+    return _Loop(
+        forward=torch.compile(model) if cfg.compile else model,  # type: ignore[arg-type]
+        optimizer=optimizer,
+        transform=BatchTransform(data.mean, data.std, device, cfg.crop_padding, cfg.flip),
+        policy=policy,
+        generator=make_generator(cfg.seed, device),
+        clock=ScheduleClock(total_steps, cfg.max_seconds),
+        warmup_steps=max(1, round(cfg.warmup_fraction * total_steps)),
+        base_lrs=[float(group["lr"]) for group in optimizer.param_groups],
+    )
+
+
 def train_proxy(model: nn.Module, data: ProxyData, cfg: ProxyConfig, device: torch.device) -> TrainResult:
     """Train ``model`` on ``data`` (already on ``device``) within the budget; return val accuracy.
 
     Raises:
         TrialDivergedError: the loss became NaN or infinite.
     """
-    seed_everything(cfg.seed)
-    generator = make_generator(cfg.seed, device)
-    policy = policy_for(device)
-    policy.prepare()
-    model.to(device).to(memory_format=policy.memory_format).train()
-    forward: nn.Module = torch.compile(model) if cfg.compile else model  # type: ignore[assignment]
-    optimizer = torch.optim.SGD(
-        parameter_groups(model, cfg.weight_decay), lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.momentum > 0
-    )
-    base_lrs = [float(group["lr"]) for group in optimizer.param_groups]
-    transform = BatchTransform(data.mean, data.std, device, cfg.crop_padding, cfg.flip)
-    n = len(data.train_labels)
-    steps_per_epoch = math.ceil(n / cfg.batch_size)
-    total_steps = steps_per_epoch * cfg.epochs
-    warmup_steps = max(1, round(cfg.warmup_fraction * total_steps))
+    loop = _start(model, data, cfg, device)
+    steps_per_epoch = math.ceil(len(data.train_labels) / cfg.batch_size)
     result = TrainResult(accuracy=0.0, train_seconds=0.0, images_per_second=0.0, epochs=cfg.epochs)
-    clock = ScheduleClock(total_steps, cfg.max_seconds)
-    train_time, images_seen, step = 0.0, 0, 0
+    train_time = 0.0
     for epoch in range(cfg.epochs):
         epoch_start = time.perf_counter()
-        order = torch.randperm(n, generator=generator, device=device)
-        loss_sum = torch.zeros((), device=device)
-        done = 0
-        for i in range(steps_per_epoch):
-            position = clock.position(step)
-            if position >= total_steps:
-                break
-            _set_lr(optimizer, base_lrs, lr_factor(position, total_steps, warmup_steps))
-            idx = order[i * cfg.batch_size : (i + 1) * cfg.batch_size]
-            inputs = transform.augment(data.train_images[idx], generator)
-            inputs = inputs.contiguous(memory_format=policy.memory_format)
-            with policy.autocast(device):
-                loss = F.cross_entropy(
-                    forward(inputs), data.train_labels[idx], label_smoothing=cfg.label_smoothing
-                )
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            loss_sum += loss.detach().float()
-            step, done, images_seen = step + 1, done + 1, images_seen + len(idx)
-            if done % policy.check_every == 0:
-                _check_finite(loss_sum, epoch, i)
-        if done == 0:
-            break
-        _check_finite(loss_sum, epoch, done - 1)
+        loss_sum, done = loop.epoch(data, cfg, epoch)
         synchronize(device)
         train_time += time.perf_counter() - epoch_start
+        if done == 0:
+            break
         result.train_loss_curve.append(float(loss_sum) / done)
-        result.val_accuracy_curve.append(
-            top1_accuracy(model, data.val_images, data.val_labels, transform, policy)
-        )
+        acc = top1_accuracy(model, data.val_images, data.val_labels, loop.transform, loop.policy)
+        result.val_accuracy_curve.append(acc)
         if done < steps_per_epoch:
             break
     result.accuracy = result.val_accuracy_curve[-1]
-    result.train_seconds = time.perf_counter() - clock.start
-    result.images_per_second = images_seen / max(train_time, 1e-9)
-    result.epochs_completed = step / steps_per_epoch
-    if step < total_steps:
+    result.train_seconds = time.perf_counter() - loop.clock.start
+    result.images_per_second = loop.images / max(train_time, 1e-9)
+    result.epochs_completed = loop.step / steps_per_epoch
+    if loop.step < loop.clock.total_steps:
         result.stopped_early = True
         result.stop_reason = (
             f"wall-clock budget of {cfg.max_seconds:g} s reached after "
