@@ -3,11 +3,26 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import typer
+from typer import Abort
 
 from nas_attn.exceptions import NasAttnError
+
+try:  # typer >= 0.2x vendors click as typer._click
+    from typer._click.exceptions import NoArgsIsHelpError, UsageError
+except ImportError:  # pragma: no cover - older typer on the real click
+    from click.exceptions import (  # type: ignore[assignment, no-redef, unused-ignore]
+        NoArgsIsHelpError,
+        UsageError,
+    )
+
+if TYPE_CHECKING:
+    from nas_attn.backbones import ArchConfig
+    from nas_attn.worker.evaluate import TrialResult
 
 app = typer.Typer(
     add_completion=False,
@@ -17,6 +32,7 @@ app = typer.Typer(
 )
 
 EXIT_USER_ERROR = 1
+EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
 
@@ -30,10 +46,15 @@ def search(
     space: Path = typer.Option(
         ..., "--space", help="Search-space YAML, e.g. search_spaces/resnet18_stages.yaml"
     ),
-    storage: str = typer.Option("sqlite:///nas_attn.db", "--storage", help="Optuna storage URL."),
+    storage: str = typer.Option(
+        "sqlite:///nas_attn.db", "--storage", help="Optuna storage URL (sqlite:/// or postgresql+psycopg://)."
+    ),
     study: str | None = typer.Option(None, "--study", help="Study name (default: the space's name)."),
     n_trials: int | None = typer.Option(
-        None, "--n-trials", min=1, help="Total COMPLETE trials wanted in the study (default: the space's)."
+        None,
+        "--n-trials",
+        min=1,
+        help="Evaluated placements wanted in the study, in total (default: the space's).",
     ),
     workers: int | None = typer.Option(None, "--workers", min=1, help="Ray worker actors (one trial each)."),
     ray_address: str | None = typer.Option(None, "--ray-address", help="Existing Ray cluster, e.g. 'auto'."),
@@ -42,31 +63,61 @@ def search(
     ),
     device: str = typer.Option("auto", "--device", help="auto | cpu | cuda"),
     sampler: str | None = typer.Option(
-        None, "--sampler", help="nsga2 | tpe | random (default: the space's)."
+        None, "--sampler", help="nsga2 | tpe | random | exhaustive (default: the space's)."
     ),
 ) -> None:
-    """Run (or resume) a search until the study holds --n-trials complete trials."""
+    """Run (or resume) a search until the study holds --n-trials evaluated placements."""
     from nas_attn import console
-    from nas_attn.search import pareto_rows, service
+    from nas_attn.search import service
 
     prepared = service.prepare(
         service.SearchRequest(
             space, storage, study, n_trials, workers, ray_address, gpus_per_trial, device, sampler
         )
     )
-    name, url = prepared.study.study_name, prepared.safe_storage
+    name, url = prepared.study_name, prepared.safe_storage
     console.info(f"study '{name}' in {url}: {prepared.complete} complete trials, target {prepared.target}")
+    if prepared.target > prepared.size:
+        console.info(
+            f"the space has only {prepared.size} distinct placements; the search ends when all are evaluated"
+        )
     if prepared.remaining == 0:
         console.info("target already reached; pass a larger --n-trials to continue this study")
-        front = pareto_rows(prepared.study)
+        front = service.front(prepared)
     else:
         plan = service.plan_workers(prepared)
         console.info(console.describe_plan(plan, prepared.space))
-        with console.RichProgressObserver() as observer:
-            front = service.execute(prepared, plan, observer)
+        with console.RichProgressObserver() as progress:
+            outcome = service.execute(prepared, plan, _SearchObserver(progress, console.info))
+        front = outcome.front
+        if outcome.duplicates_this_run:
+            console.info(f"{outcome.duplicates_this_run} duplicate placement(s) answered without training")
     console.print_front(front, name)
     console.info(f"study '{name}' is stored in {url}")
     console.info(f"inspect it with: optuna-dashboard {url}")
+
+
+class _SearchObserver:
+    """The progress bar's observer plus one line per duplicate and per driver notice."""
+
+    def __init__(self, progress: Any, info: Callable[[str], None]) -> None:
+        self._progress = progress
+        self._info = info
+
+    def started(self, target: int, complete: int) -> None:
+        self._progress.started(target, complete)
+
+    def trial_started(self, number: int, arch: ArchConfig) -> None:
+        self._progress.trial_started(number, arch)
+
+    def trial_finished(self, number: int, result: TrialResult | None, reason: str | None) -> None:
+        self._progress.trial_finished(number, result, reason)
+
+    def trial_duplicate(self, number: int, of: int) -> None:
+        self._info(f"trial {number:>4}  same placement as trial {of}: answered from its result")
+
+    def notice(self, message: str) -> None:
+        self._info(message)
 
 
 @app.command()
@@ -104,15 +155,38 @@ def modules(
     console.print_zoo(describe_zoo(channels, size, reduction=reduction), channels, size)
 
 
-def main() -> None:
-    """Entry point: run the Typer app and turn user errors into one clean stderr line."""
-    try:
-        app()
-    except NasAttnError as exc:
-        from nas_attn.search.driver import SearchInterrupted
+def _usage_line(exc: UsageError) -> str:
+    """Typer's usage error as one line that ends by pointing at the command's --help."""
+    message = " ".join(exc.format_message().split())
+    hint = f"see '{exc.ctx.command_path if exc.ctx else 'nas-attn'} --help'"
+    return (
+        f"{message} {hint[0].upper()}{hint[1:]}"
+        if message.endswith((".", "?", "!"))
+        else f"{message}; {hint}"
+    )
 
+
+def main() -> None:
+    """Entry point: one clean stderr line for user and usage errors, and exit 1, 2 or 130."""
+    from nas_attn.search.driver import SearchInterrupted
+
+    try:
+        code = app(standalone_mode=False)
+    except NoArgsIsHelpError:  # the help text is already printed
+        sys.exit(EXIT_USAGE)
+    except UsageError as exc:
+        print(f"nas-attn: error: {_usage_line(exc)}", file=sys.stderr)
+        sys.exit(EXIT_USAGE)
+    except Abort:
+        print("nas-attn: error: interrupted before the search started; nothing was run", file=sys.stderr)
+        sys.exit(EXIT_INTERRUPTED)
+    except SearchInterrupted as exc:
         print(f"nas-attn: error: {exc}", file=sys.stderr)
-        sys.exit(EXIT_INTERRUPTED if isinstance(exc, SearchInterrupted) else EXIT_USER_ERROR)
+        sys.exit(EXIT_INTERRUPTED)
+    except NasAttnError as exc:
+        print(f"nas-attn: error: {exc}", file=sys.stderr)
+        sys.exit(EXIT_USER_ERROR)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

@@ -1,32 +1,45 @@
 """The search driver: the only process that talks to Optuna (ask/tell); Ray actors train.
 
-Loop: keep every idle worker busy with a freshly asked trial until the study holds the
-requested number of COMPLETE trials; tell each result as it arrives (``ray.wait``). Trial-level
-problems (bad placement, divergence) fail that trial; a lost worker fails the trial, is
-replaced, and the same parameters are re-enqueued within a retry budget. Ctrl-C fails the
-in-flight trials with a reason, so the storage stays consistent and a re-run resumes.
+Loop: keep every idle worker busy until the study holds the target number of evaluated
+placements; tell each result as it arrives. Each evaluation first reserves a slot in the study
+ledger (so several drivers together never exceed the target), then claims the placement's
+digest (so no placement is trained twice). A placement already evaluated is answered from the
+earlier trial (``duplicate_of``), one being trained elsewhere is answered when that finishes.
+
+Failures: a bad placement or divergence fails the trial (never retried); a lost worker fails
+it and re-enqueues its parameters within a retry budget; a dead driver's RUNNING trials are
+found by their stale heartbeat and treated the same way. Ctrl-C: see ``interrupts.py``.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import optuna
-import ray
-from ray.exceptions import RayActorError, RayTaskError
+from optuna.exceptions import UpdateFinishedTrialError
 
 from nas_attn.backbones import ArchConfig
 from nas_attn.exceptions import NasAttnError
-from nas_attn.search.pool import WorkerPool
+from nas_attn.search import trial_attrs as attrs
+from nas_attn.search.dispatch import Outcome, TrialPool
+from nas_attn.search.interrupts import FINISH, STOP_NOW, StopRequests
+from nas_attn.search.ledger import DONE, FAILED, DriverInfo, Evaluation, Ledger
+from nas_attn.search.placements import space_size
+from nas_attn.search.recovery import can_retry, recover_stale, requeue, retry_note
 from nas_attn.search.results import TrialRow, pareto_rows
 from nas_attn.search.space import SearchSpace, sample_arch
-from nas_attn.search.study import complete_trials
 from nas_attn.worker.evaluate import TrialResult
 
 MAX_CONSECUTIVE_FAILURES = 5
-RETRY_BUDGET = 2
 POLL_SECONDS = 0.5
+HEARTBEAT_SECONDS = 5.0
+STALE_AFTER_SECONDS = 60.0  # a driver silent this long is dead (12 missed heartbeats)
+RECOVER_EVERY_SECONDS = 15.0
+MAX_DUPLICATES_PER_ROUND = 20  # then wait for a result (or a few seconds) before asking again
+DUPLICATE_BACKOFF_SECONDS = 5.0
+INTERRUPTED = "interrupted by the user"
 
 
 class SearchInterrupted(NasAttnError):
@@ -42,6 +55,10 @@ class SearchObserver(Protocol):
 
     def trial_finished(self, number: int, result: TrialResult | None, reason: str | None) -> None: ...
 
+    def trial_duplicate(self, number: int, of: int) -> None: ...
+
+    def notice(self, message: str) -> None: ...
+
 
 class NullObserver:
     def started(self, target: int, complete: int) -> None:
@@ -53,114 +70,328 @@ class NullObserver:
     def trial_finished(self, number: int, result: TrialResult | None, reason: str | None) -> None:
         pass
 
+    def trial_duplicate(self, number: int, of: int) -> None:
+        pass
+
+    def notice(self, message: str) -> None:
+        pass
+
 
 @dataclass
 class SearchOutcome:
     study_name: str
-    complete: int
+    complete: int  # evaluated placements in the study (COMPLETE trials that are not duplicates)
     failed_this_run: int
+    duplicates_this_run: int = 0
+    exhausted: bool = False  # every placement of the space is evaluated (or failed)
     front: list[TrialRow] = field(default_factory=list)
 
 
 @dataclass
-class _InFlight:
+class _Training:
     trial: optuna.Trial
-    actor: Any
+    digest: str
 
 
-def _record_result(trial: optuna.Trial, result: TrialResult) -> None:
-    for key, value in result.to_dict().items():
-        trial.set_user_attr(key, value)
+@dataclass
+class _Waiting:
+    trial: optuna.Trial
+    digest: str
+    holder: int
+
+
+class _Driver:
+    def __init__(
+        self,
+        study: optuna.Study,
+        space: SearchSpace,
+        target: int,
+        pool: TrialPool,
+        observer: SearchObserver,
+    ) -> None:
+        self.study, self.space, self.target, self.pool, self.observer = study, space, target, pool, observer
+        self.ledger = Ledger.of(study)
+        self.me = DriverInfo.this_process()
+        self.size = space_size(space)
+        self.objectives = [o.name for o in space.objectives]
+        self.payload_common = {
+            "proxy": space.proxy.model_dump(mode="json"),
+            "latency": space.latency.model_dump(mode="json"),
+        }
+        self.training: dict[int, _Training] = {}
+        self.waiting: dict[int, _Waiting] = {}
+        self.stopping = self.exhausted = False
+        self.failed = self.duplicates = self.consecutive_failures = 0
+        self.last_reason = ""
+        self.last_beat = self.last_recovery = self.backoff_until = 0.0
+        self.stop = StopRequests()
+
+    # -- the loop -----------------------------------------------------------------------------
+    def run(self) -> SearchOutcome:
+        self.ledger.register(self.me)
+        clean = False
+        try:
+            self.housekeeping(force=True)
+            self.observer.started(self.target, self.evaluated())
+            with self.stop as stop:
+                while True:
+                    if stop.level >= STOP_NOW:
+                        self.stop_now()
+                        break
+                    if stop.level >= FINISH and not self.stopping:
+                        self.begin_stop()
+                    self.housekeeping()
+                    self.fill()
+                    if self.finished():
+                        break
+                    for ticket, outcome in self.pool.poll(POLL_SECONDS):
+                        self.collect(ticket, outcome)
+                    self.resolve_waiting()
+            clean = True
+        except KeyboardInterrupt:
+            raise SearchInterrupted(
+                f"search aborted: trials left RUNNING in study '{self.study.study_name}' are failed "
+                "and re-enqueued when you re-run the same command"
+            ) from None
+        finally:
+            if clean:
+                self.ledger.unregister(self.me.driver_id)
+        complete = self.evaluated()
+        if self.stopping:
+            raise SearchInterrupted(
+                f"search interrupted: {complete} evaluated trials are kept in study "
+                f"'{self.study.study_name}'; re-run the same command to resume"
+            )
+        if self.too_many_failures() and complete < self.target:
+            raise NasAttnError(
+                f"stopped after {self.consecutive_failures} failed trials in a row; "
+                f"last reason: {self.last_reason}"
+            )
+        return SearchOutcome(
+            self.study.study_name,
+            complete,
+            self.failed,
+            self.duplicates,
+            self.exhausted,
+            pareto_rows(self.study),
+        )
+
+    def evaluated(self) -> int:
+        return self.ledger.count(DONE)
+
+    def too_many_failures(self) -> bool:
+        return self.consecutive_failures >= MAX_CONSECUTIVE_FAILURES
+
+    def finished(self) -> bool:
+        if self.training or self.waiting:
+            return False
+        if self.stopping or self.too_many_failures() or self.exhausted:
+            return True
+        return self.evaluated() >= self.target
+
+    def housekeeping(self, force: bool = False) -> None:
+        """Heartbeat, and now and then recover the trials of dead drivers."""
+        now = time.monotonic()
+        if force or now - self.last_beat >= HEARTBEAT_SECONDS:
+            if not self.ledger.beat(self.me):
+                self.observer.notice("this driver's heartbeat row was missing; registered again")
+            self.last_beat = now
+        if force or now - self.last_recovery >= RECOVER_EVERY_SECONDS:
+            for item in recover_stale(self.study, self.ledger, self.me, STALE_AFTER_SECONDS):
+                self.observer.notice(f"trial {item.number} failed: {item.reason}")
+            if force:
+                self._adopt_untracked()
+            self.last_recovery = now
+
+    def _adopt_untracked(self) -> None:
+        """Enter COMPLETE trials the ledger does not know (studies from before the ledger)."""
+        complete = self.study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+        evaluated = [
+            t for t in complete if attrs.DUPLICATE_OF not in t.user_attrs and attrs.DIGEST in t.user_attrs
+        ]
+        if len(evaluated) > self.evaluated():
+            for t in evaluated:
+                self.ledger.record_done(t.user_attrs[attrs.DIGEST], t.number, t._trial_id)
+
+    # -- asking -------------------------------------------------------------------------------
+    def fill(self) -> None:
+        """Start trials on idle workers while the target and the space allow."""
+        if self.stopping or self.too_many_failures() or time.monotonic() < self.backoff_until:
+            return
+        asked = 0
+        while self.pool.idle > 0 and asked < MAX_DUPLICATES_PER_ROUND and not self.stop.level:
+            if self.evaluated() >= self.target:
+                return
+            if self.ledger.count(DONE, FAILED) >= self.size:
+                self.exhausted = True
+                return
+            slot = self.ledger.reserve(self.me.driver_id, self.target)
+            if slot is None:
+                return  # the remaining slots are held by running evaluations
+            started = False
+            try:
+                while not started and asked < MAX_DUPLICATES_PER_ROUND:
+                    asked += 1
+                    started = self.ask_into(slot)
+            finally:
+                if not started:
+                    self.ledger.unreserve(slot, self.me.driver_id)
+        if asked >= MAX_DUPLICATES_PER_ROUND:
+            self.backoff_until = time.monotonic() + DUPLICATE_BACKOFF_SECONDS
+
+    def ask_into(self, slot: int) -> bool:
+        """Ask one trial; train it in ``slot`` (True) or answer/park it as a duplicate (False)."""
+        trial = self.study.ask()
+        trial.set_user_attr(attrs.DRIVER, self.me.driver_id)
+        try:
+            arch = sample_arch(trial, self.space)
+        except NasAttnError as exc:
+            self.fail(trial, f"invalid placement: {exc}", counts=True)
+            return False
+        digest = arch.digest()
+        trial.set_user_attr(attrs.ARCH, arch.to_dict())
+        trial.set_user_attr(attrs.DIGEST, digest)
+        while True:
+            if self.answer_or_park(trial, digest):
+                return False
+            if self.ledger.claim(slot, digest, trial.number, trial._trial_id):
+                break
+        trial.set_user_attr(attrs.SLOT, slot)
+        ticket = self.pool.submit({"arch": arch.to_dict(), **self.payload_common})
+        self.training[ticket] = _Training(trial, digest)
+        self.observer.trial_started(trial.number, arch)
+        return True
+
+    def answer_or_park(self, trial: optuna.Trial, digest: str) -> bool:
+        """Answer ``trial`` from the ledger if its placement is known; False if it is new."""
+        known = self.ledger.lookup(digest)
+        if known is None:
+            return False
+        if known.state in (DONE, FAILED):
+            self.answer(trial, known)
+        else:
+            self.waiting[trial.number] = _Waiting(trial, digest, known.trial_number or -1)
+        return True
+
+    def answer(self, trial: optuna.Trial, known: Evaluation) -> None:
+        """Tell a duplicate what the trial that evaluated its placement got."""
+        assert known.trial_id is not None and known.trial_number is not None
+        trial.set_user_attr(attrs.DUPLICATE_OF, known.trial_number)
+        if known.state == FAILED:
+            self.fail(trial, f"same placement as trial {known.trial_number}, which failed: {known.note}")
+            return
+        source = self.ledger.storage.get_trial(known.trial_id)
+        for key, value in source.user_attrs.items():
+            if key not in attrs.BOOKKEEPING:
+                trial.set_user_attr(key, value)
+        self.study.tell(trial, source.values)
+        self.duplicates += 1
+        self.observer.trial_duplicate(trial.number, known.trial_number)
+
+    # -- results ------------------------------------------------------------------------------
+    def collect(self, ticket: int, outcome: Outcome) -> None:
+        entry = self.training.pop(ticket)
+        trial, digest = entry.trial, entry.digest
+        self.backoff_until = 0.0
+        try:
+            if outcome.kind == "ok" and outcome.result is not None:
+                self.complete(trial, digest, outcome.result)
+            elif outcome.kind == "lost":
+                self.lost(trial, digest, outcome.reason)
+            else:
+                self.fail(trial, outcome.reason, counts=True)
+                self.ledger.fail(digest, trial.number, outcome.reason)
+        except UpdateFinishedTrialError:
+            self.observer.notice(
+                f"trial {trial.number} was failed by another driver (this driver's heartbeat was "
+                "late); its result is dropped and its re-enqueued parameters will be evaluated again"
+            )
+
+    def complete(self, trial: optuna.Trial, digest: str, result: dict[str, Any]) -> None:
+        for key, value in result.items():
+            trial.set_user_attr(key, value)
+        parsed = TrialResult.from_dict(result)
+        self.study.tell(trial, [parsed.objective(name) for name in self.objectives])
+        self.ledger.finish(digest, trial.number)
+        self.consecutive_failures = 0
+        self.observer.trial_finished(trial.number, parsed, None)
+
+    def lost(self, trial: optuna.Trial, digest: str, reason: str) -> None:
+        will_retry = can_retry(trial.user_attrs)
+        full = f"{reason}; {retry_note(trial.user_attrs, will_retry)}"
+        self.fail(trial, full, counts=True)
+        if will_retry:
+            self.ledger.release(digest, trial.number)
+            requeue(self.study, trial.number, trial.params, trial.user_attrs)
+        else:
+            self.ledger.fail(digest, trial.number, full)
+
+    def fail(self, trial: optuna.Trial, reason: str, counts: bool = False) -> None:
+        trial.set_user_attr(attrs.FAIL_REASON, reason)
+        self.study.tell(trial, state=optuna.trial.TrialState.FAIL)
+        if counts:
+            self.failed += 1
+            self.consecutive_failures += 1
+            self.last_reason = reason
+        self.observer.trial_finished(trial.number, None, reason)
+
+    def resolve_waiting(self) -> None:
+        """Answer parked duplicates whose placement finished (or was given up) elsewhere."""
+        for number, parked in list(self.waiting.items()):
+            known = self.ledger.lookup(parked.digest)
+            if known is not None and known.state not in (DONE, FAILED):
+                continue
+            del self.waiting[number]
+            if known is None:
+                parked.trial.set_user_attr(attrs.DUPLICATE_OF, parked.holder)
+                self.fail(
+                    parked.trial,
+                    f"same placement as trial {parked.holder}, which was lost before it finished; "
+                    "its parameters were re-enqueued",
+                )
+            else:
+                self.answer(parked.trial, known)
+
+    # -- stopping -----------------------------------------------------------------------------
+    def begin_stop(self) -> None:
+        """First Ctrl-C: no new trials; running ones finish."""
+        self.stopping = True
+        for parked in self.waiting.values():
+            parked.trial.set_user_attr(attrs.DUPLICATE_OF, parked.holder)
+            self.fail(parked.trial, f"{INTERRUPTED} (Ctrl-C) while it waited for trial {parked.holder}")
+        self.waiting.clear()
+        if self.training:
+            self.observer.notice(
+                f"stopping: no new trials; waiting for {len(self.training)} running trial(s) to finish "
+                "(press Ctrl-C again to stop them now)"
+            )
+
+    def stop_now(self) -> None:
+        """Second Ctrl-C or SIGTERM: fail running trials with the reason and re-enqueue them."""
+        self.begin_stop()
+        for entry in self.training.values():
+            trial = entry.trial
+            reason = f"{INTERRUPTED} (stopped); its parameters were re-enqueued"
+            trial.set_user_attr(attrs.FAIL_REASON, reason)
+            self.study.tell(trial, state=optuna.trial.TrialState.FAIL)
+            self.ledger.release(entry.digest, trial.number)
+            requeue(self.study, trial.number, trial.params, trial.user_attrs, count_retry=False)
+            self.observer.trial_finished(trial.number, None, f"{INTERRUPTED}; re-enqueued")
+        self.training.clear()
+        self.pool.shutdown()
 
 
 def run_search(
     study: optuna.Study,
     space: SearchSpace,
     n_trials: int,
-    pool: WorkerPool,
+    pool: TrialPool,
     observer: SearchObserver | None = None,
 ) -> SearchOutcome:
-    """Run trials until ``study`` holds ``n_trials`` COMPLETE ones (resuming where it stands)."""
-    observer = observer or NullObserver()
-    objectives = [o.name for o in space.objectives]
-    payload_common = {
-        "proxy": space.proxy.model_dump(mode="json"),
-        "latency": space.latency.model_dump(mode="json"),
-    }
-    complete = len(complete_trials(study))
-    observer.started(n_trials, complete)
-    inflight: dict[ray.ObjectRef, _InFlight] = {}
-    failed = consecutive_failures = 0
-    last_reason = ""
+    """Run trials until ``study`` holds ``n_trials`` evaluated placements (resuming where it stands).
 
-    def fail(entry: _InFlight, reason: str) -> None:
-        nonlocal failed, consecutive_failures, last_reason
-        entry.trial.set_user_attr("fail_reason", reason)
-        study.tell(entry.trial, state=optuna.trial.TrialState.FAIL)
-        failed += 1
-        consecutive_failures += 1
-        last_reason = reason
-        observer.trial_finished(entry.trial.number, None, reason)
-
-    try:
-        while True:
-            while pool.idle and complete + len(inflight) < n_trials:
-                if consecutive_failures >= MAX_CONSECUTIVE_FAILURES:
-                    break
-                trial = study.ask()
-                arch = sample_arch(trial, space)
-                trial.set_user_attr("arch", arch.to_dict())
-                trial.set_user_attr("arch_digest", arch.digest())
-                ref, actor = pool.submit({"arch": arch.to_dict(), **payload_common})
-                inflight[ref] = _InFlight(trial, actor)
-                observer.trial_started(trial.number, arch)
-            if not inflight:
-                break
-            done, _ = ray.wait(list(inflight), num_returns=1, timeout=POLL_SECONDS)
-            for ref in done:
-                entry = inflight.pop(ref)
-                try:
-                    reply = ray.get(ref)
-                except RayActorError as exc:
-                    pool.replace(entry.actor)
-                    _retry(study, entry.trial)
-                    fail(entry, f"worker lost: {type(exc).__name__}")
-                    continue
-                except RayTaskError as exc:
-                    pool.replace(entry.actor)
-                    cause = exc.cause if exc.cause is not None else exc
-                    fail(entry, f"worker error: {type(cause).__name__}: {cause}".splitlines()[0])
-                    continue
-                pool.release(entry.actor)
-                if reply["status"] != "ok":
-                    fail(entry, reply["reason"])
-                    continue
-                result = TrialResult.from_dict(reply["result"])
-                _record_result(entry.trial, result)
-                study.tell(entry.trial, [result.objective(name) for name in objectives])
-                complete += 1
-                consecutive_failures = 0
-                observer.trial_finished(entry.trial.number, result, None)
-    except KeyboardInterrupt:
-        for entry in inflight.values():
-            entry.trial.set_user_attr("fail_reason", "interrupted by the user (Ctrl-C)")
-            study.tell(entry.trial, state=optuna.trial.TrialState.FAIL)
-            pool.replace(entry.actor)
-        raise SearchInterrupted(
-            f"search interrupted: {complete} complete trials are kept in study '{study.study_name}'; "
-            "re-run the same command to resume"
-        ) from None
-    if consecutive_failures >= MAX_CONSECUTIVE_FAILURES and complete < n_trials:
-        raise NasAttnError(
-            f"stopped after {consecutive_failures} failed trials in a row; last reason: {last_reason}"
-        )
-    return SearchOutcome(study.study_name, complete, failed, pareto_rows(study))
-
-
-def _retry(study: optuna.Study, trial: optuna.Trial) -> None:
-    """Re-enqueue the parameters of a trial whose worker was lost, within the retry budget."""
-    retries = int(trial.user_attrs.get("retries", 0))
-    if retries < RETRY_BUDGET:
-        study.enqueue_trial(
-            trial.params, user_attrs={"retries": retries + 1, "retry_of": trial.number}, skip_if_exists=False
-        )
+    Duplicates (placements answered from an earlier trial) are COMPLETE trials too, marked
+    ``duplicate_of``; they do not count towards ``n_trials``. The search also ends when every
+    placement of the space is evaluated.
+    """
+    return _Driver(study, space, n_trials, pool, observer or NullObserver()).run()

@@ -1,19 +1,30 @@
-"""A pool of long-lived Ray actors, each wrapping a TrialRunner (one per ``--workers``)."""
+"""A pool of long-lived Ray actors, each wrapping a TrialRunner (one per ``--workers``).
+
+The driver sees tickets and :class:`~nas_attn.search.dispatch.Outcome` only (no Ray types), so
+it can be tested with an in-process pool. An actor that dies or raises is replaced, and its
+trial's outcome says so.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
 import os
+import time
 from dataclasses import dataclass
 from typing import Any
 
 import ray
+from ray.exceptions import GetTimeoutError, RayActorError, RayError, RayTaskError
 
 from nas_attn.exceptions import NasAttnError
+from nas_attn.search.dispatch import Outcome
+from nas_attn.worker.config import ProxyConfig
 from nas_attn.worker.runner import TrialRunner
 
 _RAY_AUTH_LOGGER = "ray._private.authentication.authentication_token_setup"
+READY_TIMEOUT_S = 600.0
 
 
 @dataclass(frozen=True)
@@ -23,6 +34,7 @@ class PoolConfig:
     gpus_per_trial: float = 0.0
     cpus_per_trial: int = 1
     threads_per_worker: int = 1
+    trial_delay_s: float = 0.0  # test hook only: each trial sleeps this long before training
 
 
 def start_ray(address: str | None, workers: int) -> None:
@@ -66,33 +78,134 @@ def plan_pool(workers: int | None, device: str, gpus_per_trial: float | None, re
     return PoolConfig(count, "cpu", 0.0, 1, threads)
 
 
+class PoolWorker(TrialRunner):
+    """The actor class: a TrialRunner that can also load its data up front."""
+
+    def __init__(self, device: str, threads: int, trial_delay_s: float = 0.0) -> None:
+        super().__init__(device, threads)
+        self._delay = trial_delay_s
+
+    def warm_up(self, proxy: dict[str, Any]) -> str:
+        """Load the proxy dataset now; '' when ready, else the reason it cannot be loaded."""
+        try:
+            self.data_for(ProxyConfig.model_validate(proxy))
+        except NasAttnError as exc:
+            return str(exc)
+        return ""
+
+    def run(self, arch: dict[str, Any], proxy: dict[str, Any], latency: dict[str, Any]) -> dict[str, Any]:
+        if self._delay > 0:
+            time.sleep(self._delay)
+        return super().run(arch, proxy, latency)
+
+
+def _root_cause(text: str) -> str:
+    """The innermost ``SomeError: message`` line of a Ray error's text (else its first line)."""
+    causes = [line.strip() for line in text.splitlines() if "Error: " in line]
+    return causes[-1] if causes else _first_line(text)
+
+
+def _first_line(text: str) -> str:
+    return text.strip().splitlines()[0] if text.strip() else ""
+
+
 class WorkerPool:
     """Actors that each run one trial at a time; dead actors are replaced on demand."""
 
     def __init__(self, config: PoolConfig) -> None:
         self.config = config
-        self._remote_cls = ray.remote(TrialRunner).options(
+        self._remote_cls = ray.remote(PoolWorker).options(
             num_cpus=config.cpus_per_trial, num_gpus=config.gpus_per_trial, max_restarts=0
         )
-        self.idle: list[Any] = [self._spawn() for _ in range(config.workers)]
+        self._idle: list[Any] = [self._spawn() for _ in range(config.workers)]
+        self._busy: dict[ray.ObjectRef, tuple[int, Any]] = {}
+        self._tickets = itertools.count()
 
     def _spawn(self) -> Any:
-        return self._remote_cls.remote(self.config.device, self.config.threads_per_worker)
+        return self._remote_cls.remote(
+            self.config.device, self.config.threads_per_worker, self.config.trial_delay_s
+        )
 
-    def submit(self, payload: dict[str, Any]) -> tuple[ray.ObjectRef, Any]:
-        actor = self.idle.pop()
-        return actor.run.remote(payload["arch"], payload["proxy"], payload["latency"]), actor
+    @property
+    def idle(self) -> int:
+        """How many workers wait for a trial."""
+        return len(self._idle)
 
-    def release(self, actor: Any) -> None:
-        self.idle.append(actor)
+    @property
+    def busy(self) -> int:
+        return len(self._busy)
 
-    def replace(self, actor: Any) -> None:
+    def check_ready(self, proxy: dict[str, Any]) -> None:
+        """Start every worker and load its data; a NasAttnError if any cannot (before any trial)."""
+        refs = [actor.warm_up.remote(proxy) for actor in self._idle]
+        try:
+            reasons = ray.get(refs, timeout=READY_TIMEOUT_S)
+        except RayActorError as exc:
+            cause = _root_cause(str(exc)) or type(exc).__name__
+            raise NasAttnError(
+                f"a Ray worker could not start: {cause}; check --device and the cluster"
+            ) from None
+        except GetTimeoutError:
+            raise NasAttnError(
+                f"Ray workers did not start within {READY_TIMEOUT_S:.0f}s; check the cluster's free resources"
+            ) from None
+        problems = sorted({r for r in reasons if r})
+        if problems:
+            raise NasAttnError(f"workers cannot load the proxy data: {problems[0]}")
+
+    def submit(self, payload: dict[str, Any]) -> int:
+        """Start one trial on an idle worker; returns its ticket."""
+        actor = self._idle.pop()
+        ref = actor.run.remote(payload["arch"], payload["proxy"], payload["latency"])
+        ticket = next(self._tickets)
+        self._busy[ref] = (ticket, actor)
+        return ticket
+
+    def poll(self, timeout: float) -> list[tuple[int, Outcome]]:
+        """Outcomes of the trials that ended within ``timeout`` seconds (maybe none)."""
+        if not self._busy:
+            time.sleep(timeout)
+            return []
+        done, rest = ray.wait(list(self._busy), num_returns=1, timeout=timeout)
+        if done and rest:
+            more, _ = ray.wait(rest, num_returns=len(rest), timeout=0)
+            done += more
+        return [self._outcome(ref) for ref in done]
+
+    def worker_for(self, ticket: int) -> Any:
+        """The Ray actor running ``ticket`` (fault tests kill it), or None."""
+        return next((actor for t, actor in self._busy.values() if t == ticket), None)
+
+    def _outcome(self, ref: ray.ObjectRef) -> tuple[int, Outcome]:
+        ticket, actor = self._busy.pop(ref)
+        try:
+            reply = ray.get(ref)
+        except RayActorError as exc:
+            self._replace(actor)
+            return ticket, Outcome("lost", reason=f"worker lost: {type(exc).__name__}")
+        except RayTaskError as exc:
+            self._replace(actor)
+            cause = exc.cause if exc.cause is not None else exc
+            reason = _first_line(f"worker error: {type(cause).__name__}: {cause}")
+            return ticket, Outcome("error", reason=reason)
+        except RayError as exc:  # object lost with its node, and the like
+            self._replace(actor)
+            return ticket, Outcome("lost", reason=f"worker lost: {type(exc).__name__}")
+        self._idle.append(actor)
+        if reply["status"] != "ok":
+            return ticket, Outcome("failed", reason=str(reply["reason"]))
+        return ticket, Outcome("ok", result=reply["result"])
+
+    def _replace(self, actor: Any) -> None:
         """Drop a broken actor and start a fresh one in its place."""
         with contextlib.suppress(Exception):  # already gone
             ray.kill(actor, no_restart=True)
-        self.idle.append(self._spawn())
+        self._idle.append(self._spawn())
 
     def shutdown(self) -> None:
-        for actor in self.idle:
-            ray.kill(actor, no_restart=True)
-        self.idle.clear()
+        """Kill every worker, busy ones included (their trials are abandoned)."""
+        for actor in [actor for _ticket, actor in self._busy.values()] + self._idle:
+            with contextlib.suppress(Exception):
+                ray.kill(actor, no_restart=True)
+        self._busy.clear()
+        self._idle.clear()

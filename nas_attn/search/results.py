@@ -9,6 +9,7 @@ import optuna
 
 from nas_attn.backbones import ArchConfig
 from nas_attn.pareto import non_dominated_ranks
+from nas_attn.search import trial_attrs as attrs
 
 
 @dataclass(frozen=True)
@@ -21,19 +22,25 @@ class TrialRow:
     arch: dict[str, Any]
 
 
+def evaluated_trials(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
+    """COMPLETE trials that evaluated their placement (duplicates answered from them left out)."""
+    complete = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+    return [t for t in complete if attrs.DUPLICATE_OF not in t.user_attrs]
+
+
 def ranked_rows(study: optuna.Study) -> list[TrialRow]:
-    """Every COMPLETE trial with its non-dominated rank (1 = Pareto front)."""
+    """Every evaluated placement (one row per placement) with its non-dominated rank (1 = front)."""
     names: list[str] = study.user_attrs.get("objectives") or [
         f"objective_{i}" for i in range(len(study.directions))
     ]
     directions = [
         "maximize" if d == optuna.study.StudyDirection.MAXIMIZE else "minimize" for d in study.directions
     ]
-    trials = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+    trials = evaluated_trials(study)
     ranks = non_dominated_ranks([t.values for t in trials], directions)
     rows = []
     for trial, rank in zip(trials, ranks, strict=True):
-        arch = trial.user_attrs.get("arch", {})
+        arch = trial.user_attrs.get(attrs.ARCH, {})
         placement = ArchConfig.from_dict(arch).label() if arch else ""
         rows.append(
             TrialRow(

@@ -1,27 +1,35 @@
-"""The search use case: validate everything, then start Ray and run the driver.
+"""The search use case: validate everything, then start Ray, open the study and run the driver.
 
-Everything that can be wrong with the user's input (space, device, storage, study identity) is
-checked in :func:`prepare` before Ray starts or a trial is asked, so a rejected command leaves
-the study untouched.
+Everything that can be wrong with the user's input (space, sampler, counts, device, storage,
+study identity) is checked in :func:`prepare` without writing anything; :func:`execute` starts
+the workers and checks they can load the data *before* it creates or touches the study. So a
+rejected command leaves the study untouched.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import optuna
+import sqlalchemy.exc
+from optuna.exceptions import StorageInternalError
 
 from nas_attn.exceptions import NasAttnError
-from nas_attn.search.driver import SearchObserver, run_search
+from nas_attn.search.driver import SearchObserver, SearchOutcome, run_search
+from nas_attn.search.placements import space_size
 from nas_attn.search.pool import PoolConfig, WorkerPool, plan_pool, start_ray
-from nas_attn.search.results import TrialRow
+from nas_attn.search.results import TrialRow, evaluated_trials, pareto_rows
+from nas_attn.search.samplers import make_sampler
 from nas_attn.search.space import SearchSpace, load_space
-from nas_attn.search.storage import open_storage, redact_url
-from nas_attn.search.study import complete_trials, open_study
+from nas_attn.search.storage import open_storage, redact_text, redact_url
+from nas_attn.search.study import check_study, load_existing_study, open_study
 from nas_attn.worker.device import resolve_device
 
 DEVICES = ("auto", "cpu", "cuda")
+TRIAL_DELAY_ENV = "NAS_ATTN_TEST_TRIAL_DELAY_S"  # test hook: slow every trial down (fault tests)
 
 
 @dataclass(frozen=True)
@@ -41,9 +49,12 @@ class SearchRequest:
 class PreparedSearch:
     request: SearchRequest
     space: SearchSpace
-    study: optuna.Study
+    storage: optuna.storages.RDBStorage
+    study_name: str
+    sampler: str
     target: int
-    complete: int
+    complete: int  # evaluated placements already in the study
+    size: int  # distinct placements in the space
 
     @property
     def safe_storage(self) -> str:
@@ -51,41 +62,70 @@ class PreparedSearch:
 
     @property
     def remaining(self) -> int:
-        return max(0, self.target - self.complete)
+        return max(0, min(self.target, self.size) - self.complete)
+
+
+def _check_counts(request: SearchRequest) -> None:
+    for flag, value in (("--n-trials", request.n_trials), ("--workers", request.workers)):
+        if value is not None and value < 1:
+            raise NasAttnError(f"{flag} must be at least 1, got {value}")
+    if request.gpus_per_trial is not None and request.gpus_per_trial <= 0:
+        raise NasAttnError(f"--gpus-per-trial must be positive, got {request.gpus_per_trial}")
+    if request.device not in DEVICES:
+        raise NasAttnError(f"unknown device '{request.device}'; use {', '.join(DEVICES)}")
+    if request.study_name is not None and not request.study_name.strip():
+        raise NasAttnError("--study must not be empty; pass a name or leave it out for the space's name")
 
 
 def prepare(request: SearchRequest) -> PreparedSearch:
-    """Load and check the space, the device and the storage; open (or resume) the study."""
+    """Load and check the space, sampler, device and storage; read the study if it exists."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    _check_counts(request)
     space = load_space(request.space_path)
-    if request.device not in DEVICES:
-        raise NasAttnError(f"unknown device '{request.device}'; use {', '.join(DEVICES)}")
+    sampler = request.sampler or space.search.sampler
+    make_sampler(sampler, space, space.search.seed)  # unknown name, space too big to enumerate
     if request.ray_address is None:
         resolve_device(request.device)  # CUDA asked for but absent: fail before anything starts
-    study = open_study(
-        open_storage(request.storage_url),
-        request.study_name or space.name,
-        space,
-        request.sampler or space.search.sampler,
-    )
+    storage = open_storage(request.storage_url)
+    name = request.study_name or space.name
+    complete = 0
+    if check_study(storage, name, space):
+        complete = len(evaluated_trials(optuna.load_study(study_name=name, storage=storage)))
     target = request.n_trials if request.n_trials is not None else space.search.n_trials
-    return PreparedSearch(request, space, study, target, len(complete_trials(study)))
+    return PreparedSearch(request, space, storage, name, sampler, target, complete, space_size(space))
 
 
 def plan_workers(prepared: PreparedSearch) -> PoolConfig:
     """Start (or join) Ray and size the worker pool for its resources."""
     request = prepared.request
     start_ray(request.ray_address, request.workers or 1)
-    return plan_pool(
+    plan = plan_pool(
         request.workers, request.device, request.gpus_per_trial, remote=request.ray_address is not None
     )
+    delay = os.environ.get(TRIAL_DELAY_ENV)
+    return dataclasses.replace(plan, trial_delay_s=float(delay)) if delay else plan
 
 
-def execute(prepared: PreparedSearch, plan: PoolConfig, observer: SearchObserver) -> list[TrialRow]:
-    """Run the driver until the target is met; return the Pareto front."""
+def execute(prepared: PreparedSearch, plan: PoolConfig, observer: SearchObserver) -> SearchOutcome:
+    """Start the workers, open (or create) the study and run the driver until the target."""
     pool = WorkerPool(plan)
     try:
-        outcome = run_search(prepared.study, prepared.space, prepared.target, pool, observer)
+        pool.check_ready(prepared.space.proxy.model_dump(mode="json"))
+        study = open_study(prepared.storage, prepared.study_name, prepared.space, prepared.sampler)
+        return run_search(study, prepared.space, prepared.target, pool, observer)
+    except (sqlalchemy.exc.SQLAlchemyError, StorageInternalError) as exc:
+        reason = redact_text(
+            str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__,
+            prepared.request.storage_url,
+        )
+        raise NasAttnError(
+            f"storage '{prepared.safe_storage}' failed during the search: {reason}; "
+            "completed trials are kept: re-run the same command once the storage is back"
+        ) from None
     finally:
         pool.shutdown()
-    return outcome.front
+
+
+def front(prepared: PreparedSearch) -> list[TrialRow]:
+    """The Pareto front of the study as it stands."""
+    return pareto_rows(load_existing_study(prepared.storage, prepared.study_name))

@@ -25,7 +25,7 @@ from nas_attn.worker.evaluate import OBJECTIVE_NAMES
 
 Direction = Literal["maximize", "minimize"]
 _DEFAULT_POSITIONS: tuple[Position, ...] = ("block",)
-SamplerName = Literal["nsga2", "tpe", "random"]
+SamplerName = Literal["nsga2", "tpe", "random", "exhaustive"]
 
 
 class BackboneSpec(BaseModel):
@@ -74,6 +74,17 @@ class StageChoices(BaseModel):
                 raise ValueError(f"module '{module}' cannot be placed at {bad}; drop it or the position")
         return self
 
+    @model_validator(mode="after")
+    def _reduction_applies(self) -> StageChoices:
+        if "reduction" in self.model_fields_set and not any(
+            get_attention_info(m).uses_reduction for m in self.module
+        ):
+            raise ValueError(
+                f"reduction {self.reduction} cannot apply: none of {self.module} uses a reduction; "
+                "remove the reduction key or add a module that uses one (e.g. se)"
+            )
+        return self
+
 
 class Objective(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -103,6 +114,7 @@ class SearchSettings(BaseModel):
     n_trials: int = Field(default=40, ge=1)
     seed: int = 0
     population_size: int = Field(default=16, ge=2)
+    baselines: bool = True  # evaluate "no attention" and "SE everywhere" first
 
 
 class SearchSpace(BaseModel):

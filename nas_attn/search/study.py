@@ -1,27 +1,93 @@
-"""Create or resume the Optuna study of a search space (driver side only)."""
+"""Create or resume the Optuna study of a search space (driver side only).
+
+A study stores the identity of the space it was created with (``nas_attn_space``: everything
+but the ``search:`` block); resuming it with a different space is refused. A new study gets
+the baseline placements enqueued first (unless ``search.baselines: false``).
+"""
 
 from __future__ import annotations
 
 import json
+import time
+from typing import Any
 
 import optuna
+from optuna.exceptions import DuplicatedStudyError, StorageInternalError
 
 from nas_attn.exceptions import NasAttnError
+from nas_attn.search import trial_attrs as attrs
+from nas_attn.search.ledger import Ledger, driver_alive
+from nas_attn.search.placements import baseline_params
+from nas_attn.search.samplers import make_sampler
 from nas_attn.search.space import SearchSpace
 
 SPACE_ATTR = "nas_attn_space"
+OBJECTIVES_ATTR = "objectives"
+_IDENTITY_WAIT_S = 2.0  # a concurrent creator may not have stored the identity yet
 
 
-def make_sampler(name: str, seed: int, population_size: int) -> optuna.samplers.BaseSampler:
-    """Sampler registry: nsga2 (default), tpe (multivariate, constant liar), random."""
-    factories = {
-        "nsga2": lambda: optuna.samplers.NSGAIISampler(seed=seed, population_size=population_size),
-        "tpe": lambda: optuna.samplers.TPESampler(seed=seed, multivariate=True, constant_liar=True),
-        "random": lambda: optuna.samplers.RandomSampler(seed=seed),
-    }
-    if name not in factories:
-        raise NasAttnError(f"unknown sampler '{name}'; available: {', '.join(factories)}")
-    return factories[name]()
+def _identity(space: SearchSpace) -> Any:
+    return json.loads(json.dumps(space.identity()))
+
+
+def _summary(storage: optuna.storages.BaseStorage, name: str) -> optuna.study.StudySummary | None:
+    summaries = optuna.get_all_study_summaries(storage, include_best_trial=False)
+    return next((s for s in summaries if s.study_name == name), None)
+
+
+def check_study(storage: optuna.storages.BaseStorage, study_name: str, space: SearchSpace) -> int:
+    """Without writing anything: the number of trials in ``study_name`` (0 if it does not exist
+    yet), or a NasAttnError if it exists with a different space or was not made by nas-attn."""
+    summary = _summary(storage, study_name)
+    if summary is None:
+        return 0
+    _check_identity(study_name, summary.user_attrs.get(SPACE_ATTR), space, summary.n_trials)
+    return summary.n_trials
+
+
+def _check_identity(study_name: str, stored: Any, space: SearchSpace, n_trials: int) -> None:
+    if stored is None and n_trials > 0:
+        raise NasAttnError(
+            f"study '{study_name}' exists but was not created by nas-attn; pass --study NEW_NAME"
+        )
+    if stored is not None and stored != _identity(space):
+        raise NasAttnError(
+            f"study '{study_name}' was created with a different search space; to search this space "
+            "start a new study with --study NEW_NAME (or restore the space file it was created with)"
+        )
+
+
+def _create_or_load(
+    storage: optuna.storages.BaseStorage, study_name: str, space: SearchSpace
+) -> tuple[optuna.Study, bool]:
+    try:
+        study = optuna.create_study(storage=storage, study_name=study_name, directions=space.directions)
+        return study, True
+    except DuplicatedStudyError:
+        return optuna.load_study(study_name=study_name, storage=storage), False
+
+
+def _settle_identity(study: optuna.Study, space: SearchSpace) -> None:
+    """Check a loaded study's identity, waiting briefly for a creator racing this driver."""
+    deadline = time.monotonic() + _IDENTITY_WAIT_S
+    while SPACE_ATTR not in study.user_attrs and not study.trials and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if SPACE_ATTR not in study.user_attrs and not study.trials:
+        _store_identity(study, space)
+    _check_identity(study.study_name, study.user_attrs.get(SPACE_ATTR), space, len(study.trials))
+
+
+def _store_identity(study: optuna.Study, space: SearchSpace) -> None:
+    try:
+        study.set_user_attr(SPACE_ATTR, _identity(space))
+        study.set_user_attr(OBJECTIVES_ATTR, [o.name for o in space.objectives])
+    except StorageInternalError:  # a concurrent creator stored it first; the check decides
+        pass
+
+
+def _live_drivers(ledger: Ledger) -> int:
+    now = time.time()
+    return sum(driver_alive(row, now, 60.0) for row in ledger.drivers().values())
 
 
 def open_study(
@@ -29,37 +95,23 @@ def open_study(
 ) -> optuna.Study:
     """Load ``study_name`` if it exists (refusing a different space), else create it.
 
-    The sampler seed is offset by the number of trials already in the study, so a resumed run
-    continues the sequence instead of replaying the first placements.
+    The sampler seed is offset by the trials already in the study and by the drivers working
+    on it now, so a resumed run or a second driver does not replay the same placements; a new
+    study's first driver uses the space's seed as is (reproducible).
     """
-    existing = {s.study_name: s for s in optuna.get_all_study_summaries(storage, include_best_trial=False)}
-    identity = json.loads(json.dumps(space.identity()))
-    if study_name in existing:
-        summary = existing[study_name]
-        stored = summary.user_attrs.get(SPACE_ATTR)
-        if stored is None:
-            raise NasAttnError(
-                f"study '{study_name}' exists but was not created by nas-attn; pass --study NEW_NAME"
-            )
-        if stored != identity:
-            raise NasAttnError(
-                f"study '{study_name}' was created with a different search space; "
-                f"to search this space start a new study with --study NEW_NAME"
-            )
-        n_existing = summary.n_trials
+    check_study(storage, study_name, space)
+    study, created = _create_or_load(storage, study_name, space)
+    ledger = Ledger.of(study)
+    offset = len(study.trials) + _live_drivers(ledger)
+    if created:
+        ledger.purge()  # rows of a deleted study that had the same id
+        _store_identity(study, space)
+        if space.search.baselines:
+            for name, params in baseline_params(space).items():
+                study.enqueue_trial(params, user_attrs={attrs.BASELINE: name})
     else:
-        n_existing = 0
-    sampler = make_sampler(sampler_name, space.search.seed + n_existing, space.search.population_size)
-    study = optuna.create_study(
-        storage=storage,
-        study_name=study_name,
-        directions=space.directions,
-        sampler=sampler,
-        load_if_exists=True,
-    )
-    if study_name not in existing:
-        study.set_user_attr(SPACE_ATTR, identity)
-        study.set_user_attr("objectives", [o.name for o in space.objectives])
+        _settle_identity(study, space)
+    study.sampler = make_sampler(sampler_name, space, space.search.seed + offset)
     return study
 
 

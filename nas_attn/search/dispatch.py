@@ -1,0 +1,35 @@
+"""What the driver needs from a worker pool: tickets in, outcomes out (no Ray types)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
+
+OutcomeKind = Literal["ok", "failed", "lost", "error"]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How one submitted trial ended.
+
+    ``ok``: ``result`` holds the TrialResult dict. ``failed``: the trial itself is bad (invalid
+    placement, divergence); not worth retrying. ``lost``: the worker died (actor crash, node
+    gone); worth retrying. ``error``: the worker raised unexpectedly (a bug); not retried.
+    """
+
+    kind: OutcomeKind
+    result: dict[str, Any] | None = None
+    reason: str = ""
+
+
+class TrialPool(Protocol):
+    """Workers that each run one trial at a time (``WorkerPool`` on Ray; fakes in tests)."""
+
+    @property
+    def idle(self) -> int: ...
+
+    def submit(self, payload: dict[str, Any]) -> int: ...
+
+    def poll(self, timeout: float) -> list[tuple[int, Outcome]]: ...
+
+    def shutdown(self) -> None: ...

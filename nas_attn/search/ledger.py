@@ -1,0 +1,367 @@
+"""The study ledger: two tables next to Optuna's, in the same database, that make several
+drivers on one study safe.
+
+``nas_attn_drivers``: one row per live driver (host, pid, heartbeat time). A driver beats every
+few seconds; a row that stops beating, or whose process is gone from this host, is a dead driver.
+
+``nas_attn_evaluations``: one row per placement evaluation, with two unique keys per study:
+
+- ``slot`` (0 .. target-1): a driver reserves a slot *before* it asks Optuna for a trial, so
+  drivers together never start more evaluations than the target; a finished evaluation keeps
+  its slot, a failed one gives it up.
+- ``digest`` (``ArchConfig.digest()``): claiming the digest for a trial is the right to train
+  that placement. Only one row can hold a digest, so no placement is ever trained twice.
+
+Row states: ``reserved`` (slot held, no trial yet) -> ``running`` (digest claimed, training) ->
+``done`` (the trial is COMPLETE) or ``failed`` (the placement cannot be evaluated; slot freed,
+digest kept so it is not retried). A lost or interrupted evaluation deletes its row, freeing
+both slot and digest for its re-enqueued parameters. Only uniqueness constraints are used, so
+the same code is atomic on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+import uuid
+from dataclasses import dataclass
+
+import optuna
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from nas_attn.exceptions import NasAttnError
+
+metadata = sa.MetaData()
+
+drivers_table = sa.Table(
+    "nas_attn_drivers",
+    metadata,
+    sa.Column("driver_id", sa.String(80), primary_key=True),
+    sa.Column("study_id", sa.Integer, nullable=False, index=True),
+    sa.Column("host", sa.String(255), nullable=False),
+    sa.Column("pid", sa.Integer, nullable=False),
+    sa.Column("started_at", sa.Float, nullable=False),
+    sa.Column("heartbeat_at", sa.Float, nullable=False),
+)
+
+evaluations_table = sa.Table(
+    "nas_attn_evaluations",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("study_id", sa.Integer, nullable=False),
+    sa.Column("slot", sa.Integer, nullable=True),
+    sa.Column("digest", sa.String(64), nullable=True),
+    sa.Column("trial_number", sa.Integer, nullable=True),
+    sa.Column("trial_id", sa.Integer, nullable=True),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("driver_id", sa.String(80), nullable=True),
+    sa.Column("note", sa.Text, nullable=True),
+    sa.UniqueConstraint("study_id", "slot", name="uq_nas_attn_evaluations_slot"),
+    sa.UniqueConstraint("study_id", "digest", name="uq_nas_attn_evaluations_digest"),
+)
+
+RESERVED, RUNNING, DONE, FAILED = "reserved", "running", "done", "failed"
+
+
+@dataclass(frozen=True)
+class DriverInfo:
+    """Who a driver is: a unique id plus where it runs (for the same-host liveness check)."""
+
+    driver_id: str
+    host: str
+    pid: int
+
+    @classmethod
+    def this_process(cls) -> DriverInfo:
+        host, pid = socket.gethostname(), os.getpid()
+        return cls(f"{host}:{pid}:{uuid.uuid4().hex[:8]}", host, pid)
+
+
+@dataclass(frozen=True)
+class DriverRow:
+    info: DriverInfo
+    started_at: float
+    heartbeat_at: float
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    row_id: int
+    slot: int | None
+    digest: str | None
+    trial_number: int | None
+    trial_id: int | None
+    state: str
+    driver_id: str | None
+    note: str | None
+
+
+def _process_gone(pid: int) -> bool:
+    """True when ``pid`` is not a live process on this host (a zombie counts as gone)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except (OSError, IndexError):
+        return False
+
+
+def driver_alive(row: DriverRow | None, now: float, stale_after_s: float) -> bool:
+    """A driver is alive while it beats, and (on this host) while its process exists."""
+    if row is None or now - row.heartbeat_at > stale_after_s:
+        return False
+    return not (row.info.host == socket.gethostname() and _process_gone(row.info.pid))
+
+
+def rdb_storage_of(study: optuna.Study) -> optuna.storages.RDBStorage:
+    """The RDBStorage under ``study`` (Optuna wraps it in a private cache layer)."""
+    storage = getattr(study, "_storage", None)
+    storage = getattr(storage, "_backend", storage)
+    if not isinstance(storage, optuna.storages.RDBStorage):
+        raise NasAttnError(
+            "nas-attn needs an SQL storage for its study ledger; use sqlite:///FILE or postgresql+psycopg://…"
+        )
+    return storage
+
+
+def _create_tables(engine: Engine) -> None:
+    """Create the ledger tables once; a concurrent creator winning the race is fine."""
+    for attempt in range(3):
+        try:
+            metadata.create_all(engine, checkfirst=True)
+            return
+        except (sa.exc.IntegrityError, sa.exc.ProgrammingError):
+            if attempt == 2:
+                raise
+            time.sleep(0.2)
+
+
+class Ledger:
+    """The ledger rows of one study (see the module docstring)."""
+
+    def __init__(self, storage: optuna.storages.RDBStorage, study_id: int) -> None:
+        self.storage = storage
+        self.engine: Engine = storage.engine
+        self.study_id = study_id
+        _create_tables(self.engine)
+
+    @classmethod
+    def of(cls, study: optuna.Study) -> Ledger:
+        storage = rdb_storage_of(study)
+        return cls(storage, storage.get_study_id_from_name(study.study_name))
+
+    # -- drivers ------------------------------------------------------------------------------
+    def register(self, info: DriverInfo) -> None:
+        now = time.time()
+        with self.engine.begin() as conn:
+            conn.execute(
+                drivers_table.insert().values(
+                    driver_id=info.driver_id,
+                    study_id=self.study_id,
+                    host=info.host,
+                    pid=info.pid,
+                    started_at=now,
+                    heartbeat_at=now,
+                )
+            )
+
+    def beat(self, info: DriverInfo) -> bool:
+        """Record that the driver is alive; False if its row was gone (it is then re-added)."""
+        with self.engine.begin() as conn:
+            updated = conn.execute(
+                drivers_table.update()
+                .where(drivers_table.c.driver_id == info.driver_id)
+                .values(heartbeat_at=time.time())
+            ).rowcount
+        if updated:
+            return True
+        self.register(info)
+        return False
+
+    def unregister(self, driver_id: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(drivers_table.delete().where(drivers_table.c.driver_id == driver_id))
+            conn.execute(
+                evaluations_table.delete().where(
+                    self._mine(), evaluations_table.c.driver_id == driver_id, self._state(RESERVED)
+                )
+            )
+
+    def drivers(self) -> dict[str, DriverRow]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(drivers_table).where(drivers_table.c.study_id == self.study_id)
+            ).all()
+        return {
+            r.driver_id: DriverRow(DriverInfo(r.driver_id, r.host, r.pid), r.started_at, r.heartbeat_at)
+            for r in rows
+        }
+
+    def forget_drivers(self, driver_ids: list[str]) -> None:
+        if driver_ids:
+            with self.engine.begin() as conn:
+                conn.execute(drivers_table.delete().where(drivers_table.c.driver_id.in_(driver_ids)))
+
+    # -- evaluations --------------------------------------------------------------------------
+    def _mine(self) -> sa.ColumnElement[bool]:
+        return evaluations_table.c.study_id == self.study_id
+
+    @staticmethod
+    def _state(state: str) -> sa.ColumnElement[bool]:
+        return evaluations_table.c.state == state
+
+    def reserve(self, driver_id: str, target: int) -> int | None:
+        """Reserve the lowest free slot below ``target``; None when every slot is taken."""
+        for _ in range(4 * target + 4):
+            with self.engine.connect() as conn:
+                used = set(
+                    conn.scalars(
+                        sa.select(evaluations_table.c.slot).where(
+                            self._mine(), evaluations_table.c.slot.is_not(None)
+                        )
+                    )
+                )
+            free = next((k for k in range(target) if k not in used), None)
+            if free is None:
+                return None
+            if self._insert(slot=free, state=RESERVED, driver_id=driver_id):
+                return free
+        return None  # heavy contention: behave as if full and try again later
+
+    def _insert(self, **values: object) -> bool:
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(evaluations_table.insert().values(study_id=self.study_id, **values))
+        except sa.exc.IntegrityError:
+            return False
+        return True
+
+    def unreserve(self, slot: int, driver_id: str) -> None:
+        """Give back a reserved slot that was not used."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                evaluations_table.delete().where(
+                    self._mine(),
+                    evaluations_table.c.slot == slot,
+                    evaluations_table.c.driver_id == driver_id,
+                    self._state(RESERVED),
+                )
+            )
+
+    def claim(self, slot: int, digest: str, trial_number: int, trial_id: int) -> bool:
+        """Turn reserved ``slot`` into the claim to train ``digest``; False if already claimed."""
+        try:
+            with self.engine.begin() as conn:
+                updated = conn.execute(
+                    evaluations_table.update()
+                    .where(self._mine(), evaluations_table.c.slot == slot, self._state(RESERVED))
+                    .values(digest=digest, trial_number=trial_number, trial_id=trial_id, state=RUNNING)
+                ).rowcount
+        except sa.exc.IntegrityError:
+            return False
+        if updated != 1:
+            raise NasAttnError(f"evaluation slot {slot} was taken from this driver; its ledger row is gone")
+        return True
+
+    def lookup(self, digest: str) -> Evaluation | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                sa.select(evaluations_table).where(self._mine(), evaluations_table.c.digest == digest)
+            ).first()
+        return self._evaluation(row) if row is not None else None
+
+    @staticmethod
+    def _evaluation(row: sa.Row[tuple[object, ...]]) -> Evaluation:
+        m = row._mapping
+        return Evaluation(
+            row_id=m["id"],
+            slot=m["slot"],
+            digest=m["digest"],
+            trial_number=m["trial_number"],
+            trial_id=m["trial_id"],
+            state=m["state"],
+            driver_id=m["driver_id"],
+            note=m["note"],
+        )
+
+    def finish(self, digest: str, trial_number: int) -> None:
+        """The claiming trial is COMPLETE: the placement is evaluated."""
+        self._update(digest, trial_number, state=DONE)
+
+    def fail(self, digest: str, trial_number: int, note: str) -> None:
+        """The placement cannot be evaluated: keep the digest (never retried), free the slot."""
+        self._update(digest, trial_number, state=FAILED, slot=None, note=note[:2000])
+
+    def _update(self, digest: str, trial_number: int, **values: object) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                evaluations_table.update()
+                .where(
+                    self._mine(),
+                    evaluations_table.c.digest == digest,
+                    evaluations_table.c.trial_number == trial_number,
+                )
+                .values(**values)
+            )
+
+    def release(self, digest: str, trial_number: int) -> bool:
+        """Delete a claim (lost or interrupted evaluation); True if this call removed it."""
+        with self.engine.begin() as conn:
+            deleted = conn.execute(
+                evaluations_table.delete().where(
+                    self._mine(),
+                    evaluations_table.c.digest == digest,
+                    evaluations_table.c.trial_number == trial_number,
+                )
+            ).rowcount
+        return bool(deleted)
+
+    def delete_row(self, row_id: int) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(evaluations_table.delete().where(evaluations_table.c.id == row_id))
+
+    def rows(self, *states: str) -> list[Evaluation]:
+        """This study's rows in ``states`` (all rows when none are given)."""
+        query = sa.select(evaluations_table).where(self._mine())
+        if states:
+            query = query.where(evaluations_table.c.state.in_(states))
+        with self.engine.connect() as conn:
+            return [self._evaluation(r) for r in conn.execute(query).all()]
+
+    def count(self, *states: str) -> int:
+        with self.engine.connect() as conn:
+            return int(
+                conn.scalar(
+                    sa.select(sa.func.count())
+                    .select_from(evaluations_table)
+                    .where(self._mine(), evaluations_table.c.state.in_(states))
+                )
+                or 0
+            )
+
+    def record_done(self, digest: str, trial_number: int, trial_id: int) -> bool:
+        """Add a COMPLETE trial the ledger does not know yet (a study from before the ledger)."""
+        for _ in range(100):
+            with self.engine.connect() as conn:
+                top = conn.scalar(sa.select(sa.func.max(evaluations_table.c.slot)).where(self._mine()))
+            slot = -1 if top is None else int(top)
+            if self.lookup(digest) is not None:
+                return False
+            if self._insert(
+                slot=slot + 1, digest=digest, trial_number=trial_number, trial_id=trial_id, state=DONE
+            ):
+                return True
+        return False
+
+    def purge(self) -> None:
+        """Forget every row of this study (a new study that reuses an old study id)."""
+        with self.engine.begin() as conn:
+            conn.execute(evaluations_table.delete().where(self._mine()))
+            conn.execute(drivers_table.delete().where(drivers_table.c.study_id == self.study_id))

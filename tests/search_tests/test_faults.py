@@ -1,0 +1,170 @@
+"""Faults with real Ray and real storage: an actor killed and a worker node removed mid-trial,
+and two real drivers (CLI processes) on one PostgreSQL study over one Ray cluster.
+
+Each ends with exactly the requested number of COMPLETE trials (the exhaustive sampler never
+proposes a duplicate) and nothing RUNNING or WAITING. Trials really train; the test hook
+``PoolConfig.trial_delay_s`` only stretches them so a fault lands mid-trial.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import ray
+from helpers import State, assert_consistent, make_study, reload, space_yaml, write_space
+from ray.cluster_utils import Cluster
+
+from nas_attn.search import run_search, start_ray
+from nas_attn.search.dispatch import Outcome
+from nas_attn.search.pool import PoolConfig, WorkerPool
+
+pytestmark = [pytest.mark.ray, pytest.mark.slow]
+DELAY_S = 3.0  # each trial sleeps this long before training, so faults land mid-trial
+
+
+def exhaustive_space(tmp_path: Path) -> Path:
+    return write_space(tmp_path, space_yaml(sampler="exhaustive"))
+
+
+def complete(study: Any) -> list[Any]:
+    return study.get_trials(states=(State.COMPLETE,))
+
+
+class FaultOnFirstTrial(WorkerPool):
+    """Calls ``fault(pool, ticket)`` about a second into the first trial, from the driver's
+    own poll (the main thread: Ray's node management installs signal handlers)."""
+
+    def __init__(self, config: PoolConfig, fault: Any) -> None:
+        super().__init__(config)
+        self.fault = fault
+        self.first: tuple[int, float] | None = None
+        self.fired = False
+
+    def submit(self, payload: dict[str, Any]) -> int:
+        ticket = super().submit(payload)
+        if self.first is None:
+            self.first = (ticket, time.monotonic())
+        return ticket
+
+    def poll(self, timeout: float) -> list[tuple[int, Outcome]]:
+        if self.first is not None and not self.fired and time.monotonic() - self.first[1] > 1.0:
+            self.fired = True
+            self.fault(self, self.first[0])
+        return super().poll(timeout)
+
+
+@pytest.fixture
+def local_ray() -> Iterator[None]:
+    start_ray(None, 2)
+    yield
+    ray.shutdown()
+
+
+def test_an_actor_killed_mid_trial(local_ray: None, tmp_path: Path) -> None:
+    study, space = make_study(f"sqlite:///{tmp_path / 's.db'}", exhaustive_space(tmp_path))
+    killed: list[Any] = []
+
+    def kill(pool: WorkerPool, ticket: int) -> None:
+        actor = pool.worker_for(ticket)
+        killed.append(actor)
+        ray.kill(actor)
+
+    pool = FaultOnFirstTrial(PoolConfig(workers=2, device="cpu", trial_delay_s=DELAY_S), kill)
+    try:
+        pool.check_ready(space.proxy.model_dump(mode="json"))
+        outcome = run_search(study, space, 3, pool)
+    finally:
+        pool.shutdown()
+    assert killed and killed[0] is not None
+    assert outcome.complete == 3 and len(complete(study)) == 3
+    assert_consistent(study, 3)
+    failed = [t for t in study.trials if t.state == State.FAIL]
+    assert len(failed) == 1 and failed[0].user_attrs["fail_reason"].startswith("worker lost")
+    retry = next(t for t in study.trials if t.user_attrs.get("retry_of") == failed[0].number)
+    assert retry.state == State.COMPLETE and retry.params == failed[0].params
+
+
+@pytest.fixture
+def two_node_cluster() -> Iterator[Cluster]:
+    """A head without CPUs (so no trial runs next to the driver) and one 2-CPU worker node."""
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 0, "include_dashboard": False})
+    cluster.add_node(num_cpus=2)
+    cluster.wait_for_nodes()
+    cluster.connect()
+    yield cluster
+    ray.shutdown()
+    cluster.shutdown()
+
+
+def test_a_worker_node_removed_mid_trial(two_node_cluster: Cluster, tmp_path: Path) -> None:
+    study, space = make_study(f"sqlite:///{tmp_path / 's.db'}", exhaustive_space(tmp_path))
+    doomed = next(iter(two_node_cluster.worker_nodes))
+
+    def replace_node(pool: WorkerPool, ticket: int) -> None:
+        two_node_cluster.add_node(num_cpus=2)  # where the replacement workers will go
+        two_node_cluster.remove_node(doomed, allow_graceful=False)
+
+    pool = FaultOnFirstTrial(PoolConfig(workers=2, device="cpu", trial_delay_s=DELAY_S), replace_node)
+    try:
+        pool.check_ready(space.proxy.model_dump(mode="json"))
+        outcome = run_search(study, space, 3, pool)
+    finally:
+        pool.shutdown()
+    assert doomed not in two_node_cluster.worker_nodes
+    assert outcome.complete == 3 and len(complete(study)) == 3
+    assert_consistent(study, 3)
+    failed = [t for t in study.trials if t.state == State.FAIL]
+    assert 1 <= len(failed) <= 2  # both workers lived on the removed node; one or two were busy
+    assert all(t.user_attrs["fail_reason"].startswith("worker lost") for t in failed)
+    for lost in failed:
+        retry = next(t for t in study.trials if t.user_attrs.get("retry_of") == lost.number)
+        assert retry.state == State.COMPLETE and retry.params == lost.params
+
+
+def nas_attn_cli(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "nas_attn", *args],
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "COLUMNS": "200", **(env or {})},
+        start_new_session=True,
+    )
+
+
+@pytest.fixture
+def shared_cluster() -> Iterator[str]:
+    """A 2-CPU Ray cluster that two CLI drivers join with --ray-address."""
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 2, "include_dashboard": False})
+    yield str(cluster.address)
+    cluster.shutdown()
+
+
+def test_two_cli_drivers_on_one_postgres_study(
+    shared_cluster: str, postgres_url: str, tmp_path: Path
+) -> None:
+    space_file = write_space(tmp_path, space_yaml(sampler="random", seed=1))
+    args = ["search", "--space", str(space_file), "--storage", postgres_url, "--n-trials", "4"]
+    args += ["--workers", "1", "--ray-address", shared_cluster, "--device", "cpu"]
+    first = nas_attn_cli(*args, cwd=tmp_path)
+    time.sleep(1.0)  # the second one joins while the first is setting up
+    second = nas_attn_cli(*args, cwd=tmp_path)
+    outs = [p.communicate(timeout=500) for p in (first, second)]
+    for proc, (out, err) in zip((first, second), outs, strict=True):
+        assert proc.returncode == 0, err
+        password = postgres_url.split(":")[2].split("@")[0]
+        assert password not in out + err
+    study = reload(postgres_url)
+    assert_consistent(study, 4)
+    trained = [t.user_attrs["arch_digest"] for t in study.trials if "evaluation_slot" in t.user_attrs]
+    assert len(trained) == len(set(trained)) == 4, "a placement was trained twice"
+    drivers = {t.user_attrs["driver"] for t in study.trials if "evaluation_slot" in t.user_attrs}
+    assert len(drivers) == 2, "one driver did all the training"
