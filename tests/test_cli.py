@@ -1,4 +1,7 @@
-"""The CLI as a user runs it: real subprocesses, real SQLite storage, a real local Ray cluster."""
+"""The CLI as a user runs it: real subprocesses, real SQLite storage, a real local Ray cluster.
+
+Bad input is table-driven below (in-process for speed; a few cases also as subprocesses).
+Signals and a killed driver: tests/search_tests/test_cli_signals.py."""
 
 from __future__ import annotations
 
@@ -166,3 +169,272 @@ def test_modules_lists_the_zoo_with_costs(tmp_path: Path) -> None:
     se = [cell.strip() for cell in rows["se"].split("│")]
     assert se[2:5] == ["channel", "16", "580"]  # kind, r, params = 2*64*4 + 4 + 64
     assert "n/a: shuffle: channels 64 must be divisible" in rows["shuffle"]
+
+
+# -- bad input, table-driven -------------------------------------------------------------------
+# Each case runs `nas-attn search` in-process (imports paid once) in a folder that already
+# holds a study 'tiny' in the default storage, and checks: non-zero exit, one stderr line
+# naming the problem, no traceback, no secret, and the existing study unchanged.
+
+TINY_LAYER1 = "layer1: {module: [none, se, eca, cbam], reduction: [4, 16]}"
+BIG_STAGE = (
+    "{module: [none, se, eca, cbam, gc, coord], reduction: [2, 4, 8, 16], position: [block, last_block]}"
+)
+BAD_INPUTS: list[tuple[str, dict[str, object], str]] = [
+    # (case id, spec, expected fragment); spec: "yaml": (old, new) replaced in the tiny space,
+    # or "text": the whole space file; "args": extra flags
+    ("missing space file", {"args": ["--space", "nope.yaml"]}, "search space file not found: nope.yaml"),
+    ("YAML syntax error", {"text": "name: x\nstages: {layer1: [se\n"}, "YAML syntax error in search space"),
+    ("space is not a mapping", {"text": "- a\n- b\n"}, "must be a YAML mapping (key: value), got list"),
+    ("missing stages", {"text": "name: tiny\n"}, "stages: Field required"),
+    ("missing name", {"yaml": ("name: tiny\n", "")}, "name: Field required"),
+    ("unknown top-level key", {"yaml": ("latency:", "prox: {}\nlatency:")}, "prox: unknown key; remove it"),
+    ("unknown nested key", {"yaml": ("epochs: 1", "epoch: 1")}, "proxy.epoch: unknown key"),
+    (
+        "wrong type (int)",
+        {"yaml": ("epochs: 1", "epochs: one")},
+        "proxy.epochs: Input should be a valid integer",
+    ),
+    (
+        "wrong type (list)",
+        {"yaml": (TINY_LAYER1, "layer1: {module: se}")},
+        "stages.layer1.module: Input should be a valid list",
+    ),
+    (
+        "empty module choices",
+        {"yaml": (TINY_LAYER1, "layer1: {module: []}")},
+        "stages.layer1.module: List should have at least 1 item",
+    ),
+    (
+        "empty reduction choices",
+        {"yaml": (TINY_LAYER1, "layer1: {module: [se], reduction: []}")},
+        "stages.layer1.reduction: List should have at least 1 item",
+    ),
+    (
+        "unknown module",
+        {"yaml": ("cbam]", "squeeze]")},
+        "stages.layer1.module: unknown attention module 'squeeze'",
+    ),
+    ("unknown stage", {"yaml": ("layer1:", "layer7:")}, "stages.layer7: unknown stage for resnet18"),
+    (
+        "reduction exceeds channels",
+        {"yaml": ("reduction: [4, 16]", "reduction: [4, 128]")},
+        "stages.layer1.reduction: [128] exceed 64 channels",
+    ),
+    (
+        "reduction no module uses",
+        {"yaml": (TINY_LAYER1, "layer1: {module: [none, eca], reduction: [4]}")},
+        "stages.layer1: reduction [4] cannot apply: none of ['none', 'eca'] uses a reduction",
+    ),
+    (
+        "impossible module/position",
+        {"yaml": (TINY_LAYER1, "layer1: {module: [none, cross], position: [block]}")},
+        "stages.layer1: module 'cross' cannot be placed at ['block']",
+    ),
+    (
+        "unknown position",
+        {"yaml": (TINY_LAYER1, "layer1: {module: [se], position: [middle]}")},
+        "stages.layer1.position.0: Input should be 'block', 'last_block' or 'stage_out'",
+    ),
+    (
+        "unknown sampler in YAML",
+        {"yaml": ("sampler: nsga2", "sampler: bayes")},
+        "search.sampler: Input should be",
+    ),
+    (
+        "unknown sampler flag",
+        {"args": ["--sampler", "bayes"]},
+        "unknown sampler 'bayes'; use one of nsga2, tpe",
+    ),
+    (
+        "exhaustive on a huge space",
+        {
+            "yaml": (TINY_LAYER1, f"layer1: {BIG_STAGE}\n  layer3: {BIG_STAGE}\n  layer4: {BIG_STAGE}"),
+            "args": ["--sampler", "exhaustive"],
+        },
+        "sampler 'exhaustive' cannot enumerate",
+    ),
+    ("unknown dataset", {"yaml": ("dataset: digits", "dataset: imagenet")}, "unknown dataset 'imagenet'"),
+    (
+        "missing dataset path",
+        {"yaml": ("dataset: digits", "dataset: 'cifar10:/no/such/dir'")},
+        "/no/such/dir does not exist",
+    ),
+    (
+        "unknown objective",
+        {"yaml": ("search:", "objectives: [{name: speed, direction: minimize}]\nsearch:")},
+        "unknown objective 'speed'",
+    ),
+    (
+        "non-positive trials in YAML",
+        {"yaml": ("n_trials: 3", "n_trials: 0")},
+        "search.n_trials: Input should be greater than or equal to 1",
+    ),
+    ("zero trials flag", {"args": ["--n-trials", "0"]}, "Invalid value for '--n-trials'"),
+    ("negative trials flag", {"args": ["--n-trials", "-3"]}, "Invalid value for '--n-trials'"),
+    ("zero workers", {"args": ["--workers", "0"]}, "Invalid value for '--workers'"),
+    ("trials not a number", {"args": ["--n-trials", "many"]}, "Input should be a valid integer"),
+    ("unknown flag", {"args": ["--trials", "3"]}, "No such option: --trials"),
+    ("unknown device", {"args": ["--device", "tpu"]}, "unknown device 'tpu'; use auto, cpu, cuda"),
+    ("empty study name", {"args": ["--study", " "]}, "--study must not be empty"),
+    ("malformed storage URL", {"args": ["--storage", "not a url"]}, "invalid storage URL 'not a url'"),
+    (
+        "unsupported storage",
+        {"args": ["--storage", "mysql://bob:hunter2@db/nas"]},
+        "unsupported storage 'mysql://bob:***@db/nas'",
+    ),
+    (
+        "unreachable storage",
+        {"args": ["--storage", "postgresql+psycopg://alice:hunter2@127.0.0.1:1/nas"]},
+        "cannot open storage 'postgresql+psycopg://alice:***@127.0.0.1:1/nas'",
+    ),
+    (
+        "database driver not installed",
+        {"args": ["--storage", "postgresql+psycopg2://alice:hunter2@127.0.0.1:1/nas"]},
+        "needs a database driver that is not installed; for PostgreSQL use postgresql+psycopg://",
+    ),
+    (
+        "storage folder missing",
+        {"args": ["--storage", "sqlite:///missing/dir/x.db"]},
+        "storage directory does not exist for 'sqlite:///missing/dir/x.db'",
+    ),
+    (
+        "space mismatch on resume",
+        {"yaml": ("reduction: [4, 16]", "reduction: [8, 16]")},
+        "study 'tiny' was created with a different search space; to search this space start a new study "
+        "with --study NEW_NAME",
+    ),
+    (
+        "study not made by nas-attn",
+        {"args": ["--study", "foreign"]},
+        "exists but was not created by nas-attn",
+    ),
+    (
+        "CUDA without CUDA",
+        {"args": ["--device", "cuda"]},
+        "CUDA was requested but no GPU is visible here; use --device cpu or auto",
+    ),
+]
+
+
+NEEDS_NO_GPU = {"CUDA without CUDA"}
+
+
+def bad_input_cases() -> list[object]:
+    import torch
+
+    gpu = torch.cuda.is_available()
+    skip = pytest.mark.skipif(gpu, reason="a GPU is present, so CUDA is not missing")
+    return [pytest.param(*c, id=c[0], marks=[skip] if c[0] in NEEDS_NO_GPU else []) for c in BAD_INPUTS]
+
+
+def snapshot(storage: str) -> list[tuple[object, ...]]:
+    """Everything a rejected command must leave as it was: studies, attrs, trials."""
+    out: list[tuple[object, ...]] = []
+    for summary in optuna.get_all_study_summaries(storage, include_best_trial=False):
+        study = optuna.load_study(study_name=summary.study_name, storage=storage)
+        out.append((summary.study_name, sorted(str(summary.user_attrs).split()), len(study.trials)))
+        out += [(t.number, t.state, str(t.params), t.values, str(t.user_attrs)) for t in study.trials]
+    return out
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, tiny_space_file: Path) -> Path:
+    """A folder with the tiny space and an existing study 'tiny' (and a foreign one)."""
+    from nas_attn import load_space
+    from nas_attn.search import open_storage, open_study, sample_arch
+
+    storage = f"sqlite:///{tmp_path / 'nas_attn.db'}"
+    space = load_space(tiny_space_file)
+    study = open_study(open_storage(storage), "tiny", space, "random")
+    trial = study.ask()
+    trial.set_user_attr("arch", sample_arch(trial, space).to_dict())
+    study.tell(trial, [0.5, 2.0])
+    foreign = optuna.create_study(study_name="foreign", storage=storage, directions=["maximize", "minimize"])
+    foreign.tell(foreign.ask(), [0.1, 1.0])
+    return tmp_path
+
+
+def run_main(args: list[str], cwd: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    """`nas-attn ARGS` in this process: exit code, stdout, stderr (any other exception fails)."""
+    from nas_attn import cli
+
+    old_cwd, old_argv = Path.cwd(), sys.argv
+    os.chdir(cwd)
+    sys.argv = ["nas-attn", *args]
+    try:
+        cli.main()
+        code = 0
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    finally:
+        os.chdir(old_cwd)
+        sys.argv = old_argv
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+@pytest.mark.parametrize(("case", "spec", "fragment"), bad_input_cases())
+def test_bad_input_is_one_line_and_leaves_the_study_alone(
+    case: str, spec: dict[str, object], fragment: str, workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = (workdir / "tiny.yaml").read_text()
+    if "yaml" in spec:
+        old, new = spec["yaml"]  # type: ignore[misc]
+        assert old in text, f"case '{case}' does not apply to the tiny space"
+        text = text.replace(old, new, 1)
+    text = str(spec.get("text", text))
+    (workdir / "case.yaml").write_text(text)
+    args = ["search", "--space", "case.yaml", *spec.get("args", [])]  # type: ignore[list-item]
+    storage = f"sqlite:///{workdir / 'nas_attn.db'}"
+    before = snapshot(storage)
+    code, out, err = run_main(args, workdir, capsys)
+    assert code != 0, out
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1, err
+    assert lines[0].startswith("nas-attn: error: "), lines[0]
+    assert fragment in lines[0], lines[0]
+    assert "Traceback" not in out + err and "hunter2" not in out + err
+    assert snapshot(storage) == before
+    assert sorted(p.name for p in workdir.iterdir()) == ["case.yaml", "nas_attn.db", "tiny.yaml"]
+
+
+def test_the_table_covers_at_least_twenty_bad_inputs() -> None:
+    assert len(BAD_INPUTS) >= 20
+
+
+def test_a_usage_error_as_a_real_process_is_one_line(tmp_path: Path) -> None:
+    proc = nas_attn("search", "--space", "x.yaml", "--n-trials", "0", cwd=tmp_path)
+    assert proc.returncode == 2
+    assert_one_line_error(proc, "Invalid value for '--n-trials'")
+
+
+# -- PostgreSQL: credentials never shown ----------------------------------------------------
+
+
+def test_postgres_credentials_never_appear(postgres_url: str, tmp_path: Path, tiny_space_file: Path) -> None:
+    from nas_attn import load_space
+    from nas_attn.search import open_storage, open_study, redact_url, sample_arch
+
+    password = postgres_url.split(":")[2].split("@")[0]
+    space = load_space(tiny_space_file)
+    study = open_study(open_storage(postgres_url), "tiny", space, "random")
+    trial = study.ask()
+    trial.set_user_attr("arch", sample_arch(trial, space).to_dict())
+    study.tell(trial, [0.5, 2.0])
+    shown = nas_attn("front", "--storage", postgres_url, "--study", "tiny", cwd=tmp_path)
+    assert shown.returncode == 0 and password not in shown.stdout + shown.stderr
+    missing = nas_attn("front", "--storage", postgres_url, "--study", "nope", cwd=tmp_path)
+    assert_one_line_error(missing, "no study named 'nope'")
+    assert password not in missing.stderr
+    wrong = postgres_url.replace(password, password + "x")
+    refused = nas_attn("search", "--space", str(tiny_space_file), "--storage", wrong, cwd=tmp_path)
+    assert_one_line_error(refused, f"cannot open storage '{redact_url(wrong)}'")
+    assert password not in refused.stderr and "password authentication failed" in refused.stderr
+    resumed = nas_attn(
+        "search", "--space", str(tiny_space_file), "--storage", postgres_url, "--n-trials", "1", cwd=tmp_path
+    )
+    assert resumed.returncode == 0, resumed.stderr
+    assert "target already reached" in resumed.stdout
+    assert f"study 'tiny' is stored in {redact_url(postgres_url)}" in resumed.stdout
+    assert password not in resumed.stdout + resumed.stderr

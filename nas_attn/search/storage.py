@@ -56,11 +56,6 @@ def _sqlite_options(url: URL, safe: str) -> dict[str, object]:
 
 
 def _postgres_options(url: URL, safe: str) -> dict[str, object]:
-    if url.get_driver_name() != "psycopg":
-        raise NasAttnError(
-            f"storage '{safe}' uses PostgreSQL driver '{url.get_driver_name()}'; "
-            "use postgresql+psycopg://… (pip install 'nas-attn[postgres]')"
-        )
     return {"pool_pre_ping": True, "connect_args": {"connect_timeout": POSTGRES_CONNECT_TIMEOUT_S}}
 
 
@@ -92,7 +87,12 @@ def open_storage(url: str) -> optuna.storages.RDBStorage:
         except (sqlalchemy.exc.IntegrityError, sqlalchemy.exc.ProgrammingError) as exc:
             reason = _reason(exc, url)  # maybe another driver creating the schema at this moment
             time.sleep(0.5)
-        except (sqlalchemy.exc.SQLAlchemyError, ImportError, ValueError) as exc:
+        except (ImportError, sqlalchemy.exc.NoSuchModuleError):
+            raise NasAttnError(
+                f"storage '{safe}' needs a database driver that is not installed; "
+                "for PostgreSQL use postgresql+psycopg://… (pip install 'nas-attn[postgres]')"
+            ) from None
+        except (sqlalchemy.exc.SQLAlchemyError, ValueError) as exc:
             raise NasAttnError(
                 f"cannot open storage '{safe}': {_reason(exc, url)}; check the URL and the server"
             ) from None

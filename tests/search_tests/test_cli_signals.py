@@ -1,0 +1,153 @@
+"""Real signals to a real `nas-attn search` process (its own process group, as a terminal's
+foreground job): Ctrl-C once and twice, and SIGKILL mid-search followed by a re-run.
+
+Trials really train; ``NAS_ATTN_TEST_TRIAL_DELAY_S`` (a test hook) stretches them so the
+signal lands mid-trial. The checks read the SQLite file directly while the search runs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from helpers import State, assert_consistent, reload, space_yaml, write_space
+
+from nas_attn.search.ledger import Ledger
+
+pytestmark = [pytest.mark.ray, pytest.mark.slow]
+WAIT_S = 300.0
+
+
+def start(space: Path, db: Path, n_trials: int, workers: int, delay: float | None) -> subprocess.Popen[str]:
+    env = {**os.environ, "COLUMNS": "200"}
+    if delay is not None:
+        env["NAS_ATTN_TEST_TRIAL_DELAY_S"] = str(delay)
+    args = ["search", "--space", str(space), "--storage", f"sqlite:///{db}", "--n-trials", str(n_trials)]
+    return subprocess.Popen(
+        [sys.executable, "-m", "nas_attn", *args, "--workers", str(workers), "--device", "cpu"],
+        cwd=db.parent,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        start_new_session=True,
+    )
+
+
+def states(db: Path) -> list[str]:
+    if not db.exists():
+        return []
+    try:
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30) as conn:
+            return [row[0] for row in conn.execute("SELECT state FROM trials ORDER BY number")]
+    except sqlite3.OperationalError:  # tables not created yet
+        return []
+
+
+def wait_for(condition: Callable[[], bool], proc: subprocess.Popen[str]) -> None:
+    deadline = time.monotonic() + WAIT_S
+    while not condition():
+        if proc.poll() is not None:
+            out, err = proc.communicate()
+            pytest.fail(f"the search ended early (exit {proc.returncode}): {err[-2000:]} {out[-2000:]}")
+        if time.monotonic() > deadline:
+            os.killpg(proc.pid, signal.SIGKILL)
+            pytest.fail("the search never reached the expected state")
+        time.sleep(0.2)
+
+
+def finish(proc: subprocess.Popen[str]) -> tuple[str, str]:
+    try:
+        return proc.communicate(timeout=WAIT_S)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)  # whatever of its local Ray is left
+
+
+def error_line(err: str) -> str:
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1, err
+    return lines[0]
+
+
+@pytest.fixture
+def space(tmp_path: Path) -> Path:
+    return write_space(tmp_path, space_yaml(sampler="exhaustive"))
+
+
+def test_ctrl_c_once_finishes_the_running_trial(tmp_path: Path, space: Path) -> None:
+    db = tmp_path / "study.db"
+    proc = start(space, db, n_trials=3, workers=1, delay=4.0)
+    wait_for(lambda: "RUNNING" in states(db), proc)
+    time.sleep(1.0)
+    os.killpg(proc.pid, signal.SIGINT)
+    out, err = finish(proc)
+    assert proc.returncode == 130, err
+    assert "stopping: no new trials; waiting for 1 running trial(s) to finish" in out
+    line = error_line(err)
+    assert line.startswith("nas-attn: error: search interrupted: 1 evaluated trials are kept in study 'tiny'")
+    assert line.endswith("re-run the same command to resume") and "Traceback" not in err
+    assert states(db) == ["COMPLETE", "WAITING"]  # the running trial finished; the 'se' baseline waits
+
+
+def test_ctrl_c_twice_fails_and_requeues_the_running_trial(tmp_path: Path, space: Path) -> None:
+    db = tmp_path / "study.db"
+    proc = start(space, db, n_trials=3, workers=1, delay=30.0)
+    wait_for(lambda: "RUNNING" in states(db), proc)
+    time.sleep(1.0)
+    os.killpg(proc.pid, signal.SIGINT)
+    time.sleep(1.0)
+    os.killpg(proc.pid, signal.SIGINT)
+    out, err = finish(proc)
+    assert proc.returncode == 130, err
+    assert "stopping: no new trials" in out
+    assert error_line(err).startswith("nas-attn: error: search interrupted: 0 evaluated trials are kept")
+    study = reload(f"sqlite:///{db}")
+    first = study.trials[0]
+    assert first.state == State.FAIL
+    assert (
+        first.user_attrs["fail_reason"]
+        == "interrupted by the user (stopped); its parameters were re-enqueued"
+    )
+    requeued = [t for t in study.trials if t.user_attrs.get("retry_of") == 0]
+    assert len(requeued) == 1 and requeued[0].state == State.WAITING
+    assert not [t for t in study.trials if t.state == State.RUNNING]
+    rerun = start(space, db, n_trials=3, workers=1, delay=None)
+    _, err = finish(rerun)
+    assert rerun.returncode == 0, err
+    study = reload(f"sqlite:///{db}")
+    assert_consistent(study, 3)
+    assert requeued[0].number in {t.number for t in study.get_trials(states=(State.COMPLETE,))}
+
+
+def test_a_driver_killed_mid_search_is_resumed_by_a_rerun(tmp_path: Path, space: Path) -> None:
+    db = tmp_path / "study.db"
+    proc = start(space, db, n_trials=4, workers=2, delay=3.0)
+    wait_for(lambda: "COMPLETE" in states(db) and "RUNNING" in states(db), proc)
+    proc.kill()  # SIGKILL: no handler, no cleanup
+    proc.wait()
+    finish(proc)
+    orphans = [i for i, s in enumerate(states(db)) if s == "RUNNING"]
+    assert orphans, "the kill did not land mid-trial"
+    rerun = start(space, db, n_trials=4, workers=2, delay=None)
+    out, err = finish(rerun)
+    assert rerun.returncode == 0, err
+    for number in orphans:
+        assert f"trial {number} failed: driver lost: driver " in out
+    study = reload(f"sqlite:///{db}")
+    assert_consistent(study, 4)
+    assert len(study.get_trials(states=(State.COMPLETE,))) == 4  # exhaustive: no duplicates either
+    for number in orphans:
+        lost = study.trials[number]
+        assert lost.state == State.FAIL and lost.user_attrs["fail_reason"].startswith("driver lost: driver ")
+        retry = next(t for t in study.trials if t.user_attrs.get("retry_of") == number)
+        assert retry.params == lost.params and retry.state == State.COMPLETE
+    assert Ledger.of(study).drivers() == {}
