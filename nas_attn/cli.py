@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 from typer import Abort
 
+from nas_attn import cli_export
 from nas_attn.exceptions import NasAttnError
 
 try:  # typer >= 0.2x vendors click as typer._click
@@ -153,6 +154,9 @@ def modules(
     from nas_attn.attention import describe_zoo
 
     console.print_zoo(describe_zoo(channels, size, reduction=reduction), channels, size)
+
+
+cli_export.register(app)  # export, train, report, dashboard
 
 
 def _usage_line(exc: UsageError) -> str:

@@ -12,8 +12,10 @@ from pathlib import Path
 
 import optuna
 import pytest
+from optuna.artifacts import get_all_artifact_meta
 
 from nas_attn import ArchConfig
+from nas_attn.search import evaluated_trials
 
 
 def nas_attn(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -85,9 +87,14 @@ def test_search_end_to_end_then_resume(tmp_path: Path, tiny_space_file: Path) ->
     assert f"study 'tiny' is stored in {storage}" in first.stdout
 
     study = optuna.load_study(study_name="tiny", storage=storage)
-    complete = study.get_trials(states=(optuna.trial.TrialState.COMPLETE,))
-    assert len(complete) == 3 and len(study.trials) == 3
+    complete = evaluated_trials(study)  # COMPLETE, duplicates (answered, not trained) left out
+    assert len(complete) == 3
+    assert all(t.state.is_finished() for t in study.trials)
+    assert [t.user_attrs.get("baseline") for t in study.trials[:2]] == ["none", "se"]
+    assert (tmp_path / "nas_attn_artifacts").is_dir()  # arch YAML + learning curve per trial
     for trial in complete:
+        artifacts = {m.filename for m in get_all_artifact_meta(trial, storage=study._storage)}
+        assert artifacts == {"arch.yaml", "learning_curve.csv"}
         assert len(trial.values) == 2
         accuracy, latency = trial.values
         assert 0.0 <= accuracy <= 1.0 and latency > 0
@@ -113,7 +120,7 @@ def test_search_end_to_end_then_resume(tmp_path: Path, tiny_space_file: Path) ->
     summaries = optuna.get_all_study_summaries(storage)
     assert [s.study_name for s in summaries] == ["tiny"]
     study = optuna.load_study(study_name="tiny", storage=storage)
-    assert len(study.get_trials(states=(optuna.trial.TrialState.COMPLETE,))) == 4
+    assert len(evaluated_trials(study)) == 4
 
     third = nas_attn(
         "search", "--space", str(tiny_space_file), "--storage", storage, "--n-trials", "4", cwd=tmp_path

@@ -14,6 +14,7 @@ found by their stale heartbeat and treated the same way. Ctrl-C: see ``interrupt
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -87,10 +88,16 @@ class SearchOutcome:
     front: list[TrialRow] = field(default_factory=list)
 
 
+#: Called with a COMPLETE-to-be trial (still RUNNING), its placement and its result dict,
+#: e.g. to upload artifacts; a failure there is reported, never fatal.
+TrialHook = Callable[[optuna.Trial, ArchConfig, dict[str, Any]], None]
+
+
 @dataclass
 class _Training:
     trial: optuna.Trial
     digest: str
+    arch: ArchConfig
 
 
 @dataclass
@@ -108,8 +115,10 @@ class _Driver:
         target: int,
         pool: TrialPool,
         observer: SearchObserver,
+        on_result: TrialHook | None = None,
     ) -> None:
         self.study, self.space, self.target, self.pool, self.observer = study, space, target, pool, observer
+        self.on_result = on_result
         self.ledger = Ledger.of(study)
         self.me = DriverInfo.this_process()
         self.size = space_size(space)
@@ -258,7 +267,7 @@ class _Driver:
                 break
         trial.set_user_attr(attrs.SLOT, slot)
         ticket = self.pool.submit({"arch": arch.to_dict(), **self.payload_common})
-        self.training[ticket] = _Training(trial, digest)
+        self.training[ticket] = _Training(trial, digest, arch)
         self.observer.trial_started(trial.number, arch)
         return True
 
@@ -295,7 +304,7 @@ class _Driver:
         self.backoff_until = 0.0
         try:
             if outcome.kind == "ok" and outcome.result is not None:
-                self.complete(trial, digest, outcome.result)
+                self.complete(entry, outcome.result)
             elif outcome.kind == "lost":
                 self.lost(trial, digest, outcome.reason)
             else:
@@ -307,9 +316,15 @@ class _Driver:
                 "late); its result is dropped and its re-enqueued parameters will be evaluated again"
             )
 
-    def complete(self, trial: optuna.Trial, digest: str, result: dict[str, Any]) -> None:
+    def complete(self, entry: _Training, result: dict[str, Any]) -> None:
+        trial, digest = entry.trial, entry.digest
         for key, value in result.items():
             trial.set_user_attr(key, value)
+        if self.on_result is not None:
+            try:
+                self.on_result(trial, entry.arch, result)
+            except (OSError, ValueError, RuntimeError) as exc:
+                self.observer.notice(f"trial {trial.number}: its artifacts were not saved: {exc}")
         parsed = TrialResult.from_dict(result)
         self.study.tell(trial, [parsed.objective(name) for name in self.objectives])
         self.ledger.finish(digest, trial.number)
@@ -387,11 +402,13 @@ def run_search(
     n_trials: int,
     pool: TrialPool,
     observer: SearchObserver | None = None,
+    on_result: TrialHook | None = None,
 ) -> SearchOutcome:
     """Run trials until ``study`` holds ``n_trials`` evaluated placements (resuming where it stands).
 
     Duplicates (placements answered from an earlier trial) are COMPLETE trials too, marked
     ``duplicate_of``; they do not count towards ``n_trials``. The search also ends when every
-    placement of the space is evaluated.
+    placement of the space is evaluated. ``on_result`` runs for each evaluated trial before it
+    is told (e.g. to upload its artifacts).
     """
-    return _Driver(study, space, n_trials, pool, observer or NullObserver()).run()
+    return _Driver(study, space, n_trials, pool, observer or NullObserver(), on_result).run()

@@ -12,13 +12,16 @@ import dataclasses
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import optuna
 import sqlalchemy.exc
 from optuna.exceptions import StorageInternalError
 
+from nas_attn.artifacts import artifact_store_for, upload_trial_artifacts
+from nas_attn.backbones import ArchConfig
 from nas_attn.exceptions import NasAttnError
-from nas_attn.search.driver import SearchObserver, SearchOutcome, run_search
+from nas_attn.search.driver import SearchObserver, SearchOutcome, TrialHook, run_search
 from nas_attn.search.placements import space_size
 from nas_attn.search.pool import PoolConfig, WorkerPool, plan_pool, start_ray
 from nas_attn.search.results import TrialRow, evaluated_trials, pareto_rows
@@ -112,7 +115,8 @@ def execute(prepared: PreparedSearch, plan: PoolConfig, observer: SearchObserver
     try:
         pool.check_ready(prepared.space.proxy.model_dump(mode="json"))
         study = open_study(prepared.storage, prepared.study_name, prepared.space, prepared.sampler)
-        return run_search(study, prepared.space, prepared.target, pool, observer)
+        hook = _artifact_uploader(prepared.request.storage_url)
+        return run_search(study, prepared.space, prepared.target, pool, observer, hook)
     except (sqlalchemy.exc.SQLAlchemyError, StorageInternalError) as exc:
         reason = redact_text(
             str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__,
@@ -124,6 +128,18 @@ def execute(prepared: PreparedSearch, plan: PoolConfig, observer: SearchObserver
         ) from None
     finally:
         pool.shutdown()
+
+
+def _artifact_uploader(storage_url: str) -> TrialHook:
+    """Each evaluated trial's arch YAML and learning curve, for optuna-dashboard."""
+    store = artifact_store_for(storage_url)
+
+    def upload(trial: optuna.Trial, arch: ArchConfig, result: dict[str, Any]) -> None:
+        upload_trial_artifacts(
+            store, trial, arch, result.get("train_loss_curve", []), result.get("val_accuracy_curve", [])
+        )
+
+    return upload
 
 
 def front(prepared: PreparedSearch) -> list[TrialRow]:
