@@ -33,6 +33,7 @@ search: {sampler: nsga2, n_trials: 3, seed: 0, population_size: 4}
 """
 
 REQUIRE_POSTGRES_ENV = "NAS_ATTN_REQUIRE_POSTGRES"
+POSTGRES_BIN_ENV = "NAS_ATTN_POSTGRES_BIN"  # a bin folder with initdb and pg_ctl, if not the default
 POSTGRES_BIN_GLOB = "/usr/lib/postgresql/*/bin"
 
 
@@ -65,10 +66,13 @@ class PostgresServer:
 
 
 def _postgres_bin() -> Path | None:
-    candidates = sorted(Path("/").glob(POSTGRES_BIN_GLOB.lstrip("/")), reverse=True)
-    found = shutil.which("initdb")
-    if found:
-        candidates.append(Path(found).parent)
+    if os.environ.get(POSTGRES_BIN_ENV):
+        candidates = [Path(os.environ[POSTGRES_BIN_ENV])]
+    else:
+        candidates = sorted(Path("/").glob(POSTGRES_BIN_GLOB.lstrip("/")), reverse=True)
+        found = shutil.which("initdb")
+        if found:
+            candidates.append(Path(found).parent)
     return next((d for d in candidates if (d / "initdb").is_file() and (d / "pg_ctl").is_file()), None)
 
 
@@ -88,7 +92,8 @@ def _free_port() -> int:
 def postgres_server() -> Iterator[PostgresServer]:
     bindir = _postgres_bin()
     if bindir is None:
-        _unavailable(f"PostgreSQL server binaries (initdb, pg_ctl) not found in {POSTGRES_BIN_GLOB} or PATH")
+        where = os.environ.get(POSTGRES_BIN_ENV) or f"{POSTGRES_BIN_GLOB} or PATH"
+        _unavailable(f"PostgreSQL server binaries (initdb, pg_ctl) not found in {where}")
     assert bindir is not None
     as_postgres: list[str] = []
     root = Path(tempfile.mkdtemp(prefix="nas_attn_pg_"))
