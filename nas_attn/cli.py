@@ -91,6 +91,8 @@ def search(
         with console.RichProgressObserver() as progress:
             outcome = service.execute(prepared, plan, _SearchObserver(progress, console.info))
         front = outcome.front
+        if outcome.exhausted:
+            console.info(f"every placement of the space is evaluated ({outcome.complete} of {prepared.size})")
         if outcome.duplicates_this_run:
             console.info(f"{outcome.duplicates_this_run} duplicate placement(s) answered without training")
     console.print_front(front, name)

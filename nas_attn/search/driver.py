@@ -239,7 +239,7 @@ class _Driver:
                 return  # the remaining slots are held by running evaluations
             started = False
             try:
-                while not started and asked < MAX_DUPLICATES_PER_ROUND:
+                while not started and asked < MAX_DUPLICATES_PER_ROUND and not self.too_many_failures():
                     asked += 1
                     started = self.ask_into(slot)
             finally:

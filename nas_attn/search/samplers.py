@@ -7,6 +7,7 @@ suggested placements.
 from __future__ import annotations
 
 import random
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -92,13 +93,21 @@ def _exhaustive(space: SearchSpace, seed: int) -> optuna.samplers.BaseSampler:
     return ExhaustiveSampler(list(enumerate_params(space)), seed)
 
 
+def _tpe(seed: int) -> optuna.samplers.BaseSampler:
+    """Multivariate TPE; ``group`` keeps the conditional ``reduction``/``position`` parameters in
+    the joint model; constant liar spreads parallel trials apart."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return optuna.samplers.TPESampler(seed=seed, multivariate=True, group=True, constant_liar=True)
+
+
 SamplerFactory = Callable[[SearchSpace, int], optuna.samplers.BaseSampler]
 
 SAMPLERS: dict[str, SamplerFactory] = {
     "nsga2": lambda space, seed: optuna.samplers.NSGAIISampler(
         seed=seed, population_size=space.search.population_size
     ),
-    "tpe": lambda space, seed: optuna.samplers.TPESampler(seed=seed, multivariate=True, constant_liar=True),
+    "tpe": lambda space, seed: _tpe(seed),
     "random": lambda space, seed: optuna.samplers.RandomSampler(seed=seed),
     "exhaustive": _exhaustive,
 }

@@ -261,8 +261,8 @@ def test_complete_trials_from_before_the_ledger_count(tmp_path: Path) -> None:
     assert Ledger.of(study).count(DONE) == 3
 
 
-def kill_me_on_submit(times: int) -> FakePool:
-    """A pool whose first submission sends this process SIGINT ``times`` times (a real Ctrl-C)."""
+def kill_me_on_submit(times: int, signum: int = signal.SIGINT) -> FakePool:
+    """A pool whose first submission sends this process ``signum`` ``times`` times (a real Ctrl-C)."""
 
     def script(index: int, arch: object) -> Outcome | None:
         return None
@@ -274,7 +274,7 @@ def kill_me_on_submit(times: int) -> FakePool:
         ticket = original(payload)
         if len(pool.trained) == 1:
             for _ in range(times):
-                os.kill(os.getpid(), signal.SIGINT)
+                os.kill(os.getpid(), signum)
         return ticket
 
     pool.submit = submit  # type: ignore[method-assign]
@@ -307,3 +307,14 @@ def test_second_ctrl_c_fails_running_trials_and_requeues_them(tmp_path: Path) ->
     study, space = make_study(sqlite(tmp_path), write_space(tmp_path, space_yaml()))
     run_search(study, space, 3, FakePool())
     assert_consistent(study, 3)
+
+
+def test_sigterm_stops_at_once_like_a_second_ctrl_c(tmp_path: Path) -> None:
+    """What a scheduler sends on pre-emption: fail and re-enqueue now, exit as interrupted."""
+    study, space = make_study(sqlite(tmp_path), write_space(tmp_path, space_yaml()))
+    previous = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(SearchInterrupted):
+        run_search(study, space, 6, kill_me_on_submit(1, signal.SIGTERM))
+    assert signal.getsignal(signal.SIGTERM) is previous  # the handler is put back
+    assert study.trials[0].state == State.FAIL
+    assert [t.user_attrs.get("retry_of") for t in study.trials if t.state == State.WAITING] == [None, 0]
