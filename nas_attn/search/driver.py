@@ -26,7 +26,7 @@ from nas_attn.exceptions import NasAttnError
 from nas_attn.search import trial_attrs as attrs
 from nas_attn.search.dispatch import Outcome, TrialPool
 from nas_attn.search.interrupts import FINISH, STOP_NOW, StopRequests
-from nas_attn.search.ledger import DONE, FAILED, DriverInfo, Evaluation, Ledger
+from nas_attn.search.ledger import DONE, FAILED, HEARTBEAT_S, STALE_AFTER_S, DriverInfo, Evaluation, Ledger
 from nas_attn.search.placements import space_size
 from nas_attn.search.recovery import can_retry, recover_stale, requeue, retry_note
 from nas_attn.search.results import TrialRow, pareto_rows
@@ -35,8 +35,6 @@ from nas_attn.worker.evaluate import TrialResult
 
 MAX_CONSECUTIVE_FAILURES = 5
 POLL_SECONDS = 0.5
-HEARTBEAT_SECONDS = 5.0
-STALE_AFTER_SECONDS = 60.0  # a driver silent this long is dead (12 missed heartbeats)
 RECOVER_EVERY_SECONDS = 15.0
 MAX_DUPLICATES_PER_ROUND = 20  # then wait for a result (or a few seconds) before asking again
 DUPLICATE_BACKOFF_SECONDS = 5.0
@@ -201,12 +199,12 @@ class _Driver:
     def housekeeping(self, force: bool = False) -> None:
         """Heartbeat, and now and then recover the trials of dead drivers."""
         now = time.monotonic()
-        if force or now - self.last_beat >= HEARTBEAT_SECONDS:
+        if force or now - self.last_beat >= HEARTBEAT_S:
             if not self.ledger.beat(self.me):
                 self.observer.notice("this driver's heartbeat row was missing; registered again")
             self.last_beat = now
         if force or now - self.last_recovery >= RECOVER_EVERY_SECONDS:
-            for item in recover_stale(self.study, self.ledger, self.me, STALE_AFTER_SECONDS):
+            for item in recover_stale(self.study, self.ledger, self.me, STALE_AFTER_S):
                 self.observer.notice(f"trial {item.number} failed: {item.reason}")
             if force:
                 self._adopt_untracked()

@@ -63,6 +63,8 @@ evaluations_table = sa.Table(
 )
 
 RESERVED, RUNNING, DONE, FAILED = "reserved", "running", "done", "failed"
+HEARTBEAT_S = 5.0  # how often a driver beats
+STALE_AFTER_S = 60.0  # a driver silent this long is dead (12 missed beats)
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from optuna.exceptions import DuplicatedStudyError, StorageInternalError
 
 from nas_attn.exceptions import NasAttnError
 from nas_attn.search import trial_attrs as attrs
-from nas_attn.search.ledger import Ledger, driver_alive
+from nas_attn.search.ledger import STALE_AFTER_S, Ledger, driver_alive
 from nas_attn.search.placements import baseline_params
 from nas_attn.search.samplers import make_sampler
 from nas_attn.search.space import SearchSpace
@@ -87,7 +87,7 @@ def _store_identity(study: optuna.Study, space: SearchSpace) -> None:
 
 def _live_drivers(ledger: Ledger) -> int:
     now = time.time()
-    return sum(driver_alive(row, now, 60.0) for row in ledger.drivers().values())
+    return sum(driver_alive(row, now, STALE_AFTER_S) for row in ledger.drivers().values())
 
 
 def open_study(
