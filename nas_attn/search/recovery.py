@@ -44,8 +44,9 @@ def requeue(
 ) -> None:
     """Enqueue the parameters of trial ``number`` again (a user's interrupt is not a retry)."""
     retries = int(user_attrs.get(attrs.RETRIES, 0)) + int(count_retry)
+    carried = {k: user_attrs[k] for k in (attrs.BASELINE,) if k in user_attrs}
     study.enqueue_trial(
-        params, user_attrs={attrs.RETRIES: retries, attrs.RETRY_OF: number}, skip_if_exists=False
+        params, user_attrs={attrs.RETRIES: retries, attrs.RETRY_OF: number, **carried}, skip_if_exists=False
     )
 
 
@@ -72,11 +73,18 @@ def _is_waiting_duplicate(ledger: Ledger, trial: FrozenTrial) -> bool:
     return holder is not None and holder.trial_number != trial.number
 
 
+def _params_of(trial: FrozenTrial) -> dict[str, Any]:
+    """What the trial was asked to evaluate: its sampled parameters, or, if it died before
+    sampling, the parameters it was enqueued with (a baseline or a retry)."""
+    return dict(trial.params) or dict(trial.system_attrs.get("fixed_params", {}))
+
+
 def _fail_and_requeue(
     study: optuna.Study, ledger: Ledger, trial: FrozenTrial, reason: str
 ) -> Recovered | None:
     duplicate = _is_waiting_duplicate(ledger, trial)
-    will_retry = bool(trial.params) and not duplicate and can_retry(trial.user_attrs)
+    params = _params_of(trial)
+    will_retry = bool(params) and not duplicate and can_retry(trial.user_attrs)
     note = "a duplicate waiting on another trial; not re-enqueued" if duplicate else ""
     full = f"{reason}; {note or retry_note(trial.user_attrs, will_retry)}"
     try:
@@ -88,7 +96,7 @@ def _fail_and_requeue(
     if digest is not None and not duplicate:
         ledger.release(digest, trial.number)
     if will_retry:
-        requeue(study, trial.number, trial.params, trial.user_attrs)
+        requeue(study, trial.number, params, trial.user_attrs)
     return Recovered(trial.number, full, will_retry)
 
 
@@ -105,10 +113,15 @@ def recover_stale(
     now = time.time()
     drivers = ledger.drivers()
     alive = {me.driver_id} | {d for d, row in drivers.items() if driver_alive(row, now, stale_after_s)}
+    # A trial without a driver was asked moments ago by a live driver, or by one that died before
+    # it could record itself; with no other live driver it can only be the latter.
+    others_alive = len(alive) > 1
     recovered = []
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         owner = trial.user_attrs.get(attrs.DRIVER)
-        if owner in alive or (owner is None and _started_seconds_ago(trial) < stale_after_s):
+        if owner in alive:
+            continue
+        if owner is None and others_alive and _started_seconds_ago(trial) < stale_after_s:
             continue
         row = drivers.get(owner) if owner is not None else None
         done = _fail_and_requeue(study, ledger, trial, _why(owner, row, now))

@@ -318,3 +318,19 @@ def test_sigterm_stops_at_once_like_a_second_ctrl_c(tmp_path: Path) -> None:
     assert signal.getsignal(signal.SIGTERM) is previous  # the handler is put back
     assert study.trials[0].state == State.FAIL
     assert [t.user_attrs.get("retry_of") for t in study.trials if t.state == State.WAITING] == [None, 0]
+
+
+def test_a_trial_asked_by_a_driver_that_died_before_recording_itself(tmp_path: Path) -> None:
+    study, _ = make_study(sqlite(tmp_path), write_space(tmp_path, space_yaml()))
+    anonymous = study.ask()  # the baseline 'none', RUNNING, no driver recorded, nothing sampled
+    ledger = Ledger.of(study)
+    other = DriverInfo("elsewhere:2:live", "some-other-host", 2)
+    ledger.register(other)  # while another driver lives, a fresh anonymous trial may be its own
+    assert recover_stale(study, ledger, DriverInfo.this_process(), stale_after_s=60) == []
+    ledger.forget_drivers([other.driver_id])  # alone, it can only be a dead driver's
+    recovered = recover_stale(study, ledger, DriverInfo.this_process(), stale_after_s=60)
+    assert [r.number for r in recovered] == [anonymous.number]
+    assert "did not record itself" in study.trials[anonymous.number].user_attrs["fail_reason"]
+    requeued = next(t for t in study.trials if t.user_attrs.get("retry_of") == anonymous.number)
+    assert requeued.system_attrs["fixed_params"] == {"layer1.module": "none", "layer2.module": "none"}
+    assert requeued.user_attrs["baseline"] == "none"
