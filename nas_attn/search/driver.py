@@ -332,11 +332,11 @@ class _Driver:
     def lost(self, trial: optuna.Trial, digest: str, reason: str) -> None:
         will_retry = can_retry(trial.user_attrs)
         full = f"{reason}; {retry_note(trial.user_attrs, will_retry)}"
-        self.fail(trial, full, counts=True)
-        if will_retry:
+        if will_retry:  # before the FAIL: a crash in between leaves it RUNNING, so recovery redoes it
             self.ledger.release(digest, trial.number)
             requeue(self.study, trial.number, trial.params, trial.user_attrs)
-        else:
+        self.fail(trial, full, counts=True)
+        if not will_retry:
             self.ledger.fail(digest, trial.number, full)
 
     def fail(self, trial: optuna.Trial, reason: str, counts: bool = False) -> None:
@@ -385,10 +385,10 @@ class _Driver:
         for entry in self.training.values():
             trial = entry.trial
             reason = f"{INTERRUPTED} (stopped); its parameters were re-enqueued"
-            trial.set_user_attr(attrs.FAIL_REASON, reason)
-            self.study.tell(trial, state=optuna.trial.TrialState.FAIL)
             self.ledger.release(entry.digest, trial.number)
             requeue(self.study, trial.number, trial.params, trial.user_attrs, count_retry=False)
+            trial.set_user_attr(attrs.FAIL_REASON, reason)
+            self.study.tell(trial, state=optuna.trial.TrialState.FAIL)
             self.observer.trial_finished(trial.number, None, f"{INTERRUPTED}; re-enqueued")
         self.training.clear()
         self.pool.shutdown()
