@@ -13,6 +13,7 @@ found by their stale heartbeat and treated the same way. Ctrl-C: see ``interrupt
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -316,15 +317,24 @@ class _Driver:
 
     def complete(self, entry: _Training, result: dict[str, Any]) -> None:
         trial, digest = entry.trial, entry.digest
+        parsed = TrialResult.from_dict(result)
+        values = [parsed.objective(name) for name in self.objectives]
         for key, value in result.items():
             trial.set_user_attr(key, value)
+        unusable = [
+            f"{n} = {v}" for n, v in zip(self.objectives, values, strict=True) if not math.isfinite(v)
+        ]
+        if unusable:  # Optuna would quietly turn the tell into a FAIL
+            reason = f"objective not finite: {', '.join(unusable)}; the placement cannot be ranked"
+            self.fail(trial, reason, counts=True)
+            self.ledger.fail(digest, trial.number, reason)
+            return
         if self.on_result is not None:
             try:
                 self.on_result(trial, entry.arch, result)
             except (OSError, ValueError, RuntimeError) as exc:
                 self.observer.notice(f"trial {trial.number}: its artifacts were not saved: {exc}")
-        parsed = TrialResult.from_dict(result)
-        self.study.tell(trial, [parsed.objective(name) for name in self.objectives])
+        self.study.tell(trial, values)
         self.ledger.finish(digest, trial.number)
         self.consecutive_failures = 0
         self.observer.trial_finished(trial.number, parsed, None)

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from fakes import FakePool, Recorder
+from fakes import FakePool, Recorder, fake_result
 from helpers import SMALL_STAGES, State, assert_consistent, evaluated, make_study, space_yaml, write_space
 
 from nas_attn import NasAttnError
@@ -334,3 +334,20 @@ def test_a_trial_asked_by_a_driver_that_died_before_recording_itself(tmp_path: P
     requeued = next(t for t in study.trials if t.user_attrs.get("retry_of") == anonymous.number)
     assert requeued.system_attrs["fixed_params"] == {"layer1.module": "none", "layer2.module": "none"}
     assert requeued.user_attrs["baseline"] == "none"
+
+
+def test_a_result_with_a_non_finite_objective_fails_the_trial(tmp_path: Path) -> None:
+    study, space = make_study(sqlite(tmp_path), write_space(tmp_path, space_yaml()))
+    none_digest = space.base_arch().digest()
+
+    def nan_latency(index: int, arch: object) -> Outcome | None:
+        if arch.digest() != none_digest:  # type: ignore[attr-defined]
+            return None
+        return Outcome("ok", result={**fake_result(arch), "latency_ms": float("nan")})  # type: ignore[arg-type]
+
+    run_search(study, space, 2, FakePool(script=nan_latency))
+    assert_consistent(study, 2)
+    failed = study.trials[0]
+    assert failed.state == State.FAIL
+    assert failed.user_attrs["fail_reason"].startswith("objective not finite: latency_ms = nan")
+    assert Ledger.of(study).lookup(none_digest).state == FAILED  # type: ignore[union-attr]
