@@ -44,7 +44,8 @@ def module_kwargs(stage: StagePlacement, geometry: StageGeometry) -> dict[str, A
     return kwargs
 
 
-def _stage_problems(arch: ArchConfig, name: str, stage: StagePlacement, geo: StageGeometry) -> list[str]:
+def stage_problems(arch: ArchConfig, name: str, stage: StagePlacement, geo: StageGeometry) -> list[str]:
+    """Every reason ``stage`` cannot be placed in stage ``name`` (empty list: it can)."""
     where = f"stages.{name}"
     if stage.position not in geo.positions:
         available = ", ".join(geo.positions)
@@ -75,7 +76,7 @@ def _validate(arch: ArchConfig, geometry: dict[str, StageGeometry]) -> None:
                 f"stages.{name}: unknown stage for {arch.backbone}; stages are {', '.join(geometry)}"
             )
         elif stage.module != "none":
-            problems.extend(_stage_problems(arch, name, stage, geometry[name]))
+            problems.extend(stage_problems(arch, name, stage, geometry[name]))
     if arch.backbone_weights is not None and not Path(arch.backbone_weights).is_file():
         problems.append(f"backbone_weights: file not found: {arch.backbone_weights}")
     if problems:

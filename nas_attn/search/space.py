@@ -16,8 +16,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from nas_attn._yaml import read_yaml_mapping, validate_model
 from nas_attn.attention import Position, get_attention_info, list_attentions
-from nas_attn.backbones import ArchConfig, StageGeometry, get_adapter, stage_geometry
+from nas_attn.backbones import ArchConfig, StageGeometry, StagePlacement, get_adapter, stage_geometry
 from nas_attn.backbones.arch_config import Stem
+from nas_attn.backbones.builder import stage_problems
 from nas_attn.data import get_dataset_spec
 from nas_attn.exceptions import NasAttnError
 from nas_attn.worker.config import LatencyConfig, ProxyConfig
@@ -183,8 +184,38 @@ def _check_against_backbone(space: SearchSpace, where: str) -> None:
         too_big = [r for r in choices.reduction if r > channels]
         if uses_reduction and too_big:
             problems.append(f"stages.{name}.reduction: {too_big} exceed {channels} channels")
+            continue
+        problems.extend(_impossible_choices(space, name, choices, geometry[name]))
     if problems:
         raise NasAttnError(f"invalid {where}: " + "; ".join(problems))
+
+
+def _impossible_choices(
+    space: SearchSpace, name: str, choices: StageChoices, geo: StageGeometry
+) -> list[str]:
+    """Probe every module x position x reduction the sampler could pick, so a choice that can
+    never be built (e.g. shuffle's 64 groups on 64 channels) is refused now, not as failed trials."""
+    base = space.base_arch()
+    problems: list[str] = []
+    for module in choices.module:
+        if module == "none":
+            continue
+        reductions: list[int | None] = (
+            list(choices.reduction) if get_attention_info(module).uses_reduction else [None]
+        )
+        for position in choices.position:
+            for reduction in reductions:
+                placement = StagePlacement(module=module, position=position, reduction=reduction)
+                found = stage_problems(base, name, placement, geo)
+                if found:
+                    problems.append(
+                        f"{found[0]} (drop '{module}' from stages.{name}.module or change the choice)"
+                    )
+                    break
+            else:
+                continue
+            break
+    return problems
 
 
 def load_space(path: str | Path) -> SearchSpace:
