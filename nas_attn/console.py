@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -24,7 +25,7 @@ from rich.table import Table
 from nas_attn.attention import ZooRow
 from nas_attn.backbones import ArchConfig
 from nas_attn.search.pool import PoolConfig
-from nas_attn.search.results import TrialRow
+from nas_attn.search.results import FrontSummary, TrialRow
 from nas_attn.search.space import SearchSpace
 from nas_attn.training import EpochReport, TrainOutcome
 from nas_attn.worker.evaluate import TrialResult
@@ -127,18 +128,46 @@ def print_front(rows: Sequence[TrialRow], study_name: str) -> None:
     console.print(trials_table(rows, f"Pareto front of '{study_name}' ({len(rows)} trial{plural})"))
 
 
-def print_rows(rows: Sequence[TrialRow], output_format: str, title: str) -> None:
-    """Ranked trials as a rich table, CSV or JSON on stdout."""
+def _summary_text(summary: FrontSummary | None) -> str:
+    if summary is None:
+        return "no complete trials yet"
+    ref = ", ".join(f"{k}={v:.4g}" for k, v in summary.reference.items())
+    return f"hypervolume {summary.hypervolume:.6g} (reference point: {ref})"
+
+
+def print_rows(
+    rows: Sequence[TrialRow], output_format: str, title: str, summary: FrontSummary | None
+) -> None:
+    """Ranked trials (rank, crowding distance, knee) as a rich table, CSV or JSON on stdout.
+
+    JSON is one object with the hypervolume, its reference point and the trials; CSV is the
+    trials only (the hypervolume line goes to stderr so the CSV stays clean).
+    """
     if output_format == "table":
         console.print(trials_table(rows, title, with_rank=True))
+        console.print(_summary_text(summary), markup=False)
         return
     records = [
-        {"trial": r.number, "rank": r.rank, **r.values, "params": r.params, "placement": r.placement}
+        {
+            "trial": r.number,
+            "rank": r.rank,
+            **r.values,
+            "crowding_distance": None if math.isinf(r.crowding) else r.crowding,
+            "knee": r.knee,
+            "params": r.params,
+            "placement": r.placement,
+        }
         for r in rows
     ]
     if output_format == "json":
-        print(json.dumps(records, indent=2))
+        document = {
+            "hypervolume": summary.hypervolume if summary else None,
+            "reference_point": summary.reference if summary else None,
+            "trials": records,
+        }
+        print(json.dumps(document, indent=2))
         return
+    print(_summary_text(summary), file=sys.stderr)
     buffer = io.StringIO()
     fields = list(records[0]) if records else ["trial", "rank", "params", "placement"]
     writer = csv.DictWriter(buffer, fieldnames=fields, lineterminator="\n")
@@ -153,6 +182,7 @@ def trials_table(rows: Sequence[TrialRow], title: str, with_rank: bool = False) 
     table.add_column("trial", justify="right")
     if with_rank:
         table.add_column("rank", justify="right")
+        table.add_column("crowding", justify="right")
     objective_names = list(rows[0].values) if rows else []
     for name in objective_names:
         table.add_column(name.replace("_", " "), justify="right")
@@ -161,7 +191,7 @@ def trials_table(rows: Sequence[TrialRow], title: str, with_rank: bool = False) 
     for row in rows:
         table.add_row(
             str(row.number),
-            *([str(row.rank)] if with_rank else []),
+            *([f"{row.rank}{' knee' if row.knee else ''}", f"{row.crowding:.3f}"] if with_rank else []),
             *(_format_value(n, row.values[n]) for n in objective_names),
             f"{row.params / 1e6:.3f}M" if row.params else "-",
             row.placement,

@@ -146,3 +146,14 @@ def knee_point(points: Sequence[Point], directions: Sequence[str]) -> int:
             if gaps[best] > 1e-12:
                 return best
     return min(range(len(norm)), key=lambda i: math.fsum(v * v for v in norm[i]))
+
+
+def default_reference_point(points: Sequence[Point], directions: Sequence[str]) -> list[float]:
+    """Each objective's worst observed value pushed 10% of its range further (a stated default
+    for hypervolume when the user gives none)."""
+    ref = []
+    for k, direction in enumerate(directions):
+        column = [p[k] for p in points]
+        span = (max(column) - min(column)) or abs(max(column)) or 1.0
+        ref.append(min(column) - 0.1 * span if direction == "maximize" else max(column) + 0.1 * span)
+    return ref

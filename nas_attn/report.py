@@ -19,7 +19,7 @@ import optuna
 
 from nas_attn._version import __version__
 from nas_attn.backbones import ArchConfig
-from nas_attn.pareto import hypervolume, knee_point, non_dominated_ranks
+from nas_attn.pareto import default_reference_point, hypervolume, knee_point, non_dominated_ranks
 
 TEMPLATE = Path(__file__).resolve().parents[1] / "dashboards" / "report_template.html"
 WIDTH, HEIGHT, PAD = 500, 340, 48
@@ -38,14 +38,7 @@ def _directions(study: optuna.Study) -> list[str]:
     return ["maximize" if d == optuna.study.StudyDirection.MAXIMIZE else "minimize" for d in study.directions]
 
 
-def reference_point(values: list[list[float]], directions: list[str]) -> list[float]:
-    """Worst observed value of each objective pushed 10% of its range further (stated in the report)."""
-    ref = []
-    for k, direction in enumerate(directions):
-        column = [v[k] for v in values]
-        span = (max(column) - min(column)) or abs(max(column)) or 1.0
-        ref.append(min(column) - 0.1 * span if direction == "maximize" else max(column) + 0.1 * span)
-    return ref
+reference_point = default_reference_point
 
 
 def hypervolume_history(values: list[list[float]], directions: list[str], ref: list[float]) -> list[float]:

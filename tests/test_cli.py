@@ -150,18 +150,25 @@ def test_front_formats(tmp_path: Path, tiny_space_file: Path) -> None:
         trial.set_user_attr("arch", sample_arch(trial, space).to_dict())
         trial.set_user_attr("params", 11_200_000)
         study.tell(trial, [accuracy, latency])
-    records = json.loads(
+    document = json.loads(
         nas_attn("front", "--storage", storage, "--study", "tiny", "--format", "json", cwd=tmp_path).stdout
     )
+    records = document["trials"]
     assert [(r["trial"], r["rank"]) for r in records] == [(0, 1), (1, 1), (2, 2)]
     assert records[0]["accuracy"] == 0.9 and records[0]["latency_ms"] == 2.0 and records[0]["placement"]
+    assert [r["knee"] for r in records].count(True) == 1 and records[2]["knee"] is False
+    assert records[0]["crowding_distance"] is None  # an extreme of its front: infinitely far
+    # reference: worst value 10% of the range further = (0.68, 3.2); hand-worked union 0.384
+    assert document["reference_point"] == {"accuracy": pytest.approx(0.68), "latency_ms": pytest.approx(3.2)}
+    assert document["hypervolume"] == pytest.approx(0.384)
     csv_out = nas_attn(
         "front", "--storage", storage, "--study", "tiny", "--format", "csv", cwd=tmp_path
     ).stdout
-    assert csv_out.splitlines()[0] == "trial,rank,accuracy,latency_ms,params,placement"
+    assert csv_out.splitlines()[0] == "trial,rank,accuracy,latency_ms,crowding_distance,knee,params,placement"
     assert len(csv_out.splitlines()) == 4
     table = nas_attn("front", "--storage", storage, "--study", "tiny", cwd=tmp_path)
-    assert table.returncode == 0 and "rank" in table.stdout
+    assert table.returncode == 0 and "rank" in table.stdout and "knee" in table.stdout
+    assert "hypervolume 0.384 (reference point: accuracy=0.68, latency_ms=3.2)" in table.stdout
     bad = nas_attn("front", "--storage", storage, "--study", "tiny", "--format", "xml", cwd=tmp_path)
     assert_one_line_error(bad, "unknown format 'xml'")
 

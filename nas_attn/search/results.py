@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
 import optuna
 
 from nas_attn.backbones import ArchConfig
-from nas_attn.pareto import non_dominated_ranks
+from nas_attn.pareto import (
+    crowding_distance,
+    default_reference_point,
+    hypervolume,
+    knee_point,
+    non_dominated_ranks,
+)
 from nas_attn.search import trial_attrs as attrs
 
 
@@ -20,6 +27,16 @@ class TrialRow:
     placement: str
     params: int | None
     arch: dict[str, Any]
+    crowding: float = math.inf
+    knee: bool = False
+
+
+@dataclass(frozen=True)
+class FrontSummary:
+    """Hypervolume of the front with the reference point it was measured against."""
+
+    hypervolume: float
+    reference: dict[str, float]
 
 
 def evaluated_trials(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
@@ -38,8 +55,17 @@ def ranked_rows(study: optuna.Study) -> list[TrialRow]:
     ]
     trials = evaluated_trials(study)
     ranks = non_dominated_ranks([t.values for t in trials], directions)
+    crowding = [math.inf] * len(trials)
+    for level in set(ranks):
+        members = [i for i, r in enumerate(ranks) if r == level]
+        for i, d in zip(
+            members, crowding_distance([trials[i].values for i in members], directions), strict=True
+        ):
+            crowding[i] = d
+    front = [i for i, r in enumerate(ranks) if r == 1]
+    knee = front[knee_point([trials[i].values for i in front], directions)] if front else -1
     rows = []
-    for trial, rank in zip(trials, ranks, strict=True):
+    for index, (trial, rank) in enumerate(zip(trials, ranks, strict=True)):
         arch = trial.user_attrs.get(attrs.ARCH, {})
         placement = ArchConfig.from_dict(arch).label() if arch else ""
         rows.append(
@@ -50,9 +76,24 @@ def ranked_rows(study: optuna.Study) -> list[TrialRow]:
                 placement=placement,
                 params=trial.user_attrs.get("params"),
                 arch=arch,
+                crowding=crowding[index],
+                knee=index == knee,
             )
         )
     return rows
+
+
+def front_summary(study: optuna.Study, rows: list[TrialRow]) -> FrontSummary | None:
+    """Hypervolume of ``rows`` against the default reference point (None without rows)."""
+    if not rows:
+        return None
+    directions = [
+        "maximize" if d == optuna.study.StudyDirection.MAXIMIZE else "minimize" for d in study.directions
+    ]
+    points = [list(r.values.values()) for r in rows]
+    reference = default_reference_point(points, directions)
+    names = list(rows[0].values)
+    return FrontSummary(hypervolume(points, directions, reference), dict(zip(names, reference, strict=True)))
 
 
 def pareto_rows(study: optuna.Study) -> list[TrialRow]:
