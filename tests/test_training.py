@@ -61,3 +61,35 @@ def test_finished_run_is_not_retrained_and_other_settings_are_refused(tmp_path: 
             device="cpu",
             data=digits8,
         )
+
+
+def test_cli_train_killed_mid_run_resumes_from_its_last_checkpoint(tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    arch_path = tmp_path / "best.yaml"
+    ARCH.to_yaml(arch_path)
+    out = tmp_path / "run"
+    command = [
+        sys.executable, "-m", "nas_attn", "train", "--arch", str(arch_path), "--dataset", "digits",
+        "--epochs", "4", "--batch-size", "64", "--no-flip", "--out", str(out), "--device", "cpu",
+    ]  # fmt: skip
+    env = {**os.environ, "COLUMNS": "200"}
+    first = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and first.poll() is None:
+        if (out / CHECKPOINT).exists():
+            break
+        time.sleep(0.2)
+    first.send_signal(signal.SIGKILL)  # as a pre-empted node would
+    first.communicate(timeout=60)
+    epoch = torch.load(out / CHECKPOINT, weights_only=True)["epoch"]
+    assert 1 <= epoch < 4
+    second = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600)
+    assert second.returncode == 0, second.stderr
+    assert f"resumed from epoch {epoch}" in second.stdout
+    assert "final validation accuracy" in second.stdout
+    assert torch.load(out / CHECKPOINT, weights_only=True)["epoch"] == 4
