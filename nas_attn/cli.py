@@ -97,7 +97,9 @@ def search(
             console.info(f"{outcome.duplicates_this_run} duplicate placement(s) answered without training")
     console.print_front(front, name)
     console.info(f"study '{name}' is stored in {url}")
-    console.info(f"inspect it with: optuna-dashboard {url}")
+    console.info(
+        f"inspect it: nas-attn dashboard --storage {url}   or: nas-attn report --study {name} --storage {url}"
+    )
 
 
 class _SearchObserver:
