@@ -78,6 +78,12 @@ def _svg(parts: list[str]) -> str:
     return f'<svg xmlns="http://www.w3.org/2000/svg" {size} role="img">\n{body}\n</svg>'
 
 
+def _padded(low: float, high: float, margin: float = 0.06) -> tuple[float, float]:
+    """Widen a data range so points at the extremes are not drawn on the axes."""
+    span = (high - low) or abs(high) or 1.0
+    return low - margin * span, high + margin * span
+
+
 def _point(t: ReportTrial, x_range: tuple[float, float], y_range: tuple[float, float]) -> tuple[float, float]:
     return _scale(t.values[1], *x_range, PAD, WIDTH - 10), _scale(t.values[0], *y_range, HEIGHT - PAD, 10)
 
@@ -85,7 +91,7 @@ def _point(t: ReportTrial, x_range: tuple[float, float], y_range: tuple[float, f
 def scatter_svg(trials: list[ReportTrial], names: list[str], knee: int | None) -> str:
     """Objective 2 (x) against objective 1 (y); every point's <title> is its placement."""
     xs, ys = [t.values[1] for t in trials], [t.values[0] for t in trials]
-    x_range, y_range = (min(xs), max(xs)), (min(ys), max(ys))
+    x_range, y_range = _padded(min(xs), max(xs)), _padded(min(ys), max(ys))
     parts = _axes(names[1], names[0], x_range, y_range)
     front = sorted((t for t in trials if t.rank == 1), key=lambda t: t.values[1])
     line = " ".join("{:.1f},{:.1f}".format(*_point(t, x_range, y_range)) for t in front)
