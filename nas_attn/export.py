@@ -24,7 +24,6 @@ from torch import nn
 
 from nas_attn.backbones import ArchConfig, build_model
 from nas_attn.exceptions import NasAttnError
-from nas_attn.pareto import knee_point
 
 Selection = int | str | float
 
@@ -56,11 +55,7 @@ def select_trial(
 
     front = pareto_rows(study)
     if knee:
-        directions = [
-            "maximize" if d == optuna.study.StudyDirection.MAXIMIZE else "minimize" for d in study.directions
-        ]
-        index = knee_point([list(r.values.values()) for r in front], directions)
-        return complete[front[index].number]
+        return complete[next(r.number for r in front if r.knee)]
     assert max_latency_ms is not None
     within = [
         t for t in complete.values() if float(t.user_attrs.get("latency_ms", float("inf"))) <= max_latency_ms
@@ -92,7 +87,9 @@ def export_arch(
         raise NasAttnError(
             f"trial {trial.number} carries no 'arch' user attribute; it was not made by nas-attn"
         )
-    objectives = study.user_attrs.get("objectives") or [f"objective_{i}" for i in range(len(trial.values))]
+    from nas_attn.search.results import objective_names
+
+    objectives = objective_names(study)
     provenance: dict[str, Any] = {
         "study": study.study_name,
         "trial": trial.number,

@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as _dt
 import html
 from collections import Counter
-from dataclasses import dataclass
 from pathlib import Path
 from string import Template
 
@@ -19,26 +18,12 @@ import optuna
 
 from nas_attn._version import __version__
 from nas_attn.backbones import ArchConfig
-from nas_attn.pareto import default_reference_point, hypervolume, knee_point, non_dominated_ranks
+from nas_attn.pareto import default_reference_point, hypervolume
+from nas_attn.search.results import TrialRow, objective_names, ranked_rows, study_directions
+from nas_attn.search.trial_attrs import DUPLICATE_OF
 
 TEMPLATE = Path(__file__).resolve().parents[1] / "dashboards" / "report_template.html"
 WIDTH, HEIGHT, PAD = 500, 340, 48
-
-
-@dataclass(frozen=True)
-class ReportTrial:
-    number: int
-    values: list[float]
-    rank: int
-    label: str
-    arch: dict[str, object]
-
-
-def _directions(study: optuna.Study) -> list[str]:
-    return ["maximize" if d == optuna.study.StudyDirection.MAXIMIZE else "minimize" for d in study.directions]
-
-
-reference_point = default_reference_point
 
 
 def hypervolume_history(values: list[list[float]], directions: list[str], ref: list[float]) -> list[float]:
@@ -84,24 +69,35 @@ def _padded(low: float, high: float, margin: float = 0.06) -> tuple[float, float
     return low - margin * span, high + margin * span
 
 
-def _point(t: ReportTrial, x_range: tuple[float, float], y_range: tuple[float, float]) -> tuple[float, float]:
-    return _scale(t.values[1], *x_range, PAD, WIDTH - 10), _scale(t.values[0], *y_range, HEIGHT - PAD, 10)
+def _value(t: TrialRow, index: int) -> float:
+    return list(t.values.values())[index]
 
 
-def scatter_svg(trials: list[ReportTrial], names: list[str], knee: int | None) -> str:
+def _unranked_detail(trial: optuna.trial.FrozenTrial) -> str:
+    """Why a trial has no rank: its failure reason, or the trial it duplicates."""
+    if DUPLICATE_OF in trial.user_attrs:
+        return f"duplicate of trial {trial.user_attrs[DUPLICATE_OF]}"
+    return str(trial.user_attrs.get("fail_reason", ""))
+
+
+def _point(t: TrialRow, x_range: tuple[float, float], y_range: tuple[float, float]) -> tuple[float, float]:
+    return _scale(_value(t, 1), *x_range, PAD, WIDTH - 10), _scale(_value(t, 0), *y_range, HEIGHT - PAD, 10)
+
+
+def scatter_svg(trials: list[TrialRow], names: list[str], knee: int | None) -> str:
     """Objective 2 (x) against objective 1 (y); every point's <title> is its placement."""
-    xs, ys = [t.values[1] for t in trials], [t.values[0] for t in trials]
+    xs, ys = [_value(t, 1) for t in trials], [_value(t, 0) for t in trials]
     x_range, y_range = _padded(min(xs), max(xs)), _padded(min(ys), max(ys))
     parts = _axes(names[1], names[0], x_range, y_range)
-    front = sorted((t for t in trials if t.rank == 1), key=lambda t: t.values[1])
+    front = sorted((t for t in trials if t.rank == 1), key=lambda t: _value(t, 1))
     line = " ".join("{:.1f},{:.1f}".format(*_point(t, x_range, y_range)) for t in front)
     parts.append(f'<polyline class="frontline" points="{line}"/>')
     for t in sorted(trials, key=lambda t: -t.rank):
         cx, cy = _point(t, x_range, y_range)
         tip = html.escape(
             f"trial {t.number}: "
-            + ", ".join(f"{n}={v:.4g}" for n, v in zip(names, t.values, strict=True))
-            + f"\n{t.label}"
+            + ", ".join(f"{n}={v:.4g}" for n, v in t.values.items())
+            + f"\n{t.placement}"
         )
         klass = "front" if t.rank == 1 else "all"
         parts.append(
@@ -124,7 +120,7 @@ def hv_svg(history: list[float]) -> str:
     return _svg(parts)
 
 
-def module_frequencies(front: list[ReportTrial]) -> dict[str, Counter[str]]:
+def module_frequencies(front: list[TrialRow]) -> dict[str, Counter[str]]:
     """Stage -> module -> how many front trials put that module there."""
     table: dict[str, Counter[str]] = {}
     for t in front:
@@ -133,7 +129,7 @@ def module_frequencies(front: list[ReportTrial]) -> dict[str, Counter[str]]:
     return table
 
 
-def heatmap_html(front: list[ReportTrial]) -> str:
+def heatmap_html(front: list[TrialRow]) -> str:
     freq = module_frequencies(front)
     modules = sorted({m for counts in freq.values() for m in counts})
     head = "".join(f"<th>{html.escape(m)}</th>" for m in modules)
@@ -150,7 +146,7 @@ def heatmap_html(front: list[ReportTrial]) -> str:
     return f'<table class="heat"><tr><th>stage</th>{head}</tr>{"".join(rows)}</table>'
 
 
-def trials_html(study: optuna.Study, ranked: dict[int, ReportTrial], names: list[str]) -> str:
+def trials_html(study: optuna.Study, ranked: dict[int, TrialRow], names: list[str]) -> str:
     head = "".join(
         f"<th>{html.escape(n)}</th>"
         for n in ["trial", "state", "rank", *names, "params", "placement / reason"]
@@ -158,9 +154,9 @@ def trials_html(study: optuna.Study, ranked: dict[int, ReportTrial], names: list
     rows = []
     for trial in study.get_trials(deepcopy=False):
         row = ranked.get(trial.number)
-        values = row.values if row else [None] * len(names)
+        values: list[float | None] = list(row.values.values()) if row else [None] * len(names)
         params = trial.user_attrs.get("params")
-        detail = row.label if row else str(trial.user_attrs.get("fail_reason", ""))
+        detail = row.placement if row else _unranked_detail(trial)
         cells = [
             f'<td class="num">{trial.number}</td>',
             f"<td>{trial.state.name}</td>",
@@ -175,32 +171,20 @@ def trials_html(study: optuna.Study, ranked: dict[int, ReportTrial], names: list
 
 def render_report(study: optuna.Study, storage_label: str) -> str:
     """The whole HTML report of ``study`` as a string."""
-    names: list[str] = study.user_attrs.get("objectives") or [
-        f"objective {i}" for i in range(len(study.directions))
-    ]
-    directions = _directions(study)
-    complete = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
-    values = [list(t.values) for t in complete]
-    ranks = non_dominated_ranks(values, directions)
-    trials = [
-        ReportTrial(
-            t.number,
-            list(t.values),
-            rank,
-            ArchConfig.from_dict(t.user_attrs["arch"]).label() if "arch" in t.user_attrs else "",
-            t.user_attrs.get("arch", {}),
-        )
-        for t, rank in zip(complete, ranks, strict=True)
-    ]
+    names = objective_names(study)
+    directions = study_directions(study)
+    trials = ranked_rows(study)  # one row per evaluated placement, in trial order
+    values = [list(t.values.values()) for t in trials]
     front = [t for t in trials if t.rank == 1]
-    knee = front[knee_point([t.values for t in front], directions)].number if front else None
-    ref = reference_point(values, directions) if values else []
+    knee = next((t.number for t in front if t.knee), None)
+    ref = default_reference_point(values, directions) if values else []
     history = hypervolume_history(values, directions, ref) if values else []
     ref_text = ", ".join(f"{n} = {r:.4g}" for n, r in zip(names, ref, strict=False))
     fields = {
         "study": html.escape(study.study_name),
         "summary": html.escape(
-            f"{len(complete)} complete of {len(study.trials)} trials; {len(front)} on the Pareto front; "
+            f"{len(trials)} placements evaluated in {len(study.trials)} trials; "
+            f"{len(front)} on the Pareto front; "
             f"knee: trial {knee}; storage {storage_label}"
         ),
         "x_label": html.escape(names[1] if len(names) > 1 else names[0]),

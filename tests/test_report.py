@@ -9,11 +9,10 @@ from pathlib import Path
 import pytest
 from finished_study import make_finished_study
 
-from nas_attn.pareto import hypervolume
+from nas_attn.pareto import default_reference_point, hypervolume
 from nas_attn.report import (
     hypervolume_history,
     module_frequencies,
-    reference_point,
     render_report,
     write_report,
 )
@@ -66,14 +65,15 @@ def test_scatter_hover_shows_every_placement_and_marks_the_front(report_html: st
 
 
 def test_heatmap_counts_modules_per_stage_over_the_front(tmp_path: Path) -> None:
-    from nas_attn.report import ReportTrial
+    from nas_attn.search.results import TrialRow
 
+    values = {"accuracy": 0.9, "latency_ms": 1.0}
     front = [
-        ReportTrial(
-            0, [0.9, 1.0], 1, "", {"stages": {"layer1": {"module": "se"}, "layer2": {"module": "eca"}}}
+        TrialRow(
+            0, values, 1, "", None, {"stages": {"layer1": {"module": "se"}, "layer2": {"module": "eca"}}}
         ),
-        ReportTrial(
-            1, [0.8, 0.5], 1, "", {"stages": {"layer1": {"module": "se"}, "layer2": {"module": "none"}}}
+        TrialRow(
+            1, values, 1, "", None, {"stages": {"layer1": {"module": "se"}, "layer2": {"module": "none"}}}
         ),
     ]
     freq = module_frequencies(front)
@@ -83,7 +83,7 @@ def test_heatmap_counts_modules_per_stage_over_the_front(tmp_path: Path) -> None
 def test_hypervolume_history_and_stated_reference(report_html: str) -> None:
     values = [[0.60, 1.0], [0.90, 2.0], [0.95, 5.0], [0.70, 3.0]]
     directions = ["maximize", "minimize"]
-    ref = reference_point(values, directions)
+    ref = default_reference_point(values, directions)
     assert ref == pytest.approx([0.60 - 0.035, 5.0 + 0.4])
     history = hypervolume_history(values, directions, ref)
     assert history == sorted(history)  # never decreases
@@ -100,3 +100,18 @@ def test_empty_study_still_renders(tmp_path: Path) -> None:
     study = make_finished_study(tmp_path, rows=[])
     html_text = render_report(study, "sqlite:///s.db")
     assert "No complete trials" in html_text
+
+
+def test_duplicates_are_listed_once_and_not_plotted(tmp_path: Path) -> None:
+    import optuna
+
+    study = make_finished_study(tmp_path)
+    repeat = study.ask()
+    repeat.set_user_attr("arch", study.trials[1].user_attrs["arch"])
+    repeat.set_user_attr("duplicate_of", 1)
+    study.tell(repeat, [0.9, 2.0])
+    assert repeat.number == 5 and study.trials[5].state == optuna.trial.TrialState.COMPLETE
+    html_text = render_report(study, "sqlite:///s.db")
+    assert "4 placements evaluated in 6 trials" in html_text
+    assert html_text.count("<title>trial ") == 4  # the repeat is not a fifth point
+    assert "duplicate of trial 1" in html_text

@@ -39,6 +39,17 @@ class FrontSummary:
     reference: dict[str, float]
 
 
+def study_directions(study: optuna.Study) -> list[str]:
+    """The study's directions as 'maximize' / 'minimize' (the form pareto.py takes)."""
+    return ["maximize" if d == optuna.study.StudyDirection.MAXIMIZE else "minimize" for d in study.directions]
+
+
+def objective_names(study: optuna.Study) -> list[str]:
+    """Objective names as the search recorded them (generic names for foreign studies)."""
+    names: list[str] | None = study.user_attrs.get("objectives")
+    return names or [f"objective_{i}" for i in range(len(study.directions))]
+
+
 def evaluated_trials(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
     """COMPLETE trials that evaluated their placement (duplicates answered from them left out)."""
     complete = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
@@ -47,12 +58,8 @@ def evaluated_trials(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
 
 def ranked_rows(study: optuna.Study) -> list[TrialRow]:
     """Every evaluated placement (one row per placement) with its non-dominated rank (1 = front)."""
-    names: list[str] = study.user_attrs.get("objectives") or [
-        f"objective_{i}" for i in range(len(study.directions))
-    ]
-    directions = [
-        "maximize" if d == optuna.study.StudyDirection.MAXIMIZE else "minimize" for d in study.directions
-    ]
+    names = objective_names(study)
+    directions = study_directions(study)
     trials = evaluated_trials(study)
     ranks = non_dominated_ranks([t.values for t in trials], directions)
     crowding = [math.inf] * len(trials)
@@ -87,9 +94,7 @@ def front_summary(study: optuna.Study, rows: list[TrialRow]) -> FrontSummary | N
     """Hypervolume of ``rows`` against the default reference point (None without rows)."""
     if not rows:
         return None
-    directions = [
-        "maximize" if d == optuna.study.StudyDirection.MAXIMIZE else "minimize" for d in study.directions
-    ]
+    directions = study_directions(study)
     points = [list(r.values.values()) for r in rows]
     reference = default_reference_point(points, directions)
     names = list(rows[0].values)
