@@ -25,6 +25,7 @@ from rich.table import Table
 from nas_attn.attention import ZooRow
 from nas_attn.backbones import ArchConfig
 from nas_attn.search.pool import PoolConfig
+from nas_attn.search.reevaluate import MISLEADING_TAU, ProxyValidation
 from nas_attn.search.results import FrontSummary, TrialRow
 from nas_attn.search.space import SearchSpace
 from nas_attn.training import EpochReport, TrainOutcome
@@ -108,6 +109,14 @@ def _format_value(name: str, value: float) -> str:
     return f"{value:.3f}"
 
 
+def _format_cell(row: TrialRow, name: str) -> str:
+    """The value, with ``± std`` over seeds when the trial was re-run with more seeds."""
+    text = _format_value(name, row.values[name])
+    if name in row.spread:
+        text += f" ± {_format_value(name, row.spread[name])}"
+    return text
+
+
 ROW_FORMATS = ("table", "csv", "json")
 
 
@@ -155,6 +164,9 @@ def print_rows(
             "crowding_distance": None if math.isinf(r.crowding) else r.crowding,
             "knee": r.knee,
             "params": r.params,
+            "seeds": r.seeds,
+            **{f"{name}_std": std for name, std in r.spread.items()},
+            "fidelity_epochs": r.fidelity_epochs,
             "placement": r.placement,
         }
         for r in rows
@@ -186,17 +198,48 @@ def trials_table(rows: Sequence[TrialRow], title: str, with_rank: bool = False) 
     objective_names = list(rows[0].values) if rows else []
     for name in objective_names:
         table.add_column(name.replace("_", " "), justify="right")
+    with_seeds = any(r.seeds > 1 for r in rows)
+    with_budget = any(r.fidelity_epochs is not None for r in rows)
+    if with_seeds:
+        table.add_column("seeds", justify="right")
+    if with_budget:
+        table.add_column("epochs", justify="right")
     table.add_column("params", justify="right")
     table.add_column("placement")
     for row in rows:
         table.add_row(
             str(row.number),
             *([f"{row.rank}{' knee' if row.knee else ''}", f"{row.crowding:.3f}"] if with_rank else []),
-            *(_format_value(n, row.values[n]) for n in objective_names),
+            *(_format_cell(row, n) for n in objective_names),
+            *([str(row.seeds)] if with_seeds else []),
+            *([str(row.fidelity_epochs or "-")] if with_budget else []),
             f"{row.params / 1e6:.3f}M" if row.params else "-",
             row.placement,
         )
     return table
+
+
+def print_validation(result: ProxyValidation) -> None:
+    """validate-proxy: proxy vs long-budget accuracy per trial, the correlations, a verdict."""
+    table = Table(
+        title=f"proxy ({result.proxy_epochs} epochs) vs {result.epochs} epochs", title_justify="left"
+    )
+    for column in ("trial", "rank", "proxy acc", "long acc"):
+        table.add_column(column, justify="right")
+    table.add_column("placement")
+    for row in result.rows:
+        long = f"{row.long_accuracy:.4f}" if row.long_accuracy is not None else f"failed: {row.reason}"
+        table.add_row(str(row.trial), str(row.rank), f"{row.proxy_accuracy:.4f}", long, row.placement)
+    console.print(table)
+    tau, rho = result.kendall_tau, result.spearman_rho
+    info(f"Kendall tau {tau:.3f}, Spearman rho {rho:.3f} ({len(result.rows)} trials)")
+    if result.misleading:
+        info(
+            f"warning: the proxy misleads (Kendall tau below {MISLEADING_TAU}): its ranking does not "
+            "predict the longer budget's; use more proxy epochs, a larger image size or a harder dataset"
+        )
+    else:
+        info("the proxy ranks these placements like the longer budget does")
 
 
 def _count(value: int | None) -> str:

@@ -13,6 +13,7 @@ found by their stale heartbeat and treated the same way. Ctrl-C: see ``interrupt
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from collections.abc import Callable
@@ -25,15 +26,27 @@ from optuna.exceptions import UpdateFinishedTrialError
 from nas_attn.backbones import ArchConfig
 from nas_attn.exceptions import NasAttnError
 from nas_attn.search import trial_attrs as attrs
+from nas_attn.search.batch_attrs import write_user_attrs
 from nas_attn.search.dispatch import Outcome, TrialPool
+from nas_attn.search.fidelity import FidelitySchedule, Member, fidelity_attrs
 from nas_attn.search.interrupts import FINISH, STOP_NOW, StopRequests
-from nas_attn.search.ledger import DONE, FAILED, HEARTBEAT_S, STALE_AFTER_S, DriverInfo, Evaluation, Ledger
+from nas_attn.search.ledger import (
+    DONE,
+    FAILED,
+    HEARTBEAT_S,
+    SCREENED,
+    STALE_AFTER_S,
+    DriverInfo,
+    Evaluation,
+    Ledger,
+)
 from nas_attn.search.placements import space_size
 from nas_attn.search.recovery import can_retry, recover_stale, requeue, retry_note
 from nas_attn.search.results import TrialRow, pareto_rows
 from nas_attn.search.space import SearchSpace, sample_arch
 from nas_attn.worker.evaluate import TrialResult
 
+_RESULT_FIELDS = frozenset(f.name for f in dataclasses.fields(TrialResult))
 MAX_CONSECUTIVE_FAILURES = 5
 POLL_SECONDS = 0.5
 RECOVER_EVERY_SECONDS = 15.0
@@ -97,6 +110,7 @@ class _Training:
     trial: optuna.Trial
     digest: str
     arch: ArchConfig
+    member: Member | None = None  # its place in a multi-fidelity bracket
 
 
 @dataclass
@@ -122,10 +136,19 @@ class _Driver:
         self.me = DriverInfo.this_process()
         self.size = space_size(space)
         self.objectives = [o.name for o in space.objectives]
+        self.constraints = list(space.constraints)
         self.payload_common = {
-            "proxy": space.proxy.model_dump(mode="json"),
             "latency": space.latency.model_dump(mode="json"),
+            "constraints": [c.model_dump(mode="json") for c in space.constraints],
         }
+        fidelity = space.search.fidelity
+        self.fidelity = (
+            FidelitySchedule(
+                fidelity.epochs, fidelity.bracket, fidelity.promote, self.objectives, list(space.directions)
+            )
+            if fidelity is not None
+            else None
+        )
         self.training: dict[int, _Training] = {}
         self.waiting: dict[int, _Waiting] = {}
         self.stopping = self.exhausted = False
@@ -191,7 +214,7 @@ class _Driver:
         return self.consecutive_failures >= MAX_CONSECUTIVE_FAILURES
 
     def finished(self) -> bool:
-        if self.training or self.waiting:
+        if self.training or self.waiting or (self.fidelity is not None and self.fidelity.pending):
             return False
         if self.stopping or self.too_many_failures() or self.exhausted:
             return True
@@ -224,17 +247,23 @@ class _Driver:
     # -- asking -------------------------------------------------------------------------------
     def fill(self) -> None:
         """Start trials on idle workers while the target and the space allow."""
-        if self.stopping or self.too_many_failures() or time.monotonic() < self.backoff_until:
+        if self.stopping or self.too_many_failures():
+            return
+        self.start_promotions()
+        if time.monotonic() < self.backoff_until:
             return
         asked = 0
         while self.pool.idle > 0 and asked < MAX_DUPLICATES_PER_ROUND and not self.stop.level:
             if self.evaluated() >= self.target:
+                self.close_bracket()
                 return
-            if self.ledger.count(DONE, FAILED) >= self.size:
+            if self.ledger.count(DONE, FAILED, SCREENED) >= self.size:
                 self.exhausted = True
+                self.close_bracket()
                 return
             slot = self.ledger.reserve(self.me.driver_id, self.target)
             if slot is None:
+                self.close_bracket()
                 return  # the remaining slots are held by running evaluations
             started = False
             try:
@@ -250,32 +279,72 @@ class _Driver:
     def ask_into(self, slot: int) -> bool:
         """Ask one trial; train it in ``slot`` (True) or answer/park it as a duplicate (False)."""
         trial = self.study.ask()
-        trial.set_user_attr(attrs.DRIVER, self.me.driver_id)
         try:
             arch = sample_arch(trial, self.space)
         except NasAttnError as exc:
             self.fail(trial, f"invalid placement: {exc}", counts=True)
             return False
         digest = arch.digest()
-        trial.set_user_attr(attrs.ARCH, arch.to_dict())
-        trial.set_user_attr(attrs.DIGEST, digest)
+        # one transaction; a trial without its driver for these milliseconds is not recovered
+        # by others (recovery waits for such a trial to be a minute old)
+        write_user_attrs(
+            self.ledger.storage,
+            trial,
+            {attrs.DRIVER: self.me.driver_id, attrs.ARCH: arch.to_dict(), attrs.DIGEST: digest},
+        )
         while True:
             if self.answer_or_park(trial, digest):
                 return False
             if self.ledger.claim(slot, digest, trial.number, trial._trial_id):
                 break
         trial.set_user_attr(attrs.SLOT, slot)
-        ticket = self.pool.submit({"arch": arch.to_dict(), **self.payload_common})
-        self.training[ticket] = _Training(trial, digest, arch)
+        entry = _Training(trial, digest, arch)
+        if self.fidelity is not None:
+            entry.member = self.fidelity.admit(trial.number, entry)
+        self.submit(entry)
         self.observer.trial_started(trial.number, arch)
         return True
+
+    def submit(self, entry: _Training) -> None:
+        """Send ``entry`` to an idle worker at its budget (its bracket's rung, else the proxy's)."""
+        epochs = self.fidelity.budget(entry.member) if self.fidelity and entry.member else None
+        proxy = self.space.proxy_at(epochs=epochs).model_dump(mode="json")
+        ticket = self.pool.submit({"arch": entry.arch.to_dict(), "proxy": proxy, **self.payload_common})
+        self.training[ticket] = entry
+
+    # -- multi-fidelity -----------------------------------------------------------------------
+    def start_promotions(self) -> None:
+        """Retrain promoted placements at their next budget first, while workers are idle."""
+        while self.fidelity is not None and self.pool.idle > 0:
+            member = self.fidelity.next_promotion()
+            if member is None:
+                return
+            entry: _Training = member.ref
+            self.submit(entry)
+            self.observer.notice(
+                f"trial {entry.trial.number} promoted to {self.fidelity.budget(member)} epochs"
+            )
+
+    def close_bracket(self) -> None:
+        if self.fidelity is not None:
+            self.fidelity.close_open()
+            self.tell_finals()
+
+    def tell_finals(self) -> None:
+        """Tell every bracket member that became final, with its highest budget's result."""
+        if self.fidelity is None:
+            return
+        for member in self.fidelity.take_finals():
+            entry: _Training = member.ref
+            extra = fidelity_attrs(member, self.fidelity.epochs, self.objectives)
+            self.complete(entry, {**member.results[-1], **extra})
 
     def answer_or_park(self, trial: optuna.Trial, digest: str) -> bool:
         """Answer ``trial`` from the ledger if its placement is known; False if it is new."""
         known = self.ledger.lookup(digest)
         if known is None:
             return False
-        if known.state in (DONE, FAILED):
+        if known.state in (DONE, FAILED, SCREENED):
             self.answer(trial, known)
         else:
             self.waiting[trial.number] = _Waiting(trial, digest, known.trial_number or -1)
@@ -289,9 +358,10 @@ class _Driver:
             self.fail(trial, f"same placement as trial {known.trial_number}, which failed: {known.note}")
             return
         source = self.ledger.storage.get_trial(known.trial_id)
-        for key, value in source.user_attrs.items():
-            if key not in attrs.BOOKKEEPING:
-                trial.set_user_attr(key, value)
+        copied = {k: v for k, v in source.user_attrs.items() if k not in attrs.BOOKKEEPING}
+        write_user_attrs(self.ledger.storage, trial, copied)
+        for key, value in source.constraints.items():
+            trial.set_constraint(key, value)
         self.study.tell(trial, source.values)
         self.duplicates += 1
         self.observer.trial_duplicate(trial.number, known.trial_number)
@@ -302,6 +372,8 @@ class _Driver:
         trial, digest = entry.trial, entry.digest
         self.backoff_until = 0.0
         try:
+            if entry.member is not None and self.collect_member(entry.member, outcome):
+                return
             if outcome.kind == "ok" and outcome.result is not None:
                 self.complete(entry, outcome.result)
             elif outcome.kind == "lost":
@@ -315,12 +387,27 @@ class _Driver:
                 "late); its result is dropped and its re-enqueued parameters will be evaluated again"
             )
 
+    def collect_member(self, member: Member, outcome: Outcome) -> bool:
+        """Feed a bracket member's outcome to the schedule; False if the driver's usual path
+        (fail, or lose and re-enqueue) handles it: a first-budget run that did not succeed."""
+        assert self.fidelity is not None
+        if outcome.kind == "ok" and outcome.result is not None:
+            self.fidelity.record(member, outcome.result)
+            handled = True
+        elif outcome.kind == "lost":
+            handled = self.fidelity.lost(member, outcome.reason)
+        else:
+            handled = self.fidelity.failed(member, outcome.reason)
+        self.tell_finals()
+        return handled
+
     def complete(self, entry: _Training, result: dict[str, Any]) -> None:
         trial, digest = entry.trial, entry.digest
-        parsed = TrialResult.from_dict(result)
+        parsed = TrialResult.from_dict({k: v for k, v in result.items() if k in _RESULT_FIELDS})
         values = [parsed.objective(name) for name in self.objectives]
-        for key, value in result.items():
-            trial.set_user_attr(key, value)
+        write_user_attrs(self.ledger.storage, trial, result)  # one transaction, not one per key
+        for constraint in self.constraints:
+            trial.set_constraint(str(constraint), constraint.violation(parsed.objective(constraint.metric)))
         unusable = [
             f"{n} = {v}" for n, v in zip(self.objectives, values, strict=True) if not math.isfinite(v)
         ]
@@ -335,7 +422,10 @@ class _Driver:
             except (OSError, ValueError, RuntimeError) as exc:
                 self.observer.notice(f"trial {trial.number}: its artifacts were not saved: {exc}")
         self.study.tell(trial, values)
-        self.ledger.finish(digest, trial.number)
+        if parsed.trained:
+            self.ledger.finish(digest, trial.number)
+        else:
+            self.ledger.screen(digest, trial.number)
         self.consecutive_failures = 0
         self.observer.trial_finished(trial.number, parsed, None)
 
@@ -362,7 +452,7 @@ class _Driver:
         """Answer parked duplicates whose placement finished (or was given up) elsewhere."""
         for number, parked in list(self.waiting.items()):
             known = self.ledger.lookup(parked.digest)
-            if known is not None and known.state not in (DONE, FAILED):
+            if known is not None and known.state not in (DONE, FAILED, SCREENED):
                 continue
             del self.waiting[number]
             if known is None:
@@ -379,6 +469,9 @@ class _Driver:
     def begin_stop(self) -> None:
         """First Ctrl-C: no new trials; running ones finish."""
         self.stopping = True
+        if self.fidelity is not None:
+            self.fidelity.stop()
+            self.tell_finals()
         for parked in self.waiting.values():
             parked.trial.set_user_attr(attrs.DUPLICATE_OF, parked.holder)
             self.fail(parked.trial, f"{INTERRUPTED} (Ctrl-C) while it waited for trial {parked.holder}")
@@ -392,7 +485,10 @@ class _Driver:
     def stop_now(self) -> None:
         """Second Ctrl-C or SIGTERM: fail running trials with the reason and re-enqueue them."""
         self.begin_stop()
-        for entry in self.training.values():
+        for entry in list(self.training.values()):
+            if entry.member is not None and self.fidelity is not None and entry.member.results:
+                self.fidelity.failed(entry.member, INTERRUPTED)  # final at its previous budget
+                continue
             trial = entry.trial
             reason = f"{INTERRUPTED} (stopped); its parameters were re-enqueued"
             self.ledger.release(entry.digest, trial.number)
@@ -401,6 +497,7 @@ class _Driver:
             self.study.tell(trial, state=optuna.trial.TrialState.FAIL)
             self.observer.trial_finished(trial.number, None, f"{INTERRUPTED}; re-enqueued")
         self.training.clear()
+        self.tell_finals()
         self.pool.shutdown()
 
 

@@ -13,7 +13,8 @@ few seconds; a row that stops beating, or whose process is gone from this host, 
   that placement. Only one row can hold a digest, so no placement is ever trained twice.
 
 Row states: ``reserved`` (slot held, no trial yet) -> ``running`` (digest claimed, training) ->
-``done`` (the trial is COMPLETE) or ``failed`` (the placement cannot be evaluated; slot freed,
+``done`` (the trial is COMPLETE), ``screened`` (COMPLETE but infeasible, so never trained;
+slot freed, digest kept) or ``failed`` (the placement cannot be evaluated; slot freed,
 digest kept so it is not retried). A lost or interrupted evaluation deletes its row, freeing
 both slot and digest for its re-enqueued parameters. Only uniqueness constraints are used, so
 the same code is atomic on SQLite and PostgreSQL.
@@ -63,6 +64,7 @@ evaluations_table = sa.Table(
 )
 
 RESERVED, RUNNING, DONE, FAILED = "reserved", "running", "done", "failed"
+SCREENED = "screened"  # measured, broke a constraint, never trained: digest kept, slot freed
 HEARTBEAT_S = 5.0  # how often a driver beats
 STALE_AFTER_S = 60.0  # a driver silent this long is dead (12 missed beats)
 
@@ -296,6 +298,10 @@ class Ledger:
     def finish(self, digest: str, trial_number: int) -> None:
         """The claiming trial is COMPLETE: the placement is evaluated."""
         self._update(digest, trial_number, state=DONE)
+
+    def screen(self, digest: str, trial_number: int) -> None:
+        """The placement broke a screening constraint: it is answered, never trained; slot freed."""
+        self._update(digest, trial_number, state=SCREENED, slot=None)
 
     def fail(self, digest: str, trial_number: int, note: str) -> None:
         """The placement cannot be evaluated: keep the digest (never retried), free the slot."""

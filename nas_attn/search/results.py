@@ -1,9 +1,15 @@
-"""Read a study's complete trials into rows and rank them (uses the pure maths in pareto.py)."""
+"""Read a study's complete trials into rows and rank them (uses the pure maths in pareto.py).
+
+What is ranked: each evaluated placement once (duplicates answered from it left out), trained
+(placements screened out by a constraint are recorded, never ranked), at the highest
+multi-fidelity budget the study reached, with the mean over its seed re-runs where it has them.
+"""
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+import statistics
+from dataclasses import dataclass, field
 from typing import Any
 
 import optuna
@@ -17,6 +23,7 @@ from nas_attn.pareto import (
     non_dominated_ranks,
 )
 from nas_attn.search import trial_attrs as attrs
+from nas_attn.search.fidelity import FIDELITY_EPOCHS
 
 
 @dataclass(frozen=True)
@@ -29,6 +36,9 @@ class TrialRow:
     arch: dict[str, Any]
     crowding: float = math.inf
     knee: bool = False
+    spread: dict[str, float] = field(default_factory=dict)  # std over seeds, when re-run
+    seeds: int = 1
+    fidelity_epochs: int | None = None
 
 
 @dataclass(frozen=True)
@@ -37,6 +47,9 @@ class FrontSummary:
 
     hypervolume: float
     reference: dict[str, float]
+
+
+SEED_RUNS_PREFIX = "seed_runs:"
 
 
 def study_directions(study: optuna.Study) -> list[str]:
@@ -50,27 +63,65 @@ def objective_names(study: optuna.Study) -> list[str]:
     return names or [f"objective_{i}" for i in range(len(study.directions))]
 
 
-def evaluated_trials(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
-    """COMPLETE trials that evaluated their placement (duplicates answered from them left out)."""
+def _own_trials(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
     complete = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
     return [t for t in complete if attrs.DUPLICATE_OF not in t.user_attrs]
 
 
+def evaluated_trials(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
+    """COMPLETE trials that trained their placement (duplicates answered from them, and
+    placements screened out by a constraint, left out)."""
+    return [t for t in _own_trials(study) if t.user_attrs.get(attrs.TRAINED, True) is not False]
+
+
+def screened_trials(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
+    """COMPLETE trials whose placement broke a constraint when measured, so was never trained."""
+    return [t for t in _own_trials(study) if t.user_attrs.get(attrs.TRAINED, True) is False]
+
+
+def top_fidelity_trials(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
+    """Evaluated trials at the highest multi-fidelity budget reached (all of them without one)."""
+    trials = evaluated_trials(study)
+    budgets = [t.user_attrs.get(FIDELITY_EPOCHS) for t in trials]
+    top = max((b for b in budgets if b is not None), default=None)
+    return [t for t, b in zip(trials, budgets, strict=True) if top is None or b == top]
+
+
+def seed_runs_key(trial_number: int) -> str:
+    """The study user attribute holding the seed re-runs of trial ``trial_number``."""
+    return f"{SEED_RUNS_PREFIX}{trial_number}"
+
+
+def trial_values(
+    study_attrs: dict[str, Any], trial: optuna.trial.FrozenTrial
+) -> tuple[list[float], list[float], int]:
+    """The values a trial is ranked by: the mean over its seeds when it was re-run (with the
+    standard deviation per objective and the number of seeds), else its own values."""
+    runs = study_attrs.get(seed_runs_key(trial.number))
+    if not runs:
+        return list(trial.values), [], 1
+    per_seed = [list(trial.values)] + [list(v) for v in runs["values"]]
+    columns = list(zip(*per_seed, strict=True))
+    return [statistics.fmean(c) for c in columns], [statistics.stdev(c) for c in columns], len(per_seed)
+
+
 def ranked_rows(study: optuna.Study) -> list[TrialRow]:
-    """Every evaluated placement (one row per placement) with its non-dominated rank (1 = front)."""
+    """Every ranked placement (one row each; see the module docstring) with its non-dominated
+    rank (1 = front), crowding distance and the knee of the front."""
     names = objective_names(study)
     directions = study_directions(study)
-    trials = evaluated_trials(study)
-    ranks = non_dominated_ranks([t.values for t in trials], directions)
+    trials = top_fidelity_trials(study)
+    study_attrs = study.user_attrs
+    measured = [trial_values(study_attrs, t) for t in trials]
+    values = [m[0] for m in measured]
+    ranks = non_dominated_ranks(values, directions)
     crowding = [math.inf] * len(trials)
     for level in set(ranks):
         members = [i for i, r in enumerate(ranks) if r == level]
-        for i, d in zip(
-            members, crowding_distance([trials[i].values for i in members], directions), strict=True
-        ):
+        for i, d in zip(members, crowding_distance([values[i] for i in members], directions), strict=True):
             crowding[i] = d
     front = [i for i, r in enumerate(ranks) if r == 1]
-    knee = front[knee_point([trials[i].values for i in front], directions)] if front else -1
+    knee = front[knee_point([values[i] for i in front], directions)] if front else -1
     rows = []
     for index, (trial, rank) in enumerate(zip(trials, ranks, strict=True)):
         arch = trial.user_attrs.get(attrs.ARCH, {})
@@ -78,13 +129,16 @@ def ranked_rows(study: optuna.Study) -> list[TrialRow]:
         rows.append(
             TrialRow(
                 number=trial.number,
-                values=dict(zip(names, trial.values, strict=True)),
+                values=dict(zip(names, values[index], strict=True)),
                 rank=rank,
                 placement=placement,
                 params=trial.user_attrs.get("params"),
                 arch=arch,
                 crowding=crowding[index],
                 knee=index == knee,
+                spread=dict(zip(names, measured[index][1], strict=True)) if measured[index][1] else {},
+                seeds=measured[index][2],
+                fidelity_epochs=trial.user_attrs.get(FIDELITY_EPOCHS),
             )
         )
     return rows

@@ -7,6 +7,7 @@ fails before any trial starts, with the YAML key path of every problem.
 
 from __future__ import annotations
 
+import itertools
 import re
 from pathlib import Path
 from typing import Any, Literal
@@ -21,7 +22,7 @@ from nas_attn.backbones.arch_config import Stem
 from nas_attn.backbones.builder import stage_problems
 from nas_attn.data import get_dataset_spec
 from nas_attn.exceptions import NasAttnError
-from nas_attn.worker.config import LatencyConfig, ProxyConfig
+from nas_attn.worker.config import Constraint, LatencyConfig, ProxyConfig
 from nas_attn.worker.evaluate import OBJECTIVE_NAMES
 
 Direction = Literal["maximize", "minimize"]
@@ -108,6 +109,36 @@ def _default_objectives() -> list[Objective]:
     ]
 
 
+class FidelitySettings(BaseModel):
+    """Successive halving for a multi-objective search (``search.fidelity``).
+
+    Placements are trained in brackets of ``bracket`` at ``epochs[0]``; when a rung is done,
+    only its non-dominated placements (``promote: front``) or its best ``promote`` fraction by
+    non-dominated rank then crowding distance are retrained at the next budget. A trial's values
+    are those of the highest budget it reached; the front ranks the highest budget reached.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    epochs: list[int] = Field(min_length=2)
+    bracket: int = Field(default=8, ge=2)
+    promote: Literal["front"] | float = "front"
+
+    @field_validator("epochs")
+    @classmethod
+    def _increasing(cls, epochs: list[int]) -> list[int]:
+        if epochs[0] < 1 or any(b <= a for a, b in itertools.pairwise(epochs)):
+            raise ValueError(f"fidelity epochs must be positive and strictly increasing, got {epochs}")
+        return epochs
+
+    @field_validator("promote")
+    @classmethod
+    def _fraction(cls, promote: str | float) -> str | float:
+        if isinstance(promote, float) and not 0 < promote < 1:
+            raise ValueError(f"promote must be 'front' or a fraction between 0 and 1, got {promote}")
+        return promote
+
+
 class SearchSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -116,6 +147,8 @@ class SearchSettings(BaseModel):
     seed: int = 0
     population_size: int = Field(default=16, ge=2)
     baselines: bool = True  # evaluate "no attention" and "SE everywhere" first
+    fidelity: FidelitySettings | None = None
+    final_seeds: int = Field(default=1, ge=1, le=20)  # re-run the final front with this many seeds
 
 
 class SearchSpace(BaseModel):
@@ -129,6 +162,7 @@ class SearchSpace(BaseModel):
     proxy: ProxyConfig = Field(default_factory=ProxyConfig)
     latency: LatencyConfig = Field(default_factory=LatencyConfig)
     objectives: list[Objective] = Field(default_factory=_default_objectives, min_length=1)
+    constraints: list[Constraint] = Field(default_factory=list)
     search: SearchSettings = Field(default_factory=SearchSettings)
 
     @field_validator("name")
@@ -164,8 +198,22 @@ class SearchSpace(BaseModel):
         )
 
     def identity(self) -> dict[str, Any]:
-        """Everything that defines what a trial of this study means (not how many to run)."""
-        return self.model_dump(mode="json", exclude={"search"})
+        """Everything that defines what a trial of this study means (not how many to run).
+
+        ``constraints`` joins the identity only when set, so studies made before constraints
+        existed still resume."""
+        return self.model_dump(
+            mode="json", exclude={"search"} | ({"constraints"} if not self.constraints else set())
+        )
+
+    def proxy_at(self, epochs: int | None = None, seed: int | None = None) -> ProxyConfig:
+        """The proxy config with its epoch budget and/or seed replaced."""
+        update: dict[str, int] = {}
+        if epochs is not None:
+            update["epochs"] = epochs
+        if seed is not None:
+            update["seed"] = seed
+        return self.proxy.model_copy(update=update)
 
 
 def _check_against_backbone(space: SearchSpace, where: str) -> None:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Literal
+import re
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from nas_attn.data import check_dataset_name, get_dataset_spec
 
@@ -67,3 +68,53 @@ class LatencyConfig(BaseModel):
     batch_size: int = Field(default=1, ge=1)
     warmup: int = Field(default=10, ge=0)
     repeats: int = Field(default=50, ge=3)
+
+
+#: Metrics known before training (measured first, so a violating placement is never trained).
+SCREENING_METRICS = ("latency_ms", "latency_ratio", "params", "macs")
+_CONSTRAINT_TEXT = re.compile(r"^\s*([a-z_]+)\s*(<=|>=)\s*([-+0-9.eE_]+)\s*$")
+
+
+class Constraint(BaseModel):
+    """A limit on a metric measured before training, e.g. ``latency_ms <= 3`` or ``params <= 12e6``.
+
+    Written in a space as that string (or as ``{metric, op, limit}``). :meth:`violation` is the
+    amount by which a value breaks the limit: positive is infeasible, zero or negative feasible
+    (Optuna's constraint convention).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    metric: Literal["latency_ms", "latency_ratio", "params", "macs"]
+    op: Literal["<=", ">="]
+    limit: float
+
+    @model_validator(mode="before")
+    @classmethod
+    def _parse_text(cls, data: Any) -> Any:
+        if not isinstance(data, str):
+            return data
+        match = _CONSTRAINT_TEXT.match(data)
+        if match is None:
+            raise ValueError(
+                f"cannot read constraint '{data}'; write METRIC <= VALUE or METRIC >= VALUE "
+                f"with METRIC one of {', '.join(SCREENING_METRICS)} (e.g. 'latency_ms <= 3')"
+            )
+        metric, op, limit = match.groups()
+        if metric not in SCREENING_METRICS:
+            raise ValueError(
+                f"constraint '{data}': '{metric}' is not measured before training; "
+                f"constrain one of {', '.join(SCREENING_METRICS)}"
+            )
+        try:
+            value = float(limit)
+        except ValueError:
+            raise ValueError(f"constraint '{data}': '{limit}' is not a number") from None
+        return {"metric": metric, "op": op, "limit": value}
+
+    def violation(self, value: float) -> float:
+        """How far ``value`` is beyond the limit (> 0 infeasible, <= 0 feasible)."""
+        return value - self.limit if self.op == "<=" else self.limit - value
+
+    def __str__(self) -> str:
+        return f"{self.metric} {self.op} {self.limit:g}"

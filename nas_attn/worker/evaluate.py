@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -12,7 +13,7 @@ from torch import nn
 from nas_attn._version import __version__
 from nas_attn.backbones import ArchConfig, build_model
 from nas_attn.data import ProxyData
-from nas_attn.worker.config import LatencyConfig, ProxyConfig
+from nas_attn.worker.config import Constraint, LatencyConfig, ProxyConfig
 from nas_attn.worker.device import describe_device, resolve_device
 from nas_attn.worker.latency import LatencyComparison, measure_latency, measure_latency_ratio
 from nas_attn.worker.measure import count_macs, count_params
@@ -28,7 +29,9 @@ class TrialResult:
     ``latency_ratio`` is this placement's latency over the plain backbone's
     (``baseline_latency_ms``), timed interleaved in the same worker. ``macs`` counts one forward
     at batch 1. ``peak_memory_mb`` is the training's peak: the CUDA allocator on a GPU, the
-    process's resident set on a CPU (``peak_memory_source`` says which).
+    process's resident set on a CPU (``peak_memory_source`` says which). A placement that breaks
+    a screening constraint is not trained: ``trained`` is False, ``violations`` names the broken
+    limits and ``accuracy`` is 0 (it is recorded infeasible and never ranked).
     """
 
     accuracy: float
@@ -48,6 +51,8 @@ class TrialResult:
     epochs_completed: float = 0.0
     stopped_early: bool = False
     stop_reason: str = ""
+    trained: bool = True
+    violations: list[str] = field(default_factory=list)
     val_accuracy_curve: list[float] = field(default_factory=list)
     train_loss_curve: list[float] = field(default_factory=list)
     versions: dict[str, str] = field(default_factory=dict)
@@ -89,16 +94,54 @@ def _time_against_baseline(
     return measure_latency_ratio(model, baseline, *protocol)
 
 
+def violations(constraints: Sequence[Constraint], measured: dict[str, float]) -> list[str]:
+    """The constraints ``measured`` breaks, each with the measured value."""
+    return [
+        f"{c} (measured {measured[c.metric]:.6g})" for c in constraints if c.violation(measured[c.metric]) > 0
+    ]
+
+
 def evaluate(
-    arch: ArchConfig, proxy: ProxyConfig, latency: LatencyConfig, data: ProxyData, device: torch.device
+    arch: ArchConfig,
+    proxy: ProxyConfig,
+    latency: LatencyConfig,
+    data: ProxyData,
+    device: torch.device,
+    constraints: Sequence[Constraint] = (),
 ) -> TrialResult:
-    """Build ``arch`` (initialised from ``proxy.seed``), measure it (cheap, first), proxy-train it."""
+    """Build ``arch`` (initialised from ``proxy.seed``), measure it (cheap, first), then proxy-train
+    it unless a measured value breaks one of ``constraints`` (latency-first screening)."""
     seed_everything(proxy.seed)
     model = build_model(arch, num_classes=data.num_classes)
     params = count_params(model)
     macs = count_macs(model, arch.image_size)
     latency_device = device if latency.device == "auto" else resolve_device(latency.device)
     timing = _time_against_baseline(model.to(latency_device), arch, data.num_classes, latency, latency_device)
+    measured = {
+        "latency_ms": timing.model.median_ms,
+        "latency_ratio": timing.ratio,
+        "params": float(params),
+        "macs": float(macs),
+    }
+    broken = violations(constraints, measured)
+    if broken:
+        return TrialResult(
+            accuracy=0.0,
+            latency_ms=timing.model.median_ms,
+            latency_iqr_ms=timing.model.iqr_ms,
+            params=params,
+            train_seconds=0.0,
+            images_per_second=0.0,
+            epochs=0,
+            device=describe_device(device),
+            latency_ratio=timing.ratio,
+            latency_ratio_iqr=timing.ratio_iqr,
+            baseline_latency_ms=timing.baseline.median_ms,
+            macs=macs,
+            trained=False,
+            violations=broken,
+            versions=versions(),
+        )
     with PeakMemory(device) as peak:
         trained = train_proxy(model, data, proxy, device)
     return TrialResult(

@@ -15,7 +15,7 @@ import torch
 from nas_attn.backbones import ArchConfig
 from nas_attn.data import ProxyData
 from nas_attn.exceptions import NasAttnError
-from nas_attn.worker.config import SKIP_FILE_CHECKS, LatencyConfig, ProxyConfig
+from nas_attn.worker.config import SKIP_FILE_CHECKS, Constraint, LatencyConfig, ProxyConfig
 from nas_attn.worker.device import resolve_device
 from nas_attn.worker.evaluate import evaluate
 from nas_attn.worker.proxy_data import (
@@ -62,8 +62,16 @@ class TrialRunner:
             self._data[key] = load_proxy_data(proxy).to(self.device)
         return self._data[key]
 
-    def run(self, arch: dict[str, Any], proxy: dict[str, Any], latency: dict[str, Any]) -> dict[str, Any]:
-        """Evaluate one placement. Returns ``{"status": "ok", "result": {...}}`` or
+    def run(
+        self,
+        arch: dict[str, Any],
+        proxy: dict[str, Any],
+        latency: dict[str, Any],
+        constraints: list[Any] | None = None,
+    ) -> dict[str, Any]:
+        """Evaluate one placement (untrained if it breaks one of ``constraints``).
+
+        Returns ``{"status": "ok", "result": {...}}`` or
         ``{"status": "failed", "reason": "..."}`` for problems of the trial itself (bad config,
         divergence, missing data); anything else propagates so the driver sees the worker as
         broken."""
@@ -75,6 +83,7 @@ class TrialRunner:
                 LatencyConfig.model_validate(latency),
                 self.data_for(proxy_cfg),
                 self.device,
+                [Constraint.model_validate(c) for c in constraints or []],
             )
         except NasAttnError as exc:
             return {"status": "failed", "reason": str(exc)}

@@ -1,0 +1,63 @@
+"""CLI commands that train a finished study's placements again: ``reseed`` and ``validate-proxy``.
+
+Both start the same Ray worker pool as ``search`` and read the space back from the study.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from nas_attn.exceptions import NasAttnError
+
+DEFAULT_STORAGE = "sqlite:///nas_attn.db"
+
+
+def reseed(
+    study: str = typer.Option(..., "--study", help="Study name."),
+    seeds: int = typer.Option(3, "--seeds", min=2, help="Seeds per front trial, its own included."),
+    storage: str = typer.Option(DEFAULT_STORAGE, "--storage", help="Optuna storage URL."),
+    workers: int | None = typer.Option(None, "--workers", min=1, help="Ray worker actors."),
+    ray_address: str | None = typer.Option(None, "--ray-address", help="Existing Ray cluster, e.g. 'auto'."),
+    device: str = typer.Option("auto", "--device", help="auto | cpu | cuda"),
+) -> None:
+    """Re-run the Pareto front with more seeds; the front then ranks the mean (table: ± std)."""
+    from nas_attn import console
+    from nas_attn.search.followup import FollowupRequest, open_study_and_space, worker_pool
+    from nas_attn.search.reevaluate import reseed_front
+
+    request = FollowupRequest(storage, study, workers, ray_address, device)
+    the_study, space = open_study_and_space(request)
+    with worker_pool(request, space) as pool:
+        report = reseed_front(the_study, space, pool, seeds, console.info)
+    for failure in report.failures:
+        console.info(f"seed re-run failed: {failure}")
+    console.print_front(report.front, study)
+    if report.failures:
+        raise NasAttnError(f"{len(report.failures)} seed re-run(s) failed; re-run the command to retry them")
+
+
+def validate_proxy(
+    study: str = typer.Option(..., "--study", help="Study name."),
+    sample: int = typer.Option(8, "--sample", min=2, help="Trials to retrain, along the front and off it."),
+    epochs: int = typer.Option(..., "--epochs", min=1, help="The longer budget to compare with."),
+    storage: str = typer.Option(DEFAULT_STORAGE, "--storage", help="Optuna storage URL."),
+    workers: int | None = typer.Option(None, "--workers", min=1, help="Ray worker actors."),
+    ray_address: str | None = typer.Option(None, "--ray-address", help="Existing Ray cluster, e.g. 'auto'."),
+    device: str = typer.Option("auto", "--device", help="auto | cpu | cuda"),
+) -> None:
+    """Does the proxy rank placements right? Retrain a sample longer; Kendall tau / Spearman rho."""
+    from nas_attn import console
+    from nas_attn.search.followup import FollowupRequest, open_study_and_space, worker_pool
+    from nas_attn.search.reevaluate import validate_proxy as run_validation
+
+    request = FollowupRequest(storage, study, workers, ray_address, device)
+    the_study, space = open_study_and_space(request)
+    with worker_pool(request, space) as pool:
+        result = run_validation(the_study, space, pool, sample, epochs, console.info)
+    console.print_validation(result)
+    console.info(f"stored in study '{study}' as user attribute 'proxy_validation'")
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(reseed)
+    app.command("validate-proxy")(validate_proxy)

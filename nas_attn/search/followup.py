@@ -1,0 +1,70 @@
+"""Work on a finished study with the search's worker pool: seed re-runs and proxy validation.
+
+The study's own space is read back from the study (it stores everything but the ``search:``
+block), so these commands need no space file and cannot mix spaces.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import optuna
+from pydantic import ValidationError
+
+from nas_attn.exceptions import NasAttnError
+from nas_attn.search.pool import WorkerPool, plan_pool, start_ray
+from nas_attn.search.space import SearchSpace
+from nas_attn.search.storage import open_storage
+from nas_attn.search.study import SPACE_ATTR, load_existing_study
+from nas_attn.worker.device import resolve_device
+
+
+@dataclass(frozen=True)
+class FollowupRequest:
+    storage_url: str
+    study_name: str
+    workers: int | None = None
+    ray_address: str | None = None
+    device: str = "auto"
+    gpus_per_trial: float | None = None
+
+
+def open_study_and_space(request: FollowupRequest) -> tuple[optuna.Study, SearchSpace]:
+    """The study and the space it was created with, or a NasAttnError naming the problem."""
+    if request.workers is not None and request.workers < 1:
+        raise NasAttnError(f"--workers must be at least 1, got {request.workers}")
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = load_existing_study(open_storage(request.storage_url), request.study_name)
+    identity = study.user_attrs.get(SPACE_ATTR)
+    if identity is None:
+        raise NasAttnError(
+            f"study '{request.study_name}' was not created by nas-attn search; nothing to re-run"
+        )
+    try:
+        space = SearchSpace.model_validate(identity)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise NasAttnError(
+            f"the space stored in study '{request.study_name}' cannot be used here: {where}: {first['msg']}"
+        ) from None
+    return study, space
+
+
+@contextmanager
+def worker_pool(request: FollowupRequest, space: SearchSpace) -> Iterator[WorkerPool]:
+    """Start (or join) Ray, start the workers and load their data; shut them down after."""
+    if request.ray_address is None:
+        resolve_device(request.device)
+    start_ray(request.ray_address, request.workers or 1)
+    plan = plan_pool(
+        request.workers, request.device, request.gpus_per_trial, remote=request.ray_address is not None
+    )
+    pool = WorkerPool(plan)
+    try:
+        pool.check_ready(space.proxy.model_dump(mode="json"))
+        yield pool
+    finally:
+        pool.shutdown()

@@ -1,0 +1,117 @@
+"""Seed re-runs of the front and proxy validation, through the real study and a scripted pool."""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import optuna
+import pytest
+from fakes import FakePool, fake_result
+from helpers import make_study, space_yaml, write_space
+
+from nas_attn.exceptions import NasAttnError
+from nas_attn.rank_correlation import kendall_tau
+from nas_attn.search import run_search
+from nas_attn.search.dispatch import Outcome
+from nas_attn.search.reevaluate import (
+    PROXY_VALIDATION_ATTR,
+    pick_spread,
+    reseed_front,
+    validate_proxy,
+)
+from nas_attn.search.results import TrialRow, pareto_rows, ranked_rows, seed_runs_key
+from nas_attn.search.space import SearchSpace
+
+
+def finished(tmp_path: Path, n: int = 10) -> tuple[optuna.Study, SearchSpace]:
+    path = write_space(tmp_path, space_yaml(sampler="exhaustive", baselines=False))
+    study, space = make_study(f"sqlite:///{tmp_path / 's.db'}", path)
+    run_search(study, space, n, FakePool(workers=2))
+    return study, space
+
+
+def scripted(pool: FakePool, accuracy: Callable[[dict[str, Any], float], float]) -> None:
+    """Results whose accuracy is ``accuracy(proxy payload, placement's own accuracy)``."""
+
+    def script(index: int, arch: Any) -> Outcome:
+        out = fake_result(arch)
+        out["accuracy"] = accuracy(pool.payloads[index]["proxy"], out["accuracy"])
+        return Outcome("ok", result=out)
+
+    pool.script = script
+
+
+def test_front_trials_are_rerun_with_more_seeds_and_ranked_by_the_mean(tmp_path: Path) -> None:
+    study, space = finished(tmp_path)
+    front_before = {r.number: r.values["accuracy"] for r in pareto_rows(study)}
+    pool = FakePool(workers=2)
+    scripted(pool, lambda proxy, own: own - 0.01 * proxy["seed"])
+    report = reseed_front(study, space, pool, seeds=3)
+
+    assert not report.failures
+    assert {p["proxy"]["seed"] for p in pool.payloads} == {1, 2}
+    assert all(p["proxy"]["epochs"] == space.proxy.epochs for p in pool.payloads)
+    for row in report.front:
+        runs = study.user_attrs[seed_runs_key(row.number)]
+        assert sorted(runs["seeds"]) == [1, 2] and row.seeds == 3
+        own = front_before.get(row.number, study.trials[row.number].values[0])
+        expected = [own, own - 0.01, own - 0.02]
+        assert row.values["accuracy"] == pytest.approx(statistics.fmean(expected))
+        assert row.spread["accuracy"] == pytest.approx(statistics.stdev(expected))
+    submitted = len(pool.payloads)
+    reseed_front(study, space, pool, seeds=3)
+    assert len(pool.payloads) == submitted  # already re-run: nothing more to do
+
+
+def test_a_failed_seed_run_is_reported_not_stored(tmp_path: Path) -> None:
+    study, space = finished(tmp_path, n=4)
+    pool = FakePool(workers=1, script=lambda index, arch: Outcome("failed", reason="training diverged"))
+    report = reseed_front(study, space, pool, seeds=2)
+    assert report.failures and "training diverged" in report.failures[0]
+    assert not any(k.startswith("seed_runs:") for k in study.user_attrs)
+
+
+def test_validate_proxy_retrains_longer_and_correlates(tmp_path: Path) -> None:
+    study, space = finished(tmp_path)
+    pool = FakePool(workers=2)
+    scripted(pool, lambda proxy, own: 0.5 + own / 2)  # the long budget keeps the proxy's order
+    result = validate_proxy(study, space, pool, sample=6, epochs=4)
+
+    assert {p["proxy"]["epochs"] for p in pool.payloads} == {4}
+    assert len(result.rows) == 6 and result.kendall_tau == pytest.approx(1.0)
+    assert result.spearman_rho == pytest.approx(1.0) and not result.misleading
+    assert any(r.rank == 1 for r in result.rows) and any(r.rank > 1 for r in result.rows)
+    stored = study.user_attrs[PROXY_VALIDATION_ATTR][-1]
+    assert stored["kendall_tau"] == pytest.approx(1.0) and len(stored["trials"]) == 6
+
+
+def test_validate_proxy_warns_when_the_proxy_misleads(tmp_path: Path) -> None:
+    study, space = finished(tmp_path)
+    pool = FakePool(workers=2)
+    scripted(pool, lambda proxy, own: 1.0 - own)  # the long budget reverses the order
+    result = validate_proxy(study, space, pool, sample=5, epochs=4)
+    proxy = [r.proxy_accuracy for r in result.rows]
+    long = [r.long_accuracy or 0.0 for r in result.rows]
+    assert result.kendall_tau == pytest.approx(kendall_tau(proxy, long)) == pytest.approx(-1.0)
+    assert result.misleading
+
+
+def test_the_sample_spreads_along_the_front_and_off_it(tmp_path: Path) -> None:
+    study, _ = finished(tmp_path)
+    rows = ranked_rows(study)
+    chosen = pick_spread(rows, 4)
+    assert len(chosen) == 4 and len({r.number for r in chosen}) == 4
+    front = [r for r in rows if r.rank == 1]
+    assert sum(r.rank == 1 for r in chosen) == min(len(front), 2)
+    assert len(pick_spread(rows, 50)) == len(rows)
+
+
+def test_validate_proxy_needs_two_trials_and_a_sample_of_two() -> None:
+    row = TrialRow(number=0, values={"accuracy": 0.5}, rank=1, placement="", params=None, arch={})
+    with pytest.raises(NasAttnError, match="at least 2 evaluated|needs at least 2"):
+        pick_spread([row], 3)
+    with pytest.raises(NasAttnError, match="--sample must be at least 2"):
+        pick_spread([row, row], 1)
