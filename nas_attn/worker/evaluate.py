@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 import timm
@@ -66,9 +66,11 @@ class TrialResult:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrialResult:
-        return cls(**data)
+        """The TrialResult in ``data``; keys that are not fields (e.g. where it ran) are ignored."""
+        return cls(**{k: v for k, v in data.items() if k in _FIELD_NAMES})
 
 
+_FIELD_NAMES = frozenset(f.name for f in fields(TrialResult))
 OBJECTIVE_NAMES = ("accuracy", "latency_ms", "latency_ratio", "params", "macs")
 
 

@@ -4,7 +4,6 @@ infeasible and never trained (real worker code, real training, counted)."""
 from __future__ import annotations
 
 import importlib
-import itertools
 from pathlib import Path
 from typing import Any
 
@@ -15,48 +14,12 @@ from helpers import State, make_study, space_yaml, write_space
 from nas_attn.backbones import ArchConfig, build_model
 from nas_attn.exceptions import NasAttnError
 from nas_attn.search import run_search
-from nas_attn.search.dispatch import Outcome
+from nas_attn.search.inprocess import InProcessPool
 from nas_attn.search.placements import enumerate_params
 from nas_attn.search.results import ranked_rows, screened_trials
 from nas_attn.search.space import SearchSpace, load_space, sample_arch
 from nas_attn.worker.config import Constraint
 from nas_attn.worker.measure import count_params
-from nas_attn.worker.runner import TrialRunner
-
-
-class RunnerPool:
-    """One in-process TrialRunner: each submission is evaluated for real when polled."""
-
-    def __init__(self) -> None:
-        self.runner = TrialRunner("cpu", threads=1)
-        self._queue: dict[int, dict[str, Any]] = {}
-        self._tickets = itertools.count()
-
-    @property
-    def idle(self) -> int:
-        return 1 - len(self._queue)
-
-    def submit(self, payload: dict[str, Any]) -> int:
-        ticket = next(self._tickets)
-        self._queue[ticket] = payload
-        return ticket
-
-    def poll(self, timeout: float) -> list[tuple[int, Outcome]]:
-        done = []
-        for ticket, p in list(self._queue.items()):
-            del self._queue[ticket]
-            reply = self.runner.run(p["arch"], p["proxy"], p["latency"], p.get("constraints"))
-            outcome = (
-                Outcome("ok", result=reply["result"])
-                if reply["status"] == "ok"
-                else Outcome("failed", reason=reply["reason"])
-            )
-            done.append((ticket, outcome))
-        return done
-
-    def shutdown(self) -> None:
-        self._queue.clear()
-
 
 evaluate_module = importlib.import_module("nas_attn.worker.evaluate")  # the package re-exports evaluate()
 
@@ -87,7 +50,7 @@ def test_a_constrained_search_never_trains_an_infeasible_placement(
         return real_train(model, *args, **kwargs)
 
     monkeypatch.setattr(evaluate_module, "train_proxy", counting_train)  # where evaluate() looks it up
-    outcome = run_search(study, space, 3, RunnerPool())
+    outcome = run_search(study, space, 3, InProcessPool(threads=1))
 
     screened = screened_trials(study)
     feasible = [t for t in study.trials if t.state == State.COMPLETE and t.user_attrs["trained"]]

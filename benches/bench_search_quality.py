@@ -1,0 +1,234 @@
+"""Search quality at equal training compute: hypervolume of nsga2, tpe, random and multi-fidelity.
+
+Every method searches the same real space (ResNet-18 cifar stem, attention in layer3/layer4)
+on scikit-learn's bundled digits, through the real driver, study and worker code (one
+in-process worker, no Ray). Objectives: accuracy (max) and MACs (min; deterministic, so the
+comparison is about the search, not about CPU timing noise).
+
+Equal compute: the multi-fidelity run (NSGA-II sampling, successive halving over
+``--low-epochs`` then ``--epochs``) goes first and spends what it spends in whole brackets;
+each full-budget method then gets ``ceil(spent / epochs)`` trials, i.e. at least as many
+training epochs. Hypervolumes are measured on each run's ranked front (the highest budget
+for multi-fidelity) against one reference point for all runs (the union's worst accuracy and
+MACs, widened by 1% of their ranges), and printed as ratios to random search with the same
+seed: mean, standard deviation, min and max over ``--seeds`` seeds.
+
+Training is deterministic on a CPU (same placement, budget and proxy seed: same accuracy), so
+results are cached by (placement, epochs) across runs to save wall time; the compute charged
+to each method counts every training it asked for, cached or not.
+
+    .venv/bin/python benches/bench_search_quality.py                 # 3 seeds, ~20-40 min on 2 cores
+    .venv/bin/python benches/bench_search_quality.py --seeds 1 --compute 12   # a quick look
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import statistics
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import optuna
+
+from nas_attn.backbones import ArchConfig
+from nas_attn.pareto import default_reference_point, hypervolume
+from nas_attn.search import run_search
+from nas_attn.search.dispatch import Outcome
+from nas_attn.search.fidelity import FIDELITY_SPENT
+from nas_attn.search.inprocess import InProcessPool
+from nas_attn.search.results import evaluated_trials, ranked_rows
+from nas_attn.search.space import SearchSpace
+from nas_attn.search.storage import open_storage
+from nas_attn.search.study import open_study
+
+METHODS = ("multi-fidelity", "random", "nsga2", "tpe")
+DIRECTIONS = ["maximize", "minimize"]
+MODULES = ["none", "se", "eca", "cbam", "coord", "gc"]
+
+
+def make_space(args: argparse.Namespace, sampler: str, seed: int, fidelity: bool) -> SearchSpace:
+    search: dict[str, Any] = {"sampler": sampler, "seed": seed, "baselines": False, "population_size": 6}
+    if fidelity:
+        search["fidelity"] = {"epochs": [args.low_epochs, args.epochs], "bracket": args.bracket}
+    stage = {"module": MODULES, "reduction": [4, 16]}
+    return SearchSpace.model_validate(
+        {
+            "name": "quality",
+            "stages": {"layer3": stage, "layer4": stage},
+            "proxy": {
+                "dataset": "digits",
+                "image_size": args.image_size,
+                "epochs": args.epochs,
+                "batch_size": 64,
+                "crop_padding": 1,
+            },
+            "latency": {"warmup": 0, "repeats": 3},
+            "objectives": [
+                {"name": "accuracy", "direction": "maximize"},
+                {"name": "macs", "direction": "minimize"},
+            ],
+            "search": search,
+        }
+    )
+
+
+class CachingPool(InProcessPool):
+    """The in-process worker, answering a (placement, epochs, seed) it trained before from memory."""
+
+    def __init__(self, threads: int) -> None:
+        super().__init__("cpu", threads)
+        self.cache: dict[tuple[str, int, int], Outcome] = {}
+        self.hits = self.misses = 0
+
+    def evaluate(self, payload: dict[str, Any]) -> Outcome:
+        proxy = payload["proxy"]
+        key = (ArchConfig.from_dict(payload["arch"]).digest(), int(proxy["epochs"]), int(proxy["seed"]))
+        if key in self.cache:
+            self.hits += 1
+        else:
+            self.misses += 1
+            self.cache[key] = super().evaluate(payload)
+        return self.cache[key]
+
+
+@dataclass
+class Run:
+    method: str
+    seed: int
+    points: list[list[float]]
+    spent: int
+    trained: int
+    seconds: float
+
+
+def spent_epochs(study: optuna.Study, full_epochs: int) -> int:
+    return sum(int(t.user_attrs.get(FIDELITY_SPENT, full_epochs)) for t in evaluated_trials(study))
+
+
+def search(space: SearchSpace, pool: CachingPool, workdir: Path, n_trials: int) -> optuna.Study:
+    storage = open_storage(
+        f"sqlite:///{workdir / f'{space.search.sampler}-{space.search.seed}-{n_trials}.db'}"
+    )
+    study = open_study(storage, space.name, space, space.search.sampler)
+    run_search(study, space, n_trials, pool)
+    return study
+
+
+def run_multi_fidelity(args: argparse.Namespace, seed: int, pool: CachingPool, workdir: Path) -> Run:
+    space = make_space(args, "nsga2", seed, fidelity=True)
+    start = time.perf_counter()
+    storage = open_storage(f"sqlite:///{workdir / f'mf-{seed}.db'}")
+    study = open_study(storage, space.name, space, "nsga2")
+    target = 0
+    while spent_epochs(study, args.epochs) < args.compute:
+        target += args.bracket
+        run_search(study, space, target, pool)
+    points = [list(r.values.values()) for r in ranked_rows(study)]
+    spent = spent_epochs(study, args.epochs)
+    return Run(
+        "multi-fidelity", seed, points, spent, len(evaluated_trials(study)), time.perf_counter() - start
+    )
+
+
+def run_full(
+    args: argparse.Namespace, method: str, seed: int, budget: int, pool: CachingPool, workdir: Path
+) -> Run:
+    space = make_space(args, method, seed, fidelity=False)
+    start = time.perf_counter()
+    n_trials = math.ceil(budget / args.epochs)
+    study = search(space, pool, workdir, n_trials)
+    points = [list(r.values.values()) for r in ranked_rows(study)]
+    trained = len(evaluated_trials(study))
+    return Run(method, seed, points, trained * args.epochs, trained, time.perf_counter() - start)
+
+
+def reference_point(runs: list[Run]) -> list[float]:
+    every = [p for run in runs for p in run.points]
+    worst = default_reference_point(every, DIRECTIONS)  # nadir of the union
+    spans = [max(p[i] for p in every) - min(p[i] for p in every) for i in range(2)]
+    return [worst[0] - 0.01 * spans[0], worst[1] + 0.01 * spans[1]]
+
+
+def report(runs: list[Run], args: argparse.Namespace, pool: CachingPool) -> None:
+    ref = reference_point(runs)
+    volume = {(r.method, r.seed): hypervolume(r.points, DIRECTIONS, ref) for r in runs}
+    print(f"\nreference point: accuracy {ref[0]:.4f}, MACs {ref[1]:.4g}", end=" ")
+    print("(the union's worst, widened by 1% of the range)")
+    header = ["HV/random mean", "std", "min", "max", "epochs", "trained", "front"]
+    print(f"{'method':<15} " + " ".join(f"{h:>{max(6, len(h))}}" for h in header))
+    seeds = sorted({r.seed for r in runs})
+    for method in METHODS:
+        mine = [r for r in runs if r.method == method]
+        ratios = [volume[(method, s)] / volume[("random", s)] for s in seeds if volume[("random", s)] > 0]
+        spread = statistics.stdev(ratios) if len(ratios) > 1 else 0.0
+        cells = [
+            statistics.fmean(ratios),
+            spread,
+            min(ratios),
+            max(ratios),
+            statistics.fmean(r.spent for r in mine),
+            statistics.fmean(r.trained for r in mine),
+            statistics.fmean(len(r.points) for r in mine),
+        ]
+        print(
+            f"{method:<15} "
+            + " ".join(f"{c:>{max(6, len(h))}.3f}" for c, h in zip(cells, header, strict=True))
+        )
+    print(
+        "absolute hypervolume per seed: "
+        + "; ".join(f"{m} " + ", ".join(f"{volume[(m, s)]:.4g}" for s in seeds) for m in METHODS)
+    )
+    print(f"trainings: {pool.misses} run, {pool.hits} answered from the cache (deterministic CPU training)")
+
+
+def describe(run: Run) -> None:
+    print(
+        f"seed {run.seed} {run.method}: {run.spent} epochs, {run.trained} placements trained, "
+        f"front of {len(run.points)}, {run.seconds:.0f}s",
+        flush=True,
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument(
+        "--compute", type=int, default=30, help="training epochs per search (multi-fidelity's, at least)"
+    )
+    parser.add_argument("--epochs", type=int, default=3, help="the full proxy budget")
+    parser.add_argument("--low-epochs", type=int, default=1, help="multi-fidelity's first budget")
+    parser.add_argument("--bracket", type=int, default=6, help="multi-fidelity bracket size")
+    parser.add_argument("--image-size", type=int, default=8)
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    pool = CachingPool(args.threads)
+    runs: list[Run] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        for seed in range(args.seeds):
+            mf = run_multi_fidelity(args, seed, pool, workdir)
+            runs.append(mf)
+            describe(mf)
+            for method in METHODS[1:]:
+                run = run_full(args, method, seed, mf.spent, pool, workdir)
+                runs.append(run)
+                describe(run)
+    print(
+        f"\nspace: ResNet-18 cifar stem, layer3/layer4 x {MODULES} x r {{4, 16}}; digits {args.image_size}px"
+    )
+    print(
+        f"full budget {args.epochs} epochs; multi-fidelity {args.low_epochs} -> {args.epochs} epochs "
+        f"in brackets of {args.bracket}, promoting each rung's front"
+    )
+    report(runs, args, pool)
+
+
+if __name__ == "__main__":
+    main()
