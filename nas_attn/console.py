@@ -86,7 +86,13 @@ class RichProgressObserver:
 
     def trial_finished(self, number: int, result: TrialResult | None, reason: str | None) -> None:
         self._running.discard(number)
-        if result is not None:
+        if result is not None and not result.trained:
+            label = self._labels.pop(number, "")
+            self._progress.console.print(
+                f"trial {number:>4}  screened out, not trained: {'; '.join(result.violations)}  {label}",
+                markup=False,
+            )
+        elif result is not None:
             self._best = result.accuracy if self._best is None else max(self._best, result.accuracy)
             label = self._labels.pop(number, "")
             self._progress.console.print(
@@ -127,9 +133,16 @@ def describe_plan(plan: PoolConfig, space: SearchSpace) -> str:
         if plan.device == "cpu"
         else f"{plan.gpus_per_trial} GPU(s) each"
     )
-    proxy = space.proxy
-    budget = f"{proxy.dataset} at {proxy.image_size}px, {proxy.epochs} epochs"
-    return f"ray: {plan.workers} worker(s) on {plan.device}, {each}; proxy: {budget}"
+    proxy, fidelity = space.proxy, space.search.fidelity
+    epochs = f"{proxy.epochs} epochs"
+    if fidelity:
+        budgets = " -> ".join(map(str, fidelity.epochs))
+        epochs = f"{budgets} epochs (successive halving, brackets of {fidelity.bracket})"
+    line = f"ray: {plan.workers} worker(s) on {plan.device}, {each}; "
+    line += f"proxy: {proxy.dataset} at {proxy.image_size}px, {epochs}"
+    if space.constraints:
+        line += f"; screened before training: {', '.join(map(str, space.constraints))}"
+    return line
 
 
 def print_front(rows: Sequence[TrialRow], study_name: str) -> None:
