@@ -27,8 +27,6 @@ def test_the_plan_names_the_budgets_and_the_constraints(tmp_path: Path, tiny_spa
     path = tmp_path / "constrained.yaml"
     path.write_text(text)
     space = load_space(path)
-        tiny_space_file.with_name("c.yaml").write_text(text) and tiny_space_file.with_name("c.yaml")
-    )
     line = console.describe_plan(PoolConfig(workers=2, device="cpu", threads_per_worker=1), space)
     assert "1 -> 3 epochs (successive halving, brackets of 8)" in line
     assert "screened before training: params <= 1.2e+07, latency_ms <= 3" in line
