@@ -5,20 +5,29 @@ Both start the same Ray worker pool as ``search`` and read the space back from t
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
 from nas_attn.exceptions import NasAttnError
 
 DEFAULT_STORAGE = "sqlite:///nas_attn.db"
 
+# The options both commands share: which study, and where its trials run again.
+Study = Annotated[str, typer.Option("--study", help="Study name.")]
+Storage = Annotated[str, typer.Option("--storage", help="Optuna storage URL.")]
+Workers = Annotated[int | None, typer.Option("--workers", min=1, help="Ray worker actors.")]
+RayAddress = Annotated[str | None, typer.Option("--ray-address", help="Existing Ray cluster, e.g. 'auto'.")]
+Device = Annotated[str, typer.Option("--device", help="auto | cpu | cuda")]
+
 
 def reseed(
-    study: str = typer.Option(..., "--study", help="Study name."),
+    study: Study,
     seeds: int = typer.Option(3, "--seeds", min=2, help="Seeds per front trial, its own included."),
-    storage: str = typer.Option(DEFAULT_STORAGE, "--storage", help="Optuna storage URL."),
-    workers: int | None = typer.Option(None, "--workers", min=1, help="Ray worker actors."),
-    ray_address: str | None = typer.Option(None, "--ray-address", help="Existing Ray cluster, e.g. 'auto'."),
-    device: str = typer.Option("auto", "--device", help="auto | cpu | cuda"),
+    storage: Storage = DEFAULT_STORAGE,
+    workers: Workers = None,
+    ray_address: RayAddress = None,
+    device: Device = "auto",
 ) -> None:
     """Re-run the Pareto front with more seeds; the front then ranks the mean (table: ± std)."""
     from nas_attn import console
@@ -37,13 +46,13 @@ def reseed(
 
 
 def validate_proxy(
-    study: str = typer.Option(..., "--study", help="Study name."),
-    sample: int = typer.Option(8, "--sample", min=2, help="Trials to retrain, along the front and off it."),
+    study: Study,
     epochs: int = typer.Option(..., "--epochs", min=1, help="The longer budget to compare with."),
-    storage: str = typer.Option(DEFAULT_STORAGE, "--storage", help="Optuna storage URL."),
-    workers: int | None = typer.Option(None, "--workers", min=1, help="Ray worker actors."),
-    ray_address: str | None = typer.Option(None, "--ray-address", help="Existing Ray cluster, e.g. 'auto'."),
-    device: str = typer.Option("auto", "--device", help="auto | cpu | cuda"),
+    sample: int = typer.Option(8, "--sample", min=2, help="Trials to retrain, along the front and off it."),
+    storage: Storage = DEFAULT_STORAGE,
+    workers: Workers = None,
+    ray_address: RayAddress = None,
+    device: Device = "auto",
 ) -> None:
     """Does the proxy rank placements right? Retrain a sample longer; Kendall tau / Spearman rho."""
     from nas_attn import console
