@@ -134,12 +134,12 @@ def front(
     """The study's complete trials ranked by non-dominated sorting (rank 1 = Pareto front)."""
     from nas_attn import console
     from nas_attn.search.results import front_summary, ranked_rows
-    from nas_attn.search.storage import open_storage
+    from nas_attn.search.storage import open_existing_storage
     from nas_attn.search.study import load_existing_study
 
     if output_format not in console.ROW_FORMATS:
         raise NasAttnError(f"unknown format '{output_format}'; use {', '.join(console.ROW_FORMATS)}")
-    the_study = load_existing_study(open_storage(storage), study)
+    the_study = load_existing_study(open_existing_storage(storage), study)
     rows = sorted(ranked_rows(the_study), key=lambda r: (r.rank, -r.crowding, r.number))
     console.print_rows(
         rows, output_format, f"trials of '{study}' by Pareto rank", front_summary(the_study, rows)

@@ -32,10 +32,10 @@ def export(
     """Write the chosen trial's arch YAML with provenance (and optionally ONNX / TorchScript)."""
     from nas_attn import console
     from nas_attn.export import export_arch, export_onnx, export_torchscript, select_trial
-    from nas_attn.search.storage import open_storage, redact_url
+    from nas_attn.search.storage import open_existing_storage, redact_url
     from nas_attn.search.study import load_existing_study
 
-    the_study = load_existing_study(open_storage(storage), study)
+    the_study = load_existing_study(open_existing_storage(storage), study)
     chosen = select_trial(the_study, trial=trial, knee=knee, max_latency_ms=max_latency_ms)
     arch = export_arch(the_study, chosen, redact_url(storage), out)
     values = ", ".join(f"{k}={v:.4g}" for k, v in (arch.provenance or {}).get("objectives", {}).items())
@@ -95,10 +95,10 @@ def report(
     """One self-contained HTML report: Pareto scatter, front heatmap, hypervolume, trials."""
     from nas_attn import console
     from nas_attn.report import write_report
-    from nas_attn.search.storage import open_storage, redact_url
+    from nas_attn.search.storage import open_existing_storage, redact_url
     from nas_attn.search.study import load_existing_study
 
-    path = write_report(load_existing_study(open_storage(storage), study), redact_url(storage), out)
+    path = write_report(load_existing_study(open_existing_storage(storage), study), redact_url(storage), out)
     console.info(f"report -> {path} (open it in a browser; it works offline)")
 
 

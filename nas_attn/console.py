@@ -178,7 +178,7 @@ def print_rows(
             "knee": r.knee,
             "params": r.params,
             "seeds": r.seeds,
-            **{f"{name}_std": std for name, std in r.spread.items()},
+            **{f"{name}_std": r.spread.get(name) for name in r.values},
             "fidelity_epochs": r.fidelity_epochs,
             "placement": r.placement,
         }

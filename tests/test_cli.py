@@ -164,7 +164,10 @@ def test_front_formats(tmp_path: Path, tiny_space_file: Path) -> None:
     csv_out = nas_attn(
         "front", "--storage", storage, "--study", "tiny", "--format", "csv", cwd=tmp_path
     ).stdout
-    assert csv_out.splitlines()[0] == "trial,rank,accuracy,latency_ms,crowding_distance,knee,params,placement"
+    assert csv_out.splitlines()[0] == (
+        "trial,rank,accuracy,latency_ms,crowding_distance,knee,params,seeds,"
+        "accuracy_std,latency_ms_std,fidelity_epochs,placement"
+    )
     assert len(csv_out.splitlines()) == 4
     table = nas_attn("front", "--storage", storage, "--study", "tiny", cwd=tmp_path)
     assert table.returncode == 0 and "rank" in table.stdout and "knee" in table.stdout

@@ -39,8 +39,13 @@ def test_validate_proxy_and_reseed_on_a_finished_study(tmp_path: Path, tiny_spac
     assert seed_runs_key(int(next(k for k in study.user_attrs if k.startswith("seed_runs:")).split(":")[1]))
 
 
-def test_followup_commands_refuse_a_missing_study(tmp_path: Path) -> None:
+def test_followup_commands_refuse_a_missing_study_or_database(tmp_path: Path) -> None:
     storage = f"sqlite:///{tmp_path / 'empty.db'}"
     for command in (("validate-proxy", "--epochs", "3"), ("reseed",)):
         proc = nas_attn(*command, "--study", "nope", "--storage", storage, cwd=tmp_path)
-        assert_one_line_error(proc, "no study named 'nope'")
+        assert_one_line_error(proc, f"no SQLite database at '{tmp_path / 'empty.db'}'")
+        assert not (tmp_path / "empty.db").exists()  # reading never creates a database
+    optuna.create_study(study_name="other", storage=storage)
+    for command in (("validate-proxy", "--epochs", "3"), ("reseed",)):
+        proc = nas_attn(*command, "--study", "nope", "--storage", storage, cwd=tmp_path)
+        assert_one_line_error(proc, "no study named 'nope' in this storage; studies: other")

@@ -16,7 +16,7 @@ from pydantic import ValidationError
 from nas_attn.exceptions import NasAttnError
 from nas_attn.search.pool import WorkerPool, plan_pool, start_ray
 from nas_attn.search.space import SearchSpace
-from nas_attn.search.storage import open_storage
+from nas_attn.search.storage import open_existing_storage
 from nas_attn.search.study import SPACE_ATTR, load_existing_study
 from nas_attn.worker.device import resolve_device
 
@@ -36,7 +36,7 @@ def open_study_and_space(request: FollowupRequest) -> tuple[optuna.Study, Search
     if request.workers is not None and request.workers < 1:
         raise NasAttnError(f"--workers must be at least 1, got {request.workers}")
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = load_existing_study(open_storage(request.storage_url), request.study_name)
+    study = load_existing_study(open_existing_storage(request.storage_url), request.study_name)
     identity = study.user_attrs.get(SPACE_ATTR)
     if identity is None:
         raise NasAttnError(

@@ -99,5 +99,22 @@ def open_storage(url: str) -> optuna.storages.RDBStorage:
     raise NasAttnError(f"cannot set up storage '{safe}': {reason}; check the database user's rights")
 
 
+def open_existing_storage(url: str) -> optuna.storages.RDBStorage:
+    """Like :func:`open_storage` for commands that only read a study: a SQLite file that does
+    not exist is an error (naming the path) instead of a new empty database."""
+    try:
+        parsed = make_url(url)
+    except sqlalchemy.exc.ArgumentError:
+        parsed = None
+    if parsed is not None and parsed.get_backend_name() == "sqlite":
+        database = parsed.database or ""
+        if database and database != ":memory:" and not Path(database).is_file():
+            raise NasAttnError(
+                f"no SQLite database at '{database}'; run nas-attn search first, or pass the --storage "
+                "the search used"
+            )
+    return open_storage(url)
+
+
 def _reason(exc: BaseException, url: str) -> str:
     return redact_text(_first_line(str(exc)) or type(exc).__name__, url)
