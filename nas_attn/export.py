@@ -57,8 +57,13 @@ def select_trial(
     if knee:
         return complete[next(r.number for r in front if r.knee)]
     assert max_latency_ms is not None
+    from nas_attn.search.results import ranked_rows
+
+    ranked = {r.number for r in ranked_rows(study)}  # trained, feasible, at the top budget
     within = [
-        t for t in complete.values() if float(t.user_attrs.get("latency_ms", float("inf"))) <= max_latency_ms
+        t
+        for t in complete.values()
+        if t.number in ranked and float(t.user_attrs.get("latency_ms", float("inf"))) <= max_latency_ms
     ]
     if not within:
         fastest = min(float(t.user_attrs.get("latency_ms", float("inf"))) for t in complete.values())
@@ -87,20 +92,25 @@ def export_arch(
         raise NasAttnError(
             f"trial {trial.number} carries no 'arch' user attribute; it was not made by nas-attn"
         )
-    from nas_attn.search.results import objective_names
+    from nas_attn.search.results import objective_names, ranked_rows
 
     objectives = objective_names(study)
+    row = next((r for r in ranked_rows(study) if r.number == trial.number), None)
     provenance: dict[str, Any] = {
         "study": study.study_name,
         "trial": trial.number,
         "storage": storage,
-        "objectives": dict(zip(objectives, trial.values, strict=True)),
+        "objectives": row.values if row else dict(zip(objectives, trial.values, strict=True)),
         "metrics": {k: trial.user_attrs[k] for k in _METRIC_ATTRS if k in trial.user_attrs},
         "device": trial.user_attrs.get("device", "unknown"),
         "versions": trial.user_attrs.get("versions", {}),
         "arch_digest": trial.user_attrs.get("arch_digest"),
         "exported_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     }
+    if row is not None and row.seeds > 1:  # the objectives above are means over the seeds
+        provenance["seeds"], provenance["objectives_std"] = row.seeds, row.spread
+    if row is not None and row.fidelity_epochs is not None:
+        provenance["proxy_epochs"] = row.fidelity_epochs
     arch = ArchConfig.from_dict({**trial.user_attrs["arch"], "provenance": provenance})
     if out is not None:
         arch.to_yaml(out)

@@ -127,3 +127,19 @@ def test_exported_yaml_carries_provenance_and_builds(study: optuna.Study, tmp_pa
     assert prov["device"] == "cpu test" and prov["versions"]["torch"] == torch.__version__
     assert prov["arch_digest"] == loaded.digest()
     assert build_model(out)(torch.randn(2, 3, 16, 16)).shape == (2, 10)
+
+
+def test_export_carries_seed_means_and_skips_screened_trials(study: optuna.Study, tmp_path: Path) -> None:
+    from nas_attn.search.results import seed_runs_key
+
+    study.set_user_attr(seed_runs_key(1), {"seeds": [1, 2], "values": [[0.80, 2.2], [0.85, 2.4]]})
+    prov = export_arch(study, select_trial(study, trial=1), "sqlite:///s.db").provenance or {}
+    assert prov["seeds"] == 3
+    assert prov["objectives"] == {"accuracy": pytest.approx(0.85), "latency_ms": pytest.approx(2.2)}
+    assert prov["objectives_std"]["accuracy"] == pytest.approx(0.05)
+    screened = study.ask()  # fast, but never trained: must not be what --max-latency-ms picks
+    screened.set_user_attr("arch", study.trials[0].user_attrs["arch"])
+    screened.set_user_attr("latency_ms", 0.1)
+    screened.set_user_attr("trained", False)
+    study.tell(screened, [0.0, 0.1])
+    assert select_trial(study, max_latency_ms=1.5).number == 0
