@@ -26,7 +26,7 @@ from optuna.exceptions import UpdateFinishedTrialError
 from nas_attn.backbones import ArchConfig
 from nas_attn.exceptions import NasAttnError
 from nas_attn.search import trial_attrs as attrs
-from nas_attn.search.batch_attrs import write_user_attrs
+from nas_attn.search.fast_storage import ask_trial, write_user_attrs
 from nas_attn.search.dispatch import Outcome, TrialPool
 from nas_attn.search.fidelity import FidelitySchedule, Member, fidelity_attrs
 from nas_attn.search.interrupts import FINISH, STOP_NOW, StopRequests
@@ -253,7 +253,12 @@ class _Driver:
         if time.monotonic() < self.backoff_until:
             return
         asked = 0
-        while self.pool.idle > 0 and asked < MAX_DUPLICATES_PER_ROUND and not self.stop.level:
+        while (
+            self.pool.idle > 0
+            and asked < MAX_DUPLICATES_PER_ROUND
+            and not self.stop.level
+            and not self.too_many_failures()  # else reserve/unreserve would spin here forever
+        ):
             if self.evaluated() >= self.target:
                 self.close_bracket()
                 return
@@ -278,7 +283,7 @@ class _Driver:
 
     def ask_into(self, slot: int) -> bool:
         """Ask one trial; train it in ``slot`` (True) or answer/park it as a duplicate (False)."""
-        trial = self.study.ask()
+        trial = ask_trial(self.study, self.ledger.storage, self.ledger.study_id)  # Study.ask, cheaper
         try:
             arch = sample_arch(trial, self.space)
         except NasAttnError as exc:
