@@ -6,7 +6,6 @@ ledger and real storage without Ray: fast, deterministic, and able to fake any f
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import threading
 import time
@@ -15,33 +14,14 @@ from typing import Any
 
 from nas_attn.backbones import ArchConfig
 from nas_attn.search.dispatch import Outcome
-from nas_attn.worker.evaluate import TrialResult
+from nas_attn.search.simulate import result_template, simulated_result
 
-_BY_TYPE: dict[str, Any] = {"int": 0, "float": 0.0, "str": "", "bool": False}
+_TEMPLATE = result_template()
 
 
 def fake_result(arch: ArchConfig) -> dict[str, Any]:
     """A TrialResult dict that depends only on the placement (whatever fields TrialResult has)."""
-    h = int(arch.digest()[:12], 16)
-    known = {
-        "accuracy": (h % 997) / 997,
-        "latency_ms": 1.0 + (h // 997) % 1000 / 100,
-        "latency_iqr_ms": 0.01,
-        "params": 11_000_000 + h % 100_000,
-        "device": "fake",
-        "epochs": 1,
-    }
-    out: dict[str, Any] = {}
-    for f in dataclasses.fields(TrialResult):
-        if f.name in known:
-            out[f.name] = known[f.name]
-        elif f.default is not dataclasses.MISSING:
-            out[f.name] = f.default
-        elif f.default_factory is not dataclasses.MISSING:
-            out[f.name] = f.default_factory()
-        else:
-            out[f.name] = _BY_TYPE.get(str(f.type).split("|")[0].strip(), 0.0)
-    return out
+    return simulated_result(arch.to_dict(), _TEMPLATE)
 
 
 Script = Callable[[int, ArchConfig], Outcome | None]
@@ -62,6 +42,7 @@ class FakePool:
         self.script = script
         self.trained: list[str] = []
         self.submitted: list[ArchConfig] = []
+        self.payloads: list[dict[str, Any]] = []  # what each submission asked for (index order)
         self._running: dict[int, tuple[ArchConfig, int, float, int]] = {}
         self._tickets = itertools.count()
         self._lock = threading.Lock()
@@ -78,6 +59,7 @@ class FakePool:
             index = len(self.trained)
             self.trained.append(arch.digest())
             self.submitted.append(arch)
+            self.payloads.append(payload)
             self._running[ticket] = (arch, self.polls, time.monotonic() + self.seconds, index)
         return ticket
 
