@@ -26,8 +26,8 @@ from optuna.exceptions import UpdateFinishedTrialError
 from nas_attn.backbones import ArchConfig
 from nas_attn.exceptions import NasAttnError
 from nas_attn.search import trial_attrs as attrs
-from nas_attn.search.fast_storage import ask_trial, write_user_attrs
 from nas_attn.search.dispatch import Outcome, TrialPool
+from nas_attn.search.fast_storage import ask_trial, write_user_attrs
 from nas_attn.search.fidelity import FidelitySchedule, Member, fidelity_attrs
 from nas_attn.search.interrupts import FINISH, STOP_NOW, StopRequests
 from nas_attn.search.ledger import (
