@@ -3,6 +3,11 @@
 The driver sees tickets and :class:`~nas_attn.search.dispatch.Outcome` only (no Ray types), so
 it can be tested with an in-process pool. An actor that dies or raises is replaced, and its
 trial's outcome says so.
+
+Proxy data travels through the Ray object store (``PoolConfig.ship_data``, the default): the
+driver loads it once, ``ray.put``s it, and every actor (replacements included) receives the
+reference before its first trial, so worker nodes need no dataset files. Without shipping,
+each actor loads the data from its own node's files.
 """
 
 from __future__ import annotations
@@ -16,11 +21,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import ray
+from pydantic import ValidationError
 from ray.exceptions import GetTimeoutError, RayActorError, RayError, RayTaskError
 
 from nas_attn.exceptions import NasAttnError
 from nas_attn.search.dispatch import Outcome
-from nas_attn.worker.config import ProxyConfig
+from nas_attn.search.trial_attrs import WORKER_NODE
+from nas_attn.worker.config import SKIP_FILE_CHECKS, ProxyConfig
+from nas_attn.worker.proxy_data import load_proxy_data
 from nas_attn.worker.runner import TrialRunner
 
 _RAY_AUTH_LOGGER = "ray._private.authentication.authentication_token_setup"
@@ -35,6 +43,7 @@ class PoolConfig:
     cpus_per_trial: int = 1
     threads_per_worker: int = 1
     trial_delay_s: float = 0.0  # test hook only: each trial sleeps this long before training
+    ship_data: bool = True  # the driver loads the proxy data once and ships it (object store)
 
 
 def start_ray(address: str | None, workers: int) -> None:
@@ -79,16 +88,26 @@ def plan_pool(workers: int | None, device: str, gpus_per_trial: float | None, re
 
 
 class PoolWorker(TrialRunner):
-    """The actor class: a TrialRunner that can also load its data up front."""
+    """The actor class: a TrialRunner that gets its data up front and says where it ran.
+
+    Any actor class with the same ``warm_up`` and ``run`` can replace it (``WorkerPool(actor=...)``;
+    e.g. :class:`~nas_attn.search.simulate.SimulatedWorker` for benchmarks).
+    """
 
     def __init__(self, device: str, threads: int, trial_delay_s: float = 0.0) -> None:
         super().__init__(device, threads)
         self._delay = trial_delay_s
 
-    def warm_up(self, proxy: dict[str, Any]) -> str:
-        """Load the proxy dataset now; '' when ready, else the reason it cannot be loaded."""
+    def warm_up(self, proxy: dict[str, Any], data: Any = None) -> str:
+        """Take the shipped ``data`` (a resolved ObjectRef) or load the proxy dataset from this
+        node's files; '' when ready, else the reason it cannot be."""
         try:
-            self.data_for(ProxyConfig.model_validate(proxy))
+            if data is None:
+                self.data_for(ProxyConfig.model_validate(proxy))
+            else:
+                self.set_data(ProxyConfig.model_validate(proxy, context=SKIP_FILE_CHECKS), data)
+        except ValidationError as exc:  # e.g. the dataset's files are not on this node
+            return "; ".join(str(e["msg"]) for e in exc.errors())
         except NasAttnError as exc:
             return str(exc)
         return ""
@@ -96,7 +115,12 @@ class PoolWorker(TrialRunner):
     def run(self, arch: dict[str, Any], proxy: dict[str, Any], latency: dict[str, Any]) -> dict[str, Any]:
         if self._delay > 0:
             time.sleep(self._delay)
-        return super().run(arch, proxy, latency)
+        return {**super().run(arch, proxy, latency), "node_id": node_id()}
+
+
+def node_id() -> str:
+    """The Ray node this process runs on."""
+    return str(ray.get_runtime_context().get_node_id())
 
 
 def _root_cause(text: str) -> str:
@@ -110,21 +134,31 @@ def _first_line(text: str) -> str:
 
 
 class WorkerPool:
-    """Actors that each run one trial at a time; dead actors are replaced on demand."""
+    """Actors that each run one trial at a time; dead actors are replaced on demand.
 
-    def __init__(self, config: PoolConfig) -> None:
+    ``actor`` is the actor class (default :class:`PoolWorker`, built with the config's device,
+    threads and delay) and ``actor_args`` its constructor arguments for another class.
+    """
+
+    def __init__(
+        self, config: PoolConfig, actor: type = PoolWorker, actor_args: tuple[Any, ...] | None = None
+    ) -> None:
         self.config = config
-        self._remote_cls = ray.remote(PoolWorker).options(
+        self._remote_cls: Any = ray.remote(actor).options(
             num_cpus=config.cpus_per_trial, num_gpus=config.gpus_per_trial, max_restarts=0
         )
+        default_args = (config.device, config.threads_per_worker, config.trial_delay_s)
+        self._actor_args = actor_args if actor_args is not None else default_args
+        self._warm_up: tuple[dict[str, Any], Any] | None = None  # (proxy, data ref) for new actors
         self._idle: list[Any] = [self._spawn() for _ in range(config.workers)]
         self._busy: dict[ray.ObjectRef, tuple[int, Any]] = {}
         self._tickets = itertools.count()
 
     def _spawn(self) -> Any:
-        return self._remote_cls.remote(
-            self.config.device, self.config.threads_per_worker, self.config.trial_delay_s
-        )
+        actor = self._remote_cls.remote(*self._actor_args)
+        if self._warm_up is not None:  # runs before the actor's first trial (actor tasks are ordered)
+            actor.warm_up.remote(*self._warm_up)
+        return actor
 
     @property
     def idle(self) -> int:
@@ -136,8 +170,16 @@ class WorkerPool:
         return len(self._busy)
 
     def check_ready(self, proxy: dict[str, Any]) -> None:
-        """Start every worker and load its data; a NasAttnError if any cannot (before any trial)."""
-        refs = [actor.warm_up.remote(proxy) for actor in self._idle]
+        """Start every worker and give it its data; a NasAttnError if any cannot (before any trial).
+
+        With ``ship_data`` the data is loaded here once (a missing dataset fails here) and put in
+        the object store; the reference is kept for the pool's lifetime (replacement actors get it).
+        """
+        data = None
+        if self.config.ship_data:
+            data = ray.put(load_proxy_data(ProxyConfig.model_validate(proxy)))
+        self._warm_up = (proxy, data)
+        refs = [actor.warm_up.remote(proxy, data) for actor in self._idle]
         try:
             reasons = ray.get(refs, timeout=READY_TIMEOUT_S)
         except RayActorError as exc:
@@ -194,7 +236,7 @@ class WorkerPool:
         self._idle.append(actor)
         if reply["status"] != "ok":
             return ticket, Outcome("failed", reason=str(reply["reason"]))
-        return ticket, Outcome("ok", result=reply["result"])
+        return ticket, Outcome("ok", result={**reply["result"], WORKER_NODE: str(reply.get("node_id", ""))})
 
     def _replace(self, actor: Any) -> None:
         """Drop a broken actor and start a fresh one in its place."""

@@ -115,7 +115,7 @@ def execute(prepared: PreparedSearch, plan: PoolConfig, observer: SearchObserver
     try:
         pool.check_ready(prepared.space.proxy.model_dump(mode="json"))
         study = open_study(prepared.storage, prepared.study_name, prepared.space, prepared.sampler)
-        hook = _artifact_uploader(prepared.request.storage_url)
+        hook = artifact_uploader(prepared.request.storage_url)
         return run_search(study, prepared.space, prepared.target, pool, observer, hook)
     except (sqlalchemy.exc.SQLAlchemyError, StorageInternalError) as exc:
         reason = redact_text(
@@ -130,7 +130,7 @@ def execute(prepared: PreparedSearch, plan: PoolConfig, observer: SearchObserver
         pool.shutdown()
 
 
-def _artifact_uploader(storage_url: str) -> TrialHook:
+def artifact_uploader(storage_url: str) -> TrialHook:
     """Each evaluated trial's arch YAML and learning curve, for optuna-dashboard."""
     store = artifact_store_for(storage_url)
 

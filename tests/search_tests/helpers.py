@@ -1,16 +1,24 @@
-"""Building small spaces and studies for the search tests."""
+"""Building small spaces and studies for the search tests; Ray clusters and faulty pools."""
 
 from __future__ import annotations
 
+import contextlib
+import time
 from collections import Counter
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import optuna
+import ray
+from ray.cluster_utils import Cluster
 
 from nas_attn import load_space
-from nas_attn.search import open_storage, open_study
+from nas_attn.search import SearchOutcome, open_storage, open_study, run_search
+from nas_attn.search.dispatch import Outcome
+from nas_attn.search.pool import PoolConfig, WorkerPool
 from nas_attn.search.space import SearchSpace
+from nas_attn.search.trial_attrs import WORKER_NODE
 
 State = optuna.trial.TrialState
 
@@ -77,3 +85,86 @@ def assert_consistent(study: optuna.Study, evaluated_target: int) -> None:
             assert source.values == t.values
         if t.state == State.FAIL:
             assert t.user_attrs.get("fail_reason"), f"trial {t.number} failed without a reason"
+
+
+def exhaustive_space(directory: Path) -> Path:
+    """The tiny space with the exhaustive sampler (never proposes a duplicate)."""
+    return write_space(directory, space_yaml(sampler="exhaustive"))
+
+
+@contextlib.contextmanager
+def ray_cluster(worker_nodes: int, cpus_per_node: int) -> Iterator[Cluster]:
+    """A connected local Ray cluster: a head without CPUs (no trial runs beside the driver) and
+    ``worker_nodes`` nodes of ``cpus_per_node`` CPUs."""
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 0, "include_dashboard": False})
+    for _ in range(worker_nodes):
+        cluster.add_node(num_cpus=cpus_per_node)
+    cluster.wait_for_nodes()
+    cluster.connect()
+    try:
+        yield cluster
+    finally:
+        ray.shutdown()
+        cluster.shutdown()
+
+
+Fault = Callable[["FaultyPool"], bool]
+
+
+class FaultyPool(WorkerPool):
+    """A real pool that calls ``fault(pool)`` at each poll until it returns True (it fired).
+
+    It runs in the driver's own poll, the main thread (Ray's node management installs signal
+    handlers). ``first`` is the first trial's (ticket, submit time); ``nodes`` lists the Ray
+    node of every trial result, in order.
+    """
+
+    def __init__(self, config: PoolConfig, fault: Fault) -> None:
+        super().__init__(config)
+        self.fault = fault
+        self.first: tuple[int, float] | None = None
+        self.fired = False
+        self.nodes: list[str] = []
+
+    def submit(self, payload: dict[str, Any]) -> int:
+        ticket = super().submit(payload)
+        if self.first is None:
+            self.first = (ticket, time.monotonic())
+        return ticket
+
+    def poll(self, timeout: float) -> list[tuple[int, Outcome]]:
+        if not self.fired:
+            self.fired = self.fault(self)
+        outcomes = super().poll(timeout)
+        self.nodes += [o.result[WORKER_NODE] for _, o in outcomes if o.result is not None]
+        return outcomes
+
+
+def one_second_into_the_first_trial(action: Callable[[FaultyPool, int], None]) -> Fault:
+    """A fault that runs ``action(pool, ticket of the first trial)`` about 1 s into that trial."""
+
+    def fault(pool: FaultyPool) -> bool:
+        if pool.first is None or time.monotonic() - pool.first[1] <= 1.0:
+            return False
+        action(pool, pool.first[0])
+        return True
+
+    return fault
+
+
+def run_with(
+    pool: WorkerPool,
+    study: optuna.Study,
+    space: SearchSpace,
+    n_trials: int,
+    before_trials: Callable[[], None] | None = None,
+) -> SearchOutcome:
+    """Warm the pool up, call ``before_trials``, run the real driver to ``n_trials``, shut the
+    pool down."""
+    try:
+        pool.check_ready(space.proxy.model_dump(mode="json"))
+        if before_trials is not None:
+            before_trials()
+        return run_search(study, space, n_trials, pool)
+    finally:
+        pool.shutdown()

@@ -18,46 +18,30 @@ from typing import Any
 
 import pytest
 import ray
-from helpers import State, assert_consistent, make_study, reload, space_yaml, write_space
+from helpers import (
+    FaultyPool,
+    State,
+    assert_consistent,
+    exhaustive_space,
+    make_study,
+    one_second_into_the_first_trial,
+    ray_cluster,
+    reload,
+    run_with,
+    space_yaml,
+    write_space,
+)
 from ray.cluster_utils import Cluster
 
-from nas_attn.search import run_search, start_ray
-from nas_attn.search.dispatch import Outcome
-from nas_attn.search.pool import PoolConfig, WorkerPool
+from nas_attn.search import start_ray
+from nas_attn.search.pool import PoolConfig
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
 DELAY_S = 3.0  # each trial sleeps this long before training, so faults land mid-trial
 
 
-def exhaustive_space(tmp_path: Path) -> Path:
-    return write_space(tmp_path, space_yaml(sampler="exhaustive"))
-
-
 def complete(study: Any) -> list[Any]:
     return study.get_trials(states=(State.COMPLETE,))
-
-
-class FaultOnFirstTrial(WorkerPool):
-    """Calls ``fault(pool, ticket)`` about a second into the first trial, from the driver's
-    own poll (the main thread: Ray's node management installs signal handlers)."""
-
-    def __init__(self, config: PoolConfig, fault: Any) -> None:
-        super().__init__(config)
-        self.fault = fault
-        self.first: tuple[int, float] | None = None
-        self.fired = False
-
-    def submit(self, payload: dict[str, Any]) -> int:
-        ticket = super().submit(payload)
-        if self.first is None:
-            self.first = (ticket, time.monotonic())
-        return ticket
-
-    def poll(self, timeout: float) -> list[tuple[int, Outcome]]:
-        if self.first is not None and not self.fired and time.monotonic() - self.first[1] > 1.0:
-            self.fired = True
-            self.fault(self, self.first[0])
-        return super().poll(timeout)
 
 
 @pytest.fixture
@@ -71,17 +55,13 @@ def test_an_actor_killed_mid_trial(local_ray: None, tmp_path: Path) -> None:
     study, space = make_study(f"sqlite:///{tmp_path / 's.db'}", exhaustive_space(tmp_path))
     killed: list[Any] = []
 
-    def kill(pool: WorkerPool, ticket: int) -> None:
+    def kill(pool: FaultyPool, ticket: int) -> None:
         actor = pool.worker_for(ticket)
         killed.append(actor)
         ray.kill(actor)
 
-    pool = FaultOnFirstTrial(PoolConfig(workers=2, device="cpu", trial_delay_s=DELAY_S), kill)
-    try:
-        pool.check_ready(space.proxy.model_dump(mode="json"))
-        outcome = run_search(study, space, 3, pool)
-    finally:
-        pool.shutdown()
+    config = PoolConfig(workers=2, device="cpu", trial_delay_s=DELAY_S)
+    outcome = run_with(FaultyPool(config, one_second_into_the_first_trial(kill)), study, space, 3)
     assert killed and killed[0] is not None
     assert outcome.complete == 3 and len(complete(study)) == 3
     assert_consistent(study, 3)
@@ -94,29 +74,20 @@ def test_an_actor_killed_mid_trial(local_ray: None, tmp_path: Path) -> None:
 @pytest.fixture
 def two_node_cluster() -> Iterator[Cluster]:
     """A head without CPUs (so no trial runs next to the driver) and one 2-CPU worker node."""
-    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 0, "include_dashboard": False})
-    cluster.add_node(num_cpus=2)
-    cluster.wait_for_nodes()
-    cluster.connect()
-    yield cluster
-    ray.shutdown()
-    cluster.shutdown()
+    with ray_cluster(worker_nodes=1, cpus_per_node=2) as cluster:
+        yield cluster
 
 
 def test_a_worker_node_removed_mid_trial(two_node_cluster: Cluster, tmp_path: Path) -> None:
     study, space = make_study(f"sqlite:///{tmp_path / 's.db'}", exhaustive_space(tmp_path))
     doomed = next(iter(two_node_cluster.worker_nodes))
 
-    def replace_node(pool: WorkerPool, ticket: int) -> None:
+    def replace_node(pool: FaultyPool, ticket: int) -> None:
         two_node_cluster.add_node(num_cpus=2)  # where the replacement workers will go
         two_node_cluster.remove_node(doomed, allow_graceful=False)
 
-    pool = FaultOnFirstTrial(PoolConfig(workers=2, device="cpu", trial_delay_s=DELAY_S), replace_node)
-    try:
-        pool.check_ready(space.proxy.model_dump(mode="json"))
-        outcome = run_search(study, space, 3, pool)
-    finally:
-        pool.shutdown()
+    config = PoolConfig(workers=2, device="cpu", trial_delay_s=DELAY_S)
+    outcome = run_with(FaultyPool(config, one_second_into_the_first_trial(replace_node)), study, space, 3)
     assert doomed not in two_node_cluster.worker_nodes
     assert outcome.complete == 3 and len(complete(study)) == 3
     assert_consistent(study, 3)
