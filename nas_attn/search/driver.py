@@ -13,7 +13,6 @@ found by their stale heartbeat and treated the same way. Ctrl-C: see ``interrupt
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import time
 from collections.abc import Callable
@@ -46,7 +45,6 @@ from nas_attn.search.results import TrialRow, pareto_rows
 from nas_attn.search.space import SearchSpace, sample_arch
 from nas_attn.worker.evaluate import TrialResult
 
-_RESULT_FIELDS = frozenset(f.name for f in dataclasses.fields(TrialResult))
 MAX_CONSECUTIVE_FAILURES = 5
 POLL_SECONDS = 0.5
 RECOVER_EVERY_SECONDS = 15.0
@@ -248,6 +246,7 @@ class _Driver:
     def fill(self) -> None:
         """Start trials on idle workers while the target and the space allow."""
         if self.stopping or self.too_many_failures():
+            self.close_bracket()  # no more placements: the open bracket must not wait for any
             return
         self.start_promotions()
         if time.monotonic() < self.backoff_until:
@@ -408,7 +407,7 @@ class _Driver:
 
     def complete(self, entry: _Training, result: dict[str, Any]) -> None:
         trial, digest = entry.trial, entry.digest
-        parsed = TrialResult.from_dict({k: v for k, v in result.items() if k in _RESULT_FIELDS})
+        parsed = TrialResult.from_dict(result)
         values = [parsed.objective(name) for name in self.objectives]
         write_user_attrs(self.ledger.storage, trial, result)  # one transaction, not one per key
         for constraint in self.constraints:

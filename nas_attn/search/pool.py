@@ -58,6 +58,7 @@ def start_ray(address: str | None, workers: int) -> None:
     }
     if address is None:
         kwargs["num_cpus"] = max(os.cpu_count() or 1, workers)
+        kwargs["address"] = "local"  # a private instance, even when another Ray runs on this host
         # A local, single-user cluster: Ray's notice that it enabled token auth is noise here.
         logging.getLogger(_RAY_AUTH_LOGGER).setLevel(logging.ERROR)
     else:
@@ -112,10 +113,16 @@ class PoolWorker(TrialRunner):
             return str(exc)
         return ""
 
-    def run(self, arch: dict[str, Any], proxy: dict[str, Any], latency: dict[str, Any]) -> dict[str, Any]:
+    def run(
+        self,
+        arch: dict[str, Any],
+        proxy: dict[str, Any],
+        latency: dict[str, Any],
+        constraints: list[Any] | None = None,
+    ) -> dict[str, Any]:
         if self._delay > 0:
             time.sleep(self._delay)
-        return {**super().run(arch, proxy, latency), "node_id": node_id()}
+        return {**super().run(arch, proxy, latency, constraints), "node_id": node_id()}
 
 
 def node_id() -> str:
@@ -198,7 +205,9 @@ class WorkerPool:
     def submit(self, payload: dict[str, Any]) -> int:
         """Start one trial on an idle worker; returns its ticket."""
         actor = self._idle.pop()
-        ref = actor.run.remote(payload["arch"], payload["proxy"], payload["latency"])
+        ref = actor.run.remote(
+            payload["arch"], payload["proxy"], payload["latency"], payload.get("constraints")
+        )
         ticket = next(self._tickets)
         self._busy[ref] = (ticket, actor)
         return ticket

@@ -92,8 +92,9 @@ def reseed_front(
     """Re-run every front trial until it has ``seeds`` seeds (its own plus ``seeds - 1`` more).
 
     The front is ranked by the means, so it can change; trials that join it are re-run too
-    (up to ``max_rounds`` rounds). Seeds are ``proxy.seed + 1``, ``+ 2``, ...; each run trains
-    at the budget the trial's values come from.
+    (up to ``max_rounds`` rounds). The re-runs vary the training seed (initial weights, batch
+    order, augmentation: ``proxy.training_seed + 1``, ``+ 2``, ...) on the same data split, and
+    train at the budget the trial's values come from.
     """
     report = ReseedReport()
     names = objective_names(study)
@@ -107,15 +108,15 @@ def reseed_front(
 
         def store(job: Job, outcome: Outcome) -> None:
             if outcome.kind != "ok" or outcome.result is None:
-                report.failures.append(f"trial {job.trial} seed {job.proxy.seed}: {outcome.reason}")
+                report.failures.append(f"trial {job.trial} seed {job.proxy.training_seed}: {outcome.reason}")
                 return
             key = seed_runs_key(job.trial)
             runs = study.user_attrs.get(key) or {"seeds": [], "values": []}
-            runs["seeds"].append(job.proxy.seed)
+            runs["seeds"].append(job.proxy.training_seed)
             runs["values"].append(_result_values(outcome.result, names))
             study.set_user_attr(key, runs)
             report.runs += 1
-            notice(f"trial {job.trial} seed {job.proxy.seed}: " + _describe(outcome.result, names))
+            notice(f"trial {job.trial} seed {job.proxy.training_seed}: " + _describe(outcome.result, names))
 
         run_jobs(pool, jobs, space, store)
         if report.failures:
@@ -130,9 +131,9 @@ def _seed_jobs(study: optuna.Study, space: SearchSpace, seeds: int) -> list[Job]
     for row in pareto_rows(study):
         done = set((attrs.get(seed_runs_key(row.number)) or {}).get("seeds", []))
         for offset in range(1, seeds):
-            seed = space.proxy.seed + offset
+            seed = space.proxy.training_seed + offset
             if seed not in done:
-                proxy = space.proxy_at(epochs=_budget(row, space), seed=seed)
+                proxy = space.proxy_at(epochs=_budget(row, space), train_seed=seed)
                 jobs.append(Job(row.number, ArchConfig.from_dict(row.arch), proxy))
     return jobs
 

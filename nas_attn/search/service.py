@@ -24,6 +24,7 @@ from nas_attn.exceptions import NasAttnError
 from nas_attn.search.driver import SearchObserver, SearchOutcome, TrialHook, run_search
 from nas_attn.search.placements import space_size
 from nas_attn.search.pool import PoolConfig, WorkerPool, plan_pool, start_ray
+from nas_attn.search.reevaluate import reseed_front
 from nas_attn.search.results import TrialRow, evaluated_trials, pareto_rows
 from nas_attn.search.samplers import make_sampler
 from nas_attn.search.space import SearchSpace, load_space
@@ -116,7 +117,14 @@ def execute(prepared: PreparedSearch, plan: PoolConfig, observer: SearchObserver
         pool.check_ready(prepared.space.proxy.model_dump(mode="json"))
         study = open_study(prepared.storage, prepared.study_name, prepared.space, prepared.sampler)
         hook = artifact_uploader(prepared.request.storage_url)
-        return run_search(study, prepared.space, prepared.target, pool, observer, hook)
+        outcome = run_search(study, prepared.space, prepared.target, pool, observer, hook)
+        seeds = prepared.space.search.final_seeds
+        if seeds > 1:
+            report = reseed_front(study, prepared.space, pool, seeds, observer.notice)
+            for failure in report.failures:
+                observer.notice(f"seed re-run failed: {failure}")
+            outcome.front = report.front
+        return outcome
     except (sqlalchemy.exc.SQLAlchemyError, StorageInternalError) as exc:
         reason = redact_text(
             str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__,

@@ -200,19 +200,22 @@ class SearchSpace(BaseModel):
     def identity(self) -> dict[str, Any]:
         """Everything that defines what a trial of this study means (not how many to run).
 
-        ``constraints`` joins the identity only when set, so studies made before constraints
-        existed still resume."""
-        return self.model_dump(
-            mode="json", exclude={"search"} | ({"constraints"} if not self.constraints else set())
-        )
+        ``constraints`` and ``proxy.train_seed`` join the identity only when set, so studies made
+        before they existed still resume."""
+        exclude: dict[str, Any] = {"search": True}
+        if not self.constraints:
+            exclude["constraints"] = True
+        if self.proxy.train_seed is None:
+            exclude["proxy"] = {"train_seed"}
+        return self.model_dump(mode="json", exclude=exclude)
 
-    def proxy_at(self, epochs: int | None = None, seed: int | None = None) -> ProxyConfig:
-        """The proxy config with its epoch budget and/or seed replaced."""
+    def proxy_at(self, epochs: int | None = None, train_seed: int | None = None) -> ProxyConfig:
+        """The proxy config with its epoch budget and/or training seed replaced (same data)."""
         update: dict[str, int] = {}
         if epochs is not None:
             update["epochs"] = epochs
-        if seed is not None:
-            update["seed"] = seed
+        if train_seed is not None:
+            update["train_seed"] = train_seed
         return self.proxy.model_copy(update=update)
 
 

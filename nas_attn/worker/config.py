@@ -25,6 +25,7 @@ class ProxyConfig(BaseModel):
     by whichever of steps or time runs out first, and the result records an early stop (such a
     run depends on the machine's speed, so it is not reproducible). ``compile`` wraps the model
     in ``torch.compile`` for training (pays a compile per worker and shape; worth it on GPUs).
+    ``train_seed`` varies the training alone on the same data (see :attr:`training_seed`).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -45,6 +46,13 @@ class ProxyConfig(BaseModel):
     compile: bool = False
     max_seconds: float | None = Field(default=None, gt=0)
     seed: int = 0
+    train_seed: int | None = None
+
+    @property
+    def training_seed(self) -> int:
+        """The seed of the initial weights, batch order and augmentation: ``train_seed`` when
+        set (seed re-runs vary it), else ``seed``, which also picks the data split and subsets."""
+        return self.seed if self.train_seed is None else self.train_seed
 
     @field_validator("dataset")
     @classmethod

@@ -111,9 +111,9 @@ def evaluate(
     device: torch.device,
     constraints: Sequence[Constraint] = (),
 ) -> TrialResult:
-    """Build ``arch`` (initialised from ``proxy.seed``), measure it (cheap, first), then proxy-train
+    """Build ``arch`` (initialised from ``proxy.training_seed``), measure it (cheap, first), then proxy-train
     it unless a measured value breaks one of ``constraints`` (latency-first screening)."""
-    seed_everything(proxy.seed)
+    seed_everything(proxy.training_seed)
     model = build_model(arch, num_classes=data.num_classes)
     params = count_params(model)
     macs = count_macs(model, arch.image_size)

@@ -164,7 +164,7 @@ class _Loop:
 
 def _start(model: nn.Module, data: ProxyData, cfg: ProxyConfig, device: torch.device) -> _Loop:
     """Seed, place the model for ``device``'s policy, and build the optimizer and schedule."""
-    seed_everything(cfg.seed)
+    seed_everything(cfg.training_seed)
     policy = policy_for(device)
     policy.prepare()
     model.to(device).to(memory_format=policy.memory_format).train()
@@ -177,7 +177,7 @@ def _start(model: nn.Module, data: ProxyData, cfg: ProxyConfig, device: torch.de
         optimizer=optimizer,
         transform=BatchTransform(data.mean, data.std, device, cfg.crop_padding, cfg.flip),
         policy=policy,
-        generator=make_generator(cfg.seed, device),
+        generator=make_generator(cfg.training_seed, device),
         clock=ScheduleClock(total_steps, cfg.max_seconds),
         warmup_steps=max(1, round(cfg.warmup_fraction * total_steps)),
         base_lrs=[float(group["lr"]) for group in optimizer.param_groups],

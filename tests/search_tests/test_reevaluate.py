@@ -48,11 +48,12 @@ def test_front_trials_are_rerun_with_more_seeds_and_ranked_by_the_mean(tmp_path:
     study, space = finished(tmp_path)
     front_before = {r.number: r.values["accuracy"] for r in pareto_rows(study)}
     pool = FakePool(workers=2)
-    scripted(pool, lambda proxy, own: own - 0.01 * proxy["seed"])
+    scripted(pool, lambda proxy, own: own - 0.01 * proxy["train_seed"])
     report = reseed_front(study, space, pool, seeds=3)
 
     assert not report.failures
-    assert {p["proxy"]["seed"] for p in pool.payloads} == {1, 2}
+    assert {p["proxy"]["train_seed"] for p in pool.payloads} == {1, 2}
+    assert {p["proxy"]["seed"] for p in pool.payloads} == {0}  # same data split
     assert all(p["proxy"]["epochs"] == space.proxy.epochs for p in pool.payloads)
     for row in report.front:
         runs = study.user_attrs[seed_runs_key(row.number)]
@@ -115,3 +116,14 @@ def test_validate_proxy_needs_two_trials_and_a_sample_of_two() -> None:
         pick_spread([row], 3)
     with pytest.raises(NasAttnError, match="--sample must be at least 2"):
         pick_spread([row, row], 1)
+
+
+def test_seed_reruns_change_the_training_not_the_data(tmp_path: Path) -> None:
+    from nas_attn.worker.proxy_data import proxy_data_key
+
+    _, space = finished(tmp_path, n=2)
+    rerun = space.proxy_at(epochs=5, train_seed=3)
+    assert (rerun.training_seed, rerun.seed, rerun.epochs) == (3, space.proxy.seed, 5)
+    assert proxy_data_key(rerun) == proxy_data_key(space.proxy)  # workers keep their shipped data
+    assert space.proxy.training_seed == space.proxy.seed
+    assert "train_seed" not in space.identity()["proxy"]  # older studies keep their identity
