@@ -13,6 +13,11 @@ for multi-fidelity) against one reference point for all runs (the union's worst 
 MACs, widened by 1% of their ranges), and printed as ratios to random search with the same
 seed: mean, standard deviation, min and max over ``--seeds`` seeds.
 
+Read the ratios with the budget in mind: NSGA-II's first generation (``population_size`` = 6
+here) and TPE's first 10 trials are random draws, so below ~10 full-budget trials per search
+they are close to random search by construction; raise ``--compute`` to see the model-based
+samplers at work.
+
 Training is deterministic on a CPU (same placement, budget and proxy seed: same accuracy), so
 results are cached by (placement, epochs) across runs to save wall time; the compute charged
 to each method counts every training it asked for, cached or not.
