@@ -31,13 +31,13 @@ def reseed(
 ) -> None:
     """Re-run the Pareto front with more seeds; the front then ranks the mean (table: ± std)."""
     from nas_attn import console
-    from nas_attn.search.followup import FollowupRequest, open_study_and_space, worker_pool
+    from nas_attn.search.followup import FollowupRequest, run_on_study
     from nas_attn.search.reevaluate import reseed_front
 
-    request = FollowupRequest(storage, study, workers, ray_address, device)
-    the_study, space = open_study_and_space(request)
-    with worker_pool(request, space) as pool:
-        report = reseed_front(the_study, space, pool, seeds, console.info)
+    report = run_on_study(
+        FollowupRequest(storage, study, workers, ray_address, device),
+        lambda the_study, space, pool: reseed_front(the_study, space, pool, seeds, console.info),
+    )
     for failure in report.failures:
         console.info(f"seed re-run failed: {failure}")
     console.print_front(report.front, study)
@@ -56,13 +56,13 @@ def validate_proxy(
 ) -> None:
     """Does the proxy rank placements right? Retrain a sample longer; Kendall tau / Spearman rho."""
     from nas_attn import console
-    from nas_attn.search.followup import FollowupRequest, open_study_and_space, worker_pool
+    from nas_attn.search.followup import FollowupRequest, run_on_study
     from nas_attn.search.reevaluate import validate_proxy as run_validation
 
-    request = FollowupRequest(storage, study, workers, ray_address, device)
-    the_study, space = open_study_and_space(request)
-    with worker_pool(request, space) as pool:
-        result = run_validation(the_study, space, pool, sample, epochs, console.info)
+    result = run_on_study(
+        FollowupRequest(storage, study, workers, ray_address, device),
+        lambda the_study, space, pool: run_validation(the_study, space, pool, sample, epochs, console.info),
+    )
     console.print_validation(result)
     console.info(f"stored in study '{study}' as user attribute 'proxy_validation'")
 

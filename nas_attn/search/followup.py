@@ -6,9 +6,10 @@ block), so these commands need no space file and cannot mix spaces.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import TypeVar
 
 import optuna
 from pydantic import ValidationError
@@ -68,3 +69,15 @@ def worker_pool(request: FollowupRequest, space: SearchSpace) -> Iterator[Worker
         yield pool
     finally:
         pool.shutdown()
+
+
+Result = TypeVar("Result")
+
+
+def run_on_study(
+    request: FollowupRequest, work: Callable[[optuna.Study, SearchSpace, WorkerPool], Result]
+) -> Result:
+    """Open the study and its space, start the workers, run ``work`` with them, stop them."""
+    study, space = open_study_and_space(request)
+    with worker_pool(request, space) as pool:
+        return work(study, space, pool)
