@@ -131,7 +131,7 @@ class FidelitySchedule:
         member.running = False
         bracket = self._bracket_of(member)
         if not member.results:
-            bracket.members.remove(member)
+            self._leave(member)
             self._advance(bracket)
             return False
         member.note = f"the run at {self.epochs[member.rung]} epochs failed: {reason}"
@@ -162,7 +162,7 @@ class FidelitySchedule:
         """No more promotions: every member not running is final now, running ones when they end."""
         self.stopping = True
         self.queue.clear()
-        for bracket in self.brackets:
+        for bracket in list(self.brackets):  # finalizing can remove a bracket
             bracket.closed = True
             for member in list(bracket.members):
                 if not member.running and member.results:
@@ -173,17 +173,18 @@ class FidelitySchedule:
         """Members not yet final (running, queued, or waiting for their rung)."""
         return sum(len(b.members) for b in self.brackets)
 
-    def running_members(self) -> list[Member]:
-        return [m for b in self.brackets for m in b.members if m.running]
-
     # -- internals ----------------------------------------------------------------------------
     def _bracket_of(self, member: Member) -> Bracket:
         return next(b for b in self.brackets if any(m is member for m in b.members))
 
     def _finalize(self, member: Member) -> None:
+        self._leave(member)
+        self.finals.append(member)
+
+    def _leave(self, member: Member) -> None:
+        """Take ``member`` out of its bracket; an emptied bracket goes too."""
         bracket = self._bracket_of(member)
         bracket.members.remove(member)
-        self.finals.append(member)
         if not bracket.members:
             self.brackets.remove(bracket)
 

@@ -201,3 +201,21 @@ def test_the_driver_trains_brackets_up_the_budgets_and_ranks_the_top_one(tmp_pat
     promoted = {t.number for t in trials if t.user_attrs[FIDELITY_EPOCHS] == 3}
     assert {r.number for r in ranked_rows(study)} == promoted  # ranked at the highest budget only
     assert all(r.fidelity_epochs == 3 for r in ranked_rows(study))
+
+
+def test_stop_finalizes_the_waiting_members_of_every_bracket() -> None:
+    s = schedule(bracket=2, epochs=(1, 3, 9))
+    fill(s, [(0.9, 5.0), (0.8, 2.0)])  # bracket 1: both promoted, queued
+    second = [s.admit(2, "c"), s.admit(3, "d")]  # bracket 2
+    for member, (acc, lat) in zip(second, [(0.7, 1.0), (0.6, 0.5)], strict=True):
+        s.record(member, result(acc, lat))
+    s.stop()
+    assert sorted(m.key for m in s.take_finals()) == [0, 1, 2, 3] and s.pending == 0
+
+
+def test_a_bracket_emptied_by_first_budget_failures_is_dropped() -> None:
+    s = schedule(bracket=2)
+    a, b = s.admit(0, "a"), s.admit(1, "b")
+    s.failed(a, "bad placement")
+    s.failed(b, "bad placement")
+    assert s.brackets == [] and s.pending == 0
