@@ -41,7 +41,7 @@ from nas_attn.search.ledger import (
 )
 from nas_attn.search.placements import space_size
 from nas_attn.search.recovery import can_retry, recover_stale, requeue, retry_note
-from nas_attn.search.results import TrialRow, pareto_rows
+from nas_attn.search.results import TrialRow, own_trials, pareto_rows
 from nas_attn.search.space import SearchSpace, sample_arch
 from nas_attn.worker.evaluate import TrialResult
 
@@ -147,6 +147,10 @@ class _Driver:
             if fidelity is not None
             else None
         )
+        budgets = fidelity.epochs if fidelity is not None else []  # the proxy as sent, per budget
+        self.proxy_payloads = {
+            epochs: space.proxy_at(epochs=epochs).model_dump(mode="json") for epochs in [None, *budgets]
+        }
         self.training: dict[int, _Training] = {}
         self.waiting: dict[int, _Waiting] = {}
         self.stopping = self.exhausted = False
@@ -234,11 +238,8 @@ class _Driver:
 
     def _adopt_untracked(self) -> None:
         """Enter COMPLETE trials the ledger does not know (studies from before the ledger)."""
-        complete = self.study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
-        evaluated = [
-            t for t in complete if attrs.DUPLICATE_OF not in t.user_attrs and attrs.DIGEST in t.user_attrs
-        ]
-        if len(evaluated) > self.evaluated():
+        evaluated = [t for t in own_trials(self.study) if attrs.DIGEST in t.user_attrs]
+        if len(evaluated) > self.ledger.count(DONE, SCREENED):  # screened ones are COMPLETE too
             for t in evaluated:
                 self.ledger.record_done(t.user_attrs[attrs.DIGEST], t.number, t._trial_id)
 
@@ -312,8 +313,8 @@ class _Driver:
     def submit(self, entry: _Training) -> None:
         """Send ``entry`` to an idle worker at its budget (its bracket's rung, else the proxy's)."""
         epochs = self.fidelity.budget(entry.member) if self.fidelity and entry.member else None
-        proxy = self.space.proxy_at(epochs=epochs).model_dump(mode="json")
-        ticket = self.pool.submit({"arch": entry.arch.to_dict(), "proxy": proxy, **self.payload_common})
+        payload = {"arch": entry.arch.to_dict(), "proxy": self.proxy_payloads[epochs], **self.payload_common}
+        ticket = self.pool.submit(payload)
         self.training[ticket] = entry
 
     # -- multi-fidelity -----------------------------------------------------------------------

@@ -63,7 +63,8 @@ def objective_names(study: optuna.Study) -> list[str]:
     return names or [f"objective_{i}" for i in range(len(study.directions))]
 
 
-def _own_trials(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
+def own_trials(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
+    """COMPLETE trials that are not duplicates answered from another trial."""
     complete = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
     return [t for t in complete if attrs.DUPLICATE_OF not in t.user_attrs]
 
@@ -71,12 +72,12 @@ def _own_trials(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
 def evaluated_trials(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
     """COMPLETE trials that trained their placement (duplicates answered from them, and
     placements screened out by a constraint, left out)."""
-    return [t for t in _own_trials(study) if t.user_attrs.get(attrs.TRAINED, True) is not False]
+    return [t for t in own_trials(study) if t.user_attrs.get(attrs.TRAINED, True) is not False]
 
 
 def screened_trials(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
     """COMPLETE trials whose placement broke a constraint when measured, so was never trained."""
-    return [t for t in _own_trials(study) if t.user_attrs.get(attrs.TRAINED, True) is False]
+    return [t for t in own_trials(study) if t.user_attrs.get(attrs.TRAINED, True) is False]
 
 
 def top_fidelity_trials(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
