@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
@@ -79,7 +79,8 @@ class LatencyConfig(BaseModel):
 
 
 #: Metrics known before training (measured first, so a violating placement is never trained).
-SCREENING_METRICS = ("latency_ms", "latency_ratio", "params", "macs")
+ScreeningMetric = Literal["latency_ms", "latency_ratio", "params", "macs"]
+SCREENING_METRICS: tuple[str, ...] = get_args(ScreeningMetric)
 _CONSTRAINT_TEXT = re.compile(r"^\s*([a-z_]+)\s*(<=|>=)\s*([-+0-9.eE_]+)\s*$")
 
 
@@ -93,7 +94,7 @@ class Constraint(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    metric: Literal["latency_ms", "latency_ratio", "params", "macs"]
+    metric: ScreeningMetric
     op: Literal["<=", ">="]
     limit: float
 

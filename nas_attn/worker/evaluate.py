@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 import timm
@@ -96,10 +96,12 @@ def _time_against_baseline(
     return measure_latency_ratio(model, baseline, *protocol)
 
 
-def violations(constraints: Sequence[Constraint], measured: dict[str, float]) -> list[str]:
+def violations(constraints: Sequence[Constraint], measured: TrialResult) -> list[str]:
     """The constraints ``measured`` breaks, each with the measured value."""
     return [
-        f"{c} (measured {measured[c.metric]:.6g})" for c in constraints if c.violation(measured[c.metric]) > 0
+        f"{c} (measured {measured.objective(c.metric):.6g})"
+        for c in constraints
+        if c.violation(measured.objective(c.metric)) > 0
     ]
 
 
@@ -119,46 +121,32 @@ def evaluate(
     macs = count_macs(model, arch.image_size)
     latency_device = device if latency.device == "auto" else resolve_device(latency.device)
     timing = _time_against_baseline(model.to(latency_device), arch, data.num_classes, latency, latency_device)
-    measured = {
-        "latency_ms": timing.model.median_ms,
-        "latency_ratio": timing.ratio,
-        "params": float(params),
-        "macs": float(macs),
-    }
-    broken = violations(constraints, measured)
-    if broken:
-        return TrialResult(
-            accuracy=0.0,
-            latency_ms=timing.model.median_ms,
-            latency_iqr_ms=timing.model.iqr_ms,
-            params=params,
-            train_seconds=0.0,
-            images_per_second=0.0,
-            epochs=0,
-            device=describe_device(device),
-            latency_ratio=timing.ratio,
-            latency_ratio_iqr=timing.ratio_iqr,
-            baseline_latency_ms=timing.baseline.median_ms,
-            macs=macs,
-            trained=False,
-            violations=broken,
-            versions=versions(),
-        )
-    with PeakMemory(device) as peak:
-        trained = train_proxy(model, data, proxy, device)
-    return TrialResult(
-        accuracy=trained.accuracy,
+    measured = TrialResult(  # everything known before training
+        accuracy=0.0,
         latency_ms=timing.model.median_ms,
         latency_iqr_ms=timing.model.iqr_ms,
         params=params,
-        train_seconds=trained.train_seconds,
-        images_per_second=trained.images_per_second,
-        epochs=trained.epochs,
+        train_seconds=0.0,
+        images_per_second=0.0,
+        epochs=0,
         device=describe_device(device),
         latency_ratio=timing.ratio,
         latency_ratio_iqr=timing.ratio_iqr,
         baseline_latency_ms=timing.baseline.median_ms,
         macs=macs,
+        versions=versions(),
+    )
+    broken = violations(constraints, measured)
+    if broken:
+        return replace(measured, trained=False, violations=broken)
+    with PeakMemory(device) as peak:
+        trained = train_proxy(model, data, proxy, device)
+    return replace(
+        measured,
+        accuracy=trained.accuracy,
+        train_seconds=trained.train_seconds,
+        images_per_second=trained.images_per_second,
+        epochs=trained.epochs,
         peak_memory_mb=peak.megabytes,
         peak_memory_source=peak.source,
         epochs_completed=trained.epochs_completed,
@@ -166,5 +154,4 @@ def evaluate(
         stop_reason=trained.stop_reason,
         val_accuracy_curve=trained.val_accuracy_curve,
         train_loss_curve=trained.train_loss_curve,
-        versions=versions(),
     )
