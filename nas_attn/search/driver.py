@@ -409,7 +409,7 @@ class _Driver:
     def complete(self, entry: _Training, result: dict[str, Any]) -> None:
         trial, digest = entry.trial, entry.digest
         parsed = TrialResult.from_dict(result)
-        values = [parsed.objective(name) for name in self.objectives]
+        values = parsed.objective_values(self.objectives)
         write_user_attrs(self.ledger.storage, trial, result)  # one transaction, not one per key
         for constraint in self.constraints:
             trial.set_constraint(str(constraint), constraint.violation(parsed.objective(constraint.metric)))

@@ -69,14 +69,12 @@ def _budget(row: TrialRow, space: SearchSpace) -> int:
 
 
 def _result_values(result: dict[str, Any], names: list[str]) -> list[float]:
-    parsed = TrialResult.from_dict(result)
-    return [parsed.objective(name) for name in names]
+    return TrialResult.from_dict(result).objective_values(names)
 
 
 # -- seeds -------------------------------------------------------------------------------------
 @dataclass
 class ReseedReport:
-    runs: int = 0
     failures: list[str] = field(default_factory=list)
     front: list[TrialRow] = field(default_factory=list)
 
@@ -115,7 +113,6 @@ def reseed_front(
             runs["seeds"].append(job.proxy.training_seed)
             runs["values"].append(_result_values(outcome.result, names))
             study.set_user_attr(key, runs)
-            report.runs += 1
             notice(f"trial {job.trial} seed {job.proxy.training_seed}: " + _describe(outcome.result, names))
 
         run_jobs(pool, jobs, space, store)

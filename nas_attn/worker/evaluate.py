@@ -61,6 +61,10 @@ class TrialResult:
         """Value of objective ``name`` (one of :data:`OBJECTIVE_NAMES`)."""
         return float(getattr(self, name))
 
+    def objective_values(self, names: list[str]) -> list[float]:
+        """Values of the objectives ``names``, in that order (what a trial is told)."""
+        return [self.objective(name) for name in names]
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
