@@ -15,7 +15,8 @@ import optuna
 from pydantic import ValidationError
 
 from nas_attn.exceptions import NasAttnError
-from nas_attn.search.pool import WorkerPool, plan_pool, start_ray
+from nas_attn.search.pool import WorkerPool, ready_pool
+from nas_attn.search.service import plan_for
 from nas_attn.search.space import SearchSpace
 from nas_attn.search.storage import open_existing_storage
 from nas_attn.search.study import SPACE_ATTR, load_existing_study
@@ -58,17 +59,10 @@ def open_study_and_space(request: FollowupRequest) -> tuple[optuna.Study, Search
 def worker_pool(request: FollowupRequest, space: SearchSpace) -> Iterator[WorkerPool]:
     """Start (or join) Ray, start the workers and load their data; shut them down after."""
     if request.ray_address is None:
-        resolve_device(request.device)
-    start_ray(request.ray_address, request.workers or 1)
-    plan = plan_pool(
-        request.workers, request.device, request.gpus_per_trial, remote=request.ray_address is not None
-    )
-    pool = WorkerPool(plan)
-    try:
-        pool.check_ready(space.proxy.model_dump(mode="json"))
+        resolve_device(request.device)  # CUDA asked for but absent: before Ray starts
+    plan = plan_for(request.ray_address, request.workers, request.device, request.gpus_per_trial)
+    with ready_pool(plan, space.proxy.model_dump(mode="json")) as pool:
         yield pool
-    finally:
-        pool.shutdown()
 
 
 Result = TypeVar("Result")

@@ -17,6 +17,7 @@ import itertools
 import logging
 import os
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -260,3 +261,15 @@ class WorkerPool:
                 ray.kill(actor, no_restart=True)
         self._busy.clear()
         self._idle.clear()
+
+
+@contextlib.contextmanager
+def ready_pool(config: PoolConfig, proxy: dict[str, Any]) -> Iterator[WorkerPool]:
+    """A started pool whose workers hold their data (:meth:`WorkerPool.check_ready`); all its
+    actors are killed on the way out."""
+    pool = WorkerPool(config)
+    try:
+        pool.check_ready(proxy)
+        yield pool
+    finally:
+        pool.shutdown()

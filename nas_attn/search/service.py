@@ -23,7 +23,7 @@ from nas_attn.backbones import ArchConfig
 from nas_attn.exceptions import NasAttnError
 from nas_attn.search.driver import SearchObserver, SearchOutcome, TrialHook, run_search
 from nas_attn.search.placements import space_size
-from nas_attn.search.pool import PoolConfig, WorkerPool, plan_pool, start_ray
+from nas_attn.search.pool import PoolConfig, WorkerPool, plan_pool, ready_pool, start_ray
 from nas_attn.search.reevaluate import reseed_front
 from nas_attn.search.results import TrialRow, evaluated_trials, pareto_rows
 from nas_attn.search.samplers import make_sampler
@@ -102,29 +102,24 @@ def prepare(request: SearchRequest) -> PreparedSearch:
 def plan_workers(prepared: PreparedSearch) -> PoolConfig:
     """Start (or join) Ray and size the worker pool for its resources."""
     request = prepared.request
-    start_ray(request.ray_address, request.workers or 1)
-    plan = plan_pool(
-        request.workers, request.device, request.gpus_per_trial, remote=request.ray_address is not None
-    )
+    return plan_for(request.ray_address, request.workers, request.device, request.gpus_per_trial)
+
+
+def plan_for(
+    ray_address: str | None, workers: int | None, device: str, gpus_per_trial: float | None
+) -> PoolConfig:
+    """Start (or join) Ray at ``ray_address`` and size a worker pool for its resources."""
+    start_ray(ray_address, workers or 1)
+    plan = plan_pool(workers, device, gpus_per_trial, remote=ray_address is not None)
     delay = os.environ.get(TRIAL_DELAY_ENV)
     return dataclasses.replace(plan, trial_delay_s=float(delay)) if delay else plan
 
 
 def execute(prepared: PreparedSearch, plan: PoolConfig, observer: SearchObserver) -> SearchOutcome:
     """Start the workers, open (or create) the study and run the driver until the target."""
-    pool = WorkerPool(plan)
     try:
-        pool.check_ready(prepared.space.proxy.model_dump(mode="json"))
-        study = open_study(prepared.storage, prepared.study_name, prepared.space, prepared.sampler)
-        hook = artifact_uploader(prepared.request.storage_url)
-        outcome = run_search(study, prepared.space, prepared.target, pool, observer, hook)
-        seeds = prepared.space.search.final_seeds
-        if seeds > 1:
-            report = reseed_front(study, prepared.space, pool, seeds, observer.notice)
-            for failure in report.failures:
-                observer.notice(f"seed re-run failed: {failure}")
-            outcome.front = report.front
-        return outcome
+        with ready_pool(plan, prepared.space.proxy.model_dump(mode="json")) as pool:
+            return _search_with(prepared, pool, observer)
     except (sqlalchemy.exc.SQLAlchemyError, StorageInternalError) as exc:
         reason = redact_text(
             str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__,
@@ -134,8 +129,20 @@ def execute(prepared: PreparedSearch, plan: PoolConfig, observer: SearchObserver
             f"storage '{prepared.safe_storage}' failed during the search: {reason}; "
             "completed trials are kept: re-run the same command once the storage is back"
         ) from None
-    finally:
-        pool.shutdown()
+
+
+def _search_with(prepared: PreparedSearch, pool: WorkerPool, observer: SearchObserver) -> SearchOutcome:
+    """Open (or create) the study, run the driver, then the final seed re-runs if asked."""
+    study = open_study(prepared.storage, prepared.study_name, prepared.space, prepared.sampler)
+    hook = artifact_uploader(prepared.request.storage_url)
+    outcome = run_search(study, prepared.space, prepared.target, pool, observer, hook)
+    seeds = prepared.space.search.final_seeds
+    if seeds > 1:
+        report = reseed_front(study, prepared.space, pool, seeds, observer.notice)
+        for failure in report.failures:
+            observer.notice(f"seed re-run failed: {failure}")
+        outcome.front = report.front
+    return outcome
 
 
 def artifact_uploader(storage_url: str) -> TrialHook:
