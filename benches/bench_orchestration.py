@@ -53,8 +53,13 @@ from nas_attn.search.simulate import SimulatedWorker, result_template
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_SPACE = REPO / "search_spaces" / "resnet18_stages.yaml"
-SAMPLER_METHODS = ("infer_relative_search_space", "sample_relative", "sample_independent", "before_trial")
-SAMPLER_METHODS += ("after_trial",)
+SAMPLER_METHODS = (
+    "infer_relative_search_space",
+    "sample_relative",
+    "sample_independent",
+    "before_trial",
+    "after_trial",
+)
 REASONS = {
     "_get_trials": "; Optuna reloads every unfinished (running) trial with all its rows on each read, "
     "so this grows with the number of workers",

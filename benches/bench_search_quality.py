@@ -82,16 +82,17 @@ def make_space(args: argparse.Namespace, sampler: str, seed: int, fidelity: bool
 
 
 class CachingPool(InProcessPool):
-    """The in-process worker, answering a (placement, epochs, seed) it trained before from memory."""
+    """The in-process worker, answering a (placement, epochs, seeds) it trained before from memory."""
 
     def __init__(self, threads: int) -> None:
         super().__init__("cpu", threads)
-        self.cache: dict[tuple[str, int, int], Outcome] = {}
+        self.cache: dict[tuple[str, int, int, int | None], Outcome] = {}
         self.hits = self.misses = 0
 
     def evaluate(self, payload: dict[str, Any]) -> Outcome:
         proxy = payload["proxy"]
-        key = (ArchConfig.from_dict(payload["arch"]).digest(), int(proxy["epochs"]), int(proxy["seed"]))
+        arch = ArchConfig.from_dict(payload["arch"])
+        key = (arch.digest(), int(proxy["epochs"]), int(proxy["seed"]), proxy.get("train_seed"))
         if key in self.cache:
             self.hits += 1
         else:
@@ -115,37 +116,33 @@ def spent_epochs(study: optuna.Study, full_epochs: int) -> int:
     return sum(int(t.user_attrs.get(FIDELITY_SPENT, full_epochs)) for t in evaluated_trials(study))
 
 
-def search(space: SearchSpace, pool: CachingPool, workdir: Path, n_trials: int) -> optuna.Study:
-    storage = open_storage(
-        f"sqlite:///{workdir / f'{space.search.sampler}-{space.search.seed}-{n_trials}.db'}"
+def new_study(space: SearchSpace, path: Path) -> optuna.Study:
+    return open_study(open_storage(f"sqlite:///{path}"), space.name, space, space.search.sampler)
+
+
+def finished_run(method: str, seed: int, study: optuna.Study, full_epochs: int, start: float) -> Run:
+    """What a finished search found (its ranked placements) and what it cost."""
+    rows = ranked_rows(study)
+    return Run(
+        method,
+        seed,
+        points=[list(r.values.values()) for r in rows],
+        front=sum(r.rank == 1 for r in rows),
+        spent=spent_epochs(study, full_epochs),
+        trained=len(evaluated_trials(study)),
+        seconds=time.perf_counter() - start,
     )
-    study = open_study(storage, space.name, space, space.search.sampler)
-    run_search(study, space, n_trials, pool)
-    return study
 
 
 def run_multi_fidelity(args: argparse.Namespace, seed: int, pool: CachingPool, workdir: Path) -> Run:
     space = make_space(args, "nsga2", seed, fidelity=True)
     start = time.perf_counter()
-    storage = open_storage(f"sqlite:///{workdir / f'mf-{seed}.db'}")
-    study = open_study(storage, space.name, space, "nsga2")
+    study = new_study(space, workdir / f"mf-{seed}.db")
     target = 0
     while spent_epochs(study, args.epochs) < args.compute:
         target += args.bracket
         run_search(study, space, target, pool)
-    rows = ranked_rows(study)
-    points = [list(r.values.values()) for r in rows]
-    front = sum(r.rank == 1 for r in rows)
-    spent = spent_epochs(study, args.epochs)
-    return Run(
-        "multi-fidelity",
-        seed,
-        points,
-        front,
-        spent,
-        len(evaluated_trials(study)),
-        time.perf_counter() - start,
-    )
+    return finished_run("multi-fidelity", seed, study, args.epochs, start)
 
 
 def run_full(
@@ -153,13 +150,9 @@ def run_full(
 ) -> Run:
     space = make_space(args, method, seed, fidelity=False)
     start = time.perf_counter()
-    n_trials = math.ceil(budget / args.epochs)
-    study = search(space, pool, workdir, n_trials)
-    rows = ranked_rows(study)
-    points = [list(r.values.values()) for r in rows]
-    front = sum(r.rank == 1 for r in rows)
-    trained = len(evaluated_trials(study))
-    return Run(method, seed, points, front, trained * args.epochs, trained, time.perf_counter() - start)
+    study = new_study(space, workdir / f"{method}-{seed}.db")
+    run_search(study, space, math.ceil(budget / args.epochs), pool)
+    return finished_run(method, seed, study, args.epochs, start)
 
 
 def reference_point(runs: list[Run]) -> list[float]:
