@@ -51,15 +51,19 @@ def select_trial(
                 f"{', '.join(map(str, sorted(complete)))}"
             )
         return complete[trial]
-    from nas_attn.search.results import pareto_rows  # not at import: keeps `import nas_attn` free of Ray
+    from nas_attn.search.results import ranked_rows  # not at import: keeps `import nas_attn` free of Ray
 
-    front = pareto_rows(study)
+    rows = ranked_rows(study)  # trained, feasible, at the top budget
     if knee:
-        return complete[next(r.number for r in front if r.knee)]
+        chosen = next((r.number for r in rows if r.knee), None)
+        if chosen is None:
+            raise NasAttnError(
+                f"study '{study.study_name}' has no ranked trial (its complete trials were screened out "
+                "by a constraint or answered as duplicates); run more trials or export one with --trial N"
+            )
+        return complete[chosen]
     assert max_latency_ms is not None
-    from nas_attn.search.results import ranked_rows
-
-    ranked = {r.number for r in ranked_rows(study)}  # trained, feasible, at the top budget
+    ranked = {r.number for r in rows}
     within = [
         t
         for t in complete.values()

@@ -143,3 +143,13 @@ def test_export_carries_seed_means_and_skips_screened_trials(study: optuna.Study
     screened.set_user_attr("trained", False)
     study.tell(screened, [0.0, 0.1])
     assert select_trial(study, max_latency_ms=1.5).number == 0
+
+
+def test_knee_of_a_study_with_only_screened_trials_is_a_clear_error(tmp_path: Path) -> None:
+    study = make_finished_study(tmp_path, rows=[])
+    screened = study.ask()
+    screened.set_user_attr("arch", ArchConfig(image_size=16).to_dict())
+    screened.set_user_attr("trained", False)
+    study.tell(screened, [0.0, 9.0])
+    with pytest.raises(NasAttnError, match="has no ranked trial .* screened out by a constraint"):
+        select_trial(study, knee=True)
