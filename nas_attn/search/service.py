@@ -28,7 +28,7 @@ from nas_attn.search.reevaluate import reseed_front
 from nas_attn.search.results import TrialRow, evaluated_trials, pareto_rows
 from nas_attn.search.samplers import make_sampler
 from nas_attn.search.space import SearchSpace, load_space
-from nas_attn.search.storage import open_storage, redact_text, redact_url
+from nas_attn.search.storage import error_reason, open_storage, redact_url
 from nas_attn.search.study import check_study, load_existing_study, open_study
 from nas_attn.worker.device import resolve_device
 
@@ -121,10 +121,7 @@ def execute(prepared: PreparedSearch, plan: PoolConfig, observer: SearchObserver
         with ready_pool(plan, prepared.space.proxy.model_dump(mode="json")) as pool:
             return _search_with(prepared, pool, observer)
     except (sqlalchemy.exc.SQLAlchemyError, StorageInternalError) as exc:
-        reason = redact_text(
-            str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__,
-            prepared.request.storage_url,
-        )
+        reason = error_reason(exc, prepared.request.storage_url)
         raise NasAttnError(
             f"storage '{prepared.safe_storage}' failed during the search: {reason}; "
             "completed trials are kept: re-run the same command once the storage is back"

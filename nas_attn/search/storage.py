@@ -85,7 +85,7 @@ def open_storage(url: str) -> optuna.storages.RDBStorage:
         try:
             return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs)
         except (sqlalchemy.exc.IntegrityError, sqlalchemy.exc.ProgrammingError) as exc:
-            reason = _reason(exc, url)  # maybe another driver creating the schema at this moment
+            reason = error_reason(exc, url)  # maybe another driver creating the schema at this moment
             time.sleep(0.5)
         except (ImportError, sqlalchemy.exc.NoSuchModuleError):
             raise NasAttnError(
@@ -94,7 +94,7 @@ def open_storage(url: str) -> optuna.storages.RDBStorage:
             ) from None
         except (sqlalchemy.exc.SQLAlchemyError, ValueError) as exc:
             raise NasAttnError(
-                f"cannot open storage '{safe}': {_reason(exc, url)}; check the URL and the server"
+                f"cannot open storage '{safe}': {error_reason(exc, url)}; check the URL and the server"
             ) from None
     raise NasAttnError(f"cannot set up storage '{safe}': {reason}; check the database user's rights")
 
@@ -116,5 +116,6 @@ def open_existing_storage(url: str) -> optuna.storages.RDBStorage:
     return open_storage(url)
 
 
-def _reason(exc: BaseException, url: str) -> str:
+def error_reason(exc: BaseException, url: str) -> str:
+    """The first line of a storage error (or its type), with the URL's password removed."""
     return redact_text(_first_line(str(exc)) or type(exc).__name__, url)
