@@ -254,18 +254,14 @@ def _impossible_choices(
         reductions: list[int | None] = (
             list(choices.reduction) if get_attention_info(module).uses_reduction else [None]
         )
-        for position in choices.position:
-            for reduction in reductions:
-                placement = StagePlacement(module=module, position=position, reduction=reduction)
-                found = stage_problems(base, name, placement, geo)
-                if found:
-                    problems.append(
-                        f"{found[0]} (drop '{module}' from stages.{name}.module or change the choice)"
-                    )
-                    break
-            else:
-                continue
-            break
+        for position, reduction in itertools.product(choices.position, reductions):
+            placement = StagePlacement(module=module, position=position, reduction=reduction)
+            found = stage_problems(base, name, placement, geo)
+            if found:
+                problems.append(
+                    f"{found[0]} (drop '{module}' from stages.{name}.module or change the choice)"
+                )
+                break
     return problems
 
 
