@@ -3,6 +3,7 @@ from pathlib import Path
 import optuna
 import pytest
 import yaml
+from helpers import space_yaml, write_space
 
 from nas_attn import NasAttnError, load_space
 from nas_attn.search import sample_arch
@@ -104,3 +105,13 @@ def test_reduction_is_only_sampled_for_modules_that_use_it(tiny_space_file: Path
             assert (f"{stage}.reduction" in trial.params) == (module in {"se", "cbam"})
             assert arch.stages[stage].module == module
         study.tell(trial, [0.5, 1.0])
+
+
+def test_a_module_choice_that_cannot_be_built_is_refused_at_load(tmp_path: Path) -> None:
+    stages = "  layer1: {module: [none, se, shuffle], reduction: [16]}\n"
+    with pytest.raises(NasAttnError) as err:
+        load_space(write_space(tmp_path, space_yaml(stages)))
+    message = str(err.value)
+    assert "channels 64 must be divisible by 2*groups=128" in message
+    assert "drop 'shuffle' from stages.layer1.module or change the choice" in message
+    assert message.count("drop '") == 1  # one problem per module, not one per position x reduction
