@@ -48,8 +48,10 @@ import ray
 from nas_attn._devtools.postgres_server import postgres_server
 from nas_attn.search import PoolConfig, WorkerPool, load_space, open_storage, open_study, run_search
 from nas_attn.search.ledger import Ledger, rdb_storage_of
+from nas_attn.search.mirror import SamplerMirror
 from nas_attn.search.service import artifact_uploader
 from nas_attn.search.simulate import SimulatedWorker, result_template
+from nas_attn.search.trial_store import TrialStore
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_SPACE = REPO / "search_spaces" / "resnet18_stages.yaml"
@@ -117,10 +119,12 @@ class Clock:
 
 
 def instrument_classes(clock: Clock) -> None:
-    """Time the ledger and Ray's wait (waiting for results is idle time, not dispatch)."""
-    for name, member in list(vars(Ledger).items()):
-        if inspect.isfunction(member) and not name.startswith("__"):
-            setattr(Ledger, name, clock.wrap("ledger", member))
+    """Time the ledger, the driver's trial writes, the sampler's mirror and Ray's wait (waiting
+    for results is idle time, not dispatch)."""
+    for cls, category in ((Ledger, "ledger"), (TrialStore, "storage"), (SamplerMirror, "sampler")):
+        for name, member in list(vars(cls).items()):
+            if inspect.isfunction(member) and not name.startswith("__"):
+                setattr(cls, name, clock.wrap(category, member))
     ray.wait = clock.wrap("waiting", ray.wait)
 
 

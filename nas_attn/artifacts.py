@@ -9,12 +9,16 @@ working directory; ``nas-attn dashboard`` opens the same folder.
 from __future__ import annotations
 
 import csv
-import tempfile
+import dataclasses
+import io
+import json
+import uuid
 from collections.abc import Sequence
 from pathlib import Path
 
 import optuna
-from optuna.artifacts import FileSystemArtifactStore, upload_artifact
+from optuna.artifacts import ArtifactMeta, FileSystemArtifactStore
+from optuna.artifacts._upload import ARTIFACTS_ATTR_PREFIX  # the key upload_artifact writes; tested
 from sqlalchemy.engine import make_url
 
 from nas_attn.backbones import ArchConfig
@@ -39,6 +43,36 @@ def artifact_store_for(storage_url: str) -> FileSystemArtifactStore:
     return FileSystemArtifactStore(str(directory))
 
 
+def _learning_curve_csv(train_loss: Sequence[float], val_accuracy: Sequence[float]) -> bytes:
+    out = io.StringIO(newline="")
+    writer = csv.writer(out)
+    writer.writerow(["epoch", "train_loss", "val_accuracy"])
+    for epoch, (loss, acc) in enumerate(zip(train_loss, val_accuracy, strict=False), start=1):
+        writer.writerow([epoch, f"{loss:.6f}", f"{acc:.6f}"])
+    return out.getvalue().encode()
+
+
+def store_trial_artifacts(
+    store: FileSystemArtifactStore,
+    arch: ArchConfig,
+    train_loss: Sequence[float],
+    val_accuracy: Sequence[float],
+) -> dict[str, str]:
+    """Write a trial's arch YAML and learning curve to ``store``; return the trial system
+    attributes that link them to the trial (what ``optuna.artifacts.upload_artifact`` writes),
+    so the driver records them in the same transaction that completes the trial."""
+    files = {
+        "arch.yaml": ("text/yaml", arch.to_yaml().encode()),
+        "learning_curve.csv": ("text/csv", _learning_curve_csv(train_loss, val_accuracy)),
+    }
+    links = {}
+    for filename, (mimetype, content) in files.items():
+        meta = ArtifactMeta(str(uuid.uuid4()), filename, mimetype, encoding=None)
+        store.write(meta.artifact_id, io.BytesIO(content))
+        links[ARTIFACTS_ATTR_PREFIX + meta.artifact_id] = json.dumps(dataclasses.asdict(meta))
+    return links
+
+
 def upload_trial_artifacts(
     store: FileSystemArtifactStore,
     trial: optuna.Trial,
@@ -47,20 +81,7 @@ def upload_trial_artifacts(
     val_accuracy: Sequence[float],
 ) -> list[str]:
     """Upload the arch YAML and learning curve of a still-running ``trial``; return artifact ids."""
-    with tempfile.TemporaryDirectory() as tmp:
-        arch_path = Path(tmp) / "arch.yaml"
-        arch.to_yaml(arch_path)
-        curve_path = Path(tmp) / "learning_curve.csv"
-        with curve_path.open("w", newline="") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(["epoch", "train_loss", "val_accuracy"])
-            for epoch, (loss, acc) in enumerate(zip(train_loss, val_accuracy, strict=False), start=1):
-                writer.writerow([epoch, f"{loss:.6f}", f"{acc:.6f}"])
-        return [
-            upload_artifact(
-                artifact_store=store, file_path=str(arch_path), study_or_trial=trial, mimetype="text/yaml"
-            ),
-            upload_artifact(
-                artifact_store=store, file_path=str(curve_path), study_or_trial=trial, mimetype="text/csv"
-            ),
-        ]
+    links = store_trial_artifacts(store, arch, train_loss, val_accuracy)
+    for key, value in links.items():
+        trial.storage.set_trial_system_attr(trial._trial_id, key, value)
+    return [key.removeprefix(ARTIFACTS_ATTR_PREFIX) for key in links]

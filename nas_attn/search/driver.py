@@ -21,12 +21,12 @@ from typing import Any, Protocol
 
 import optuna
 from optuna.exceptions import UpdateFinishedTrialError
+from optuna.trial import TrialState
 
 from nas_attn.backbones import ArchConfig
 from nas_attn.exceptions import NasAttnError
 from nas_attn.search import trial_attrs as attrs
 from nas_attn.search.dispatch import Outcome, TrialPool
-from nas_attn.search.fast_storage import ask_trial, write_user_attrs
 from nas_attn.search.fidelity import FidelitySchedule, Member, fidelity_attrs
 from nas_attn.search.interrupts import FINISH, STOP_NOW, StopRequests
 from nas_attn.search.ledger import (
@@ -39,10 +39,12 @@ from nas_attn.search.ledger import (
     Evaluation,
     Ledger,
 )
+from nas_attn.search.mirror import SamplerMirror
 from nas_attn.search.placements import space_size
 from nas_attn.search.recovery import can_retry, recover_stale, requeue, retry_note
 from nas_attn.search.results import TrialRow, own_trials, pareto_rows
 from nas_attn.search.space import SearchSpace, sample_arch
+from nas_attn.search.trial_store import OwnTrial, TakenTrial, TrialStore
 from nas_attn.worker.evaluate import TrialResult
 
 MAX_CONSECUTIVE_FAILURES = 5
@@ -98,14 +100,28 @@ class SearchOutcome:
     front: list[TrialRow] = field(default_factory=list)
 
 
-#: Called with a COMPLETE-to-be trial (still RUNNING), its placement and its result dict,
-#: e.g. to upload artifacts; a failure there is reported, never fatal.
-TrialHook = Callable[[optuna.Trial, ArchConfig, dict[str, Any]], None]
+#: Called with the number of a trial about to be COMPLETE, its placement and its result dict,
+#: e.g. to store artifacts; returns system attributes to record with the trial (e.g. the links
+#: to those artifacts). A failure there is reported, never fatal.
+TrialHook = Callable[[int, ArchConfig, dict[str, Any]], dict[str, Any]]
+
+
+@dataclass
+class _Asked:
+    """A trial this driver asked: the SQL trial and the same trial in the sampler's mirror."""
+
+    sql: OwnTrial
+    memory: optuna.Trial
+    pending: dict[str, Any] = field(default_factory=dict)  # user attrs to write when it finishes
+
+    @property
+    def number(self) -> int:
+        return self.sql.number
 
 
 @dataclass
 class _Training:
-    trial: optuna.Trial
+    trial: _Asked
     digest: str
     arch: ArchConfig
     member: Member | None = None  # its place in a multi-fidelity bracket
@@ -113,7 +129,7 @@ class _Training:
 
 @dataclass
 class _Waiting:
-    trial: optuna.Trial
+    trial: _Asked
     digest: str
     holder: int
 
@@ -131,6 +147,8 @@ class _Driver:
         self.study, self.space, self.target, self.pool, self.observer = study, space, target, pool, observer
         self.on_result = on_result
         self.ledger = Ledger.of(study)
+        self.store = TrialStore(self.ledger.storage, self.ledger.study_id)
+        self.mirror = SamplerMirror(study, self.store)
         self.me = DriverInfo.this_process()
         self.size = space_size(space)
         self.objectives = [o.name for o in space.objectives]
@@ -252,17 +270,18 @@ class _Driver:
         self.start_promotions()
         if time.monotonic() < self.backoff_until:
             return
-        asked = 0
+        unanswered = 0  # asks in this round that started no training (duplicates, invalid)
         while (
             self.pool.idle > 0
-            and asked < MAX_DUPLICATES_PER_ROUND
+            and unanswered < MAX_DUPLICATES_PER_ROUND
             and not self.stop.level
             and not self.too_many_failures()  # else reserve/unreserve would spin here forever
         ):
-            if self.evaluated() >= self.target:
+            counts = self.ledger.counts()  # one query for both checks
+            if counts[DONE] >= self.target:
                 self.close_bracket()
                 return
-            if self.ledger.count(DONE, FAILED, SCREENED) >= self.size:
+            if counts[DONE] + counts[FAILED] + counts[SCREENED] >= self.size:
                 self.exhausted = True
                 self.close_bracket()
                 return
@@ -272,43 +291,65 @@ class _Driver:
                 return  # the remaining slots are held by running evaluations
             started = False
             try:
-                while not started and asked < MAX_DUPLICATES_PER_ROUND and not self.too_many_failures():
-                    asked += 1
+                while not started and unanswered < MAX_DUPLICATES_PER_ROUND and not self.too_many_failures():
                     started = self.ask_into(slot)
+                    unanswered += not started
             finally:
                 if not started:
                     self.ledger.unreserve(slot, self.me.driver_id)
-        if asked >= MAX_DUPLICATES_PER_ROUND:
+        if unanswered >= MAX_DUPLICATES_PER_ROUND:
             self.backoff_until = time.monotonic() + DUPLICATE_BACKOFF_SECONDS
 
     def ask_into(self, slot: int) -> bool:
         """Ask one trial; train it in ``slot`` (True) or answer/park it as a duplicate (False)."""
-        trial = ask_trial(self.study, self.ledger.storage, self.ledger.study_id)  # Study.ask, cheaper
+        mine = {attrs.DRIVER: self.me.driver_id}  # recorded with the trial: recovery knows its owner
+        self.mirror.sync()
+        taken = self.store.take_waiting(self.mirror.waiting, mine)  # enqueued first (baselines, retries)
+        memory = self.mirror.ask(taken.fixed_params if taken is not None else None)
         try:
-            arch = sample_arch(trial, self.space)
+            arch = sample_arch(memory, self.space)
         except NasAttnError as exc:
-            self.fail(trial, f"invalid placement: {exc}", counts=True)
+            self.fail(self.record(taken, memory, mine), f"invalid placement: {exc}", counts=True)
             return False
         digest = arch.digest()
-        # one transaction; a trial without its driver for these milliseconds is not recovered
-        # by others (recovery waits for such a trial to be a minute old)
-        write_user_attrs(
-            self.ledger.storage,
-            trial,
-            {attrs.DRIVER: self.me.driver_id, attrs.ARCH: arch.to_dict(), attrs.DIGEST: digest},
-        )
+        trial = self.record(taken, memory, {**mine, attrs.ARCH: arch.to_dict(), attrs.DIGEST: digest})
         while True:
             if self.answer_or_park(trial, digest):
                 return False
-            if self.ledger.claim(slot, digest, trial.number, trial._trial_id):
+            if self.ledger.claim(slot, digest, trial.number, trial.sql.trial_id):
                 break
-        trial.set_user_attr(attrs.SLOT, slot)
+        trial.pending[attrs.SLOT] = slot  # written when it finishes: it was sent for training
         entry = _Training(trial, digest, arch)
         if self.fidelity is not None:
             entry.member = self.fidelity.admit(trial.number, entry)
         self.submit(entry)
         self.observer.trial_started(trial.number, arch)
         return True
+
+    def record(self, taken: TakenTrial | None, memory: optuna.Trial, user_attrs: dict[str, Any]) -> _Asked:
+        """Write the trial the mirror sampled into the study (``taken`` or a new trial), at once."""
+        system_attrs = self.mirror.system_attrs(memory)
+        sql = self.store.start(taken, memory.params, memory.distributions, user_attrs, system_attrs)
+        self.mirror.adopt(sql.trial_id)
+        return _Asked(sql, memory)
+
+    def finish(
+        self,
+        trial: _Asked,
+        state: TrialState,
+        values: list[float] | None = None,
+        user_attrs: dict[str, Any] | None = None,
+        system_attrs: dict[str, Any] | None = None,
+    ) -> None:
+        """Finish ``trial`` in the study and in the mirror (where the sampler learns of it)."""
+        written = {**trial.pending, **(user_attrs or {})}
+        system_attrs = {**self.mirror.system_attrs(trial.memory), **(system_attrs or {})}
+        try:
+            self.store.finish(trial.sql, state, values, written, system_attrs)
+        except UpdateFinishedTrialError:
+            self.mirror.tell(trial.memory, TrialState.FAIL)
+            raise
+        self.mirror.tell(trial.memory, state, values)
 
     def submit(self, entry: _Training) -> None:
         """Send ``entry`` to an idle worker at its budget (its bracket's rung, else the proxy's)."""
@@ -344,7 +385,7 @@ class _Driver:
             extra = fidelity_attrs(member, self.fidelity.epochs, self.objectives)
             self.complete(entry, {**member.results[-1], **extra})
 
-    def answer_or_park(self, trial: optuna.Trial, digest: str) -> bool:
+    def answer_or_park(self, trial: _Asked, digest: str) -> bool:
         """Answer ``trial`` from the ledger if its placement is known; False if it is new."""
         known = self.ledger.lookup(digest)
         if known is None:
@@ -355,19 +396,19 @@ class _Driver:
             self.waiting[trial.number] = _Waiting(trial, digest, known.trial_number or -1)
         return True
 
-    def answer(self, trial: optuna.Trial, known: Evaluation) -> None:
+    def answer(self, trial: _Asked, known: Evaluation) -> None:
         """Tell a duplicate what the trial that evaluated its placement got."""
         assert known.trial_id is not None and known.trial_number is not None
-        trial.set_user_attr(attrs.DUPLICATE_OF, known.trial_number)
+        pointer = {attrs.DUPLICATE_OF: known.trial_number}
         if known.state == FAILED:
-            self.fail(trial, f"same placement as trial {known.trial_number}, which failed: {known.note}")
+            reason = f"same placement as trial {known.trial_number}, which failed: {known.note}"
+            self.fail(trial, reason, user_attrs=pointer)
             return
         source = self.ledger.storage.get_trial(known.trial_id)
         copied = {k: v for k, v in source.user_attrs.items() if k not in attrs.BOOKKEEPING}
-        write_user_attrs(self.ledger.storage, trial, copied)
         for key, value in source.constraints.items():
-            trial.set_constraint(key, value)
-        self.study.tell(trial, source.values)
+            trial.memory.set_constraint(key, value)
+        self.finish(trial, TrialState.COMPLETE, list(source.values), {**copied, **pointer})
         self.duplicates += 1
         self.observer.trial_duplicate(trial.number, known.trial_number)
 
@@ -410,23 +451,24 @@ class _Driver:
         trial, digest = entry.trial, entry.digest
         parsed = TrialResult.from_dict(result)
         values = parsed.objective_values(self.objectives)
-        write_user_attrs(self.ledger.storage, trial, result)  # one transaction, not one per key
         for constraint in self.constraints:
-            trial.set_constraint(str(constraint), constraint.violation(parsed.objective(constraint.metric)))
+            violation = constraint.violation(parsed.objective(constraint.metric))
+            trial.memory.set_constraint(str(constraint), violation)
         unusable = [
             f"{n} = {v}" for n, v in zip(self.objectives, values, strict=True) if not math.isfinite(v)
         ]
         if unusable:  # Optuna would quietly turn the tell into a FAIL
             reason = f"objective not finite: {', '.join(unusable)}; the placement cannot be ranked"
-            self.fail(trial, reason, counts=True)
+            self.fail(trial, reason, counts=True, user_attrs=result)
             self.ledger.fail(digest, trial.number, reason)
             return
+        linked: dict[str, Any] = {}
         if self.on_result is not None:
             try:
-                self.on_result(trial, entry.arch, result)
+                linked = self.on_result(trial.number, entry.arch, result)
             except (OSError, ValueError, RuntimeError) as exc:
                 self.observer.notice(f"trial {trial.number}: its artifacts were not saved: {exc}")
-        self.study.tell(trial, values)
+        self.finish(trial, TrialState.COMPLETE, values, result, linked)
         if parsed.trained:
             self.ledger.finish(digest, trial.number)
         else:
@@ -434,19 +476,21 @@ class _Driver:
         self.consecutive_failures = 0
         self.observer.trial_finished(trial.number, parsed, None)
 
-    def lost(self, trial: optuna.Trial, digest: str, reason: str) -> None:
-        will_retry = can_retry(trial.user_attrs)
-        full = f"{reason}; {retry_note(trial.user_attrs, will_retry)}"
+    def lost(self, trial: _Asked, digest: str, reason: str) -> None:
+        known = trial.sql.user_attrs
+        will_retry = can_retry(known)
+        full = f"{reason}; {retry_note(known, will_retry)}"
         if will_retry:  # before the FAIL: a crash in between leaves it RUNNING, so recovery redoes it
             self.ledger.release(digest, trial.number)
-            requeue(self.study, trial.number, trial.params, trial.user_attrs)
+            requeue(self.study, trial.number, trial.sql.params, known)
         self.fail(trial, full, counts=True)
         if not will_retry:
             self.ledger.fail(digest, trial.number, full)
 
-    def fail(self, trial: optuna.Trial, reason: str, counts: bool = False) -> None:
-        trial.set_user_attr(attrs.FAIL_REASON, reason)
-        self.study.tell(trial, state=optuna.trial.TrialState.FAIL)
+    def fail(
+        self, trial: _Asked, reason: str, counts: bool = False, user_attrs: dict[str, Any] | None = None
+    ) -> None:
+        self.finish(trial, TrialState.FAIL, user_attrs={**(user_attrs or {}), attrs.FAIL_REASON: reason})
         if counts:
             self.failed += 1
             self.consecutive_failures += 1
@@ -461,11 +505,11 @@ class _Driver:
                 continue
             del self.waiting[number]
             if known is None:
-                parked.trial.set_user_attr(attrs.DUPLICATE_OF, parked.holder)
                 self.fail(
                     parked.trial,
                     f"same placement as trial {parked.holder}, which was lost before it finished; "
                     "its parameters were re-enqueued",
+                    user_attrs={attrs.DUPLICATE_OF: parked.holder},
                 )
             else:
                 self.answer(parked.trial, known)
@@ -478,8 +522,8 @@ class _Driver:
             self.fidelity.stop()
             self.tell_finals()
         for parked in self.waiting.values():
-            parked.trial.set_user_attr(attrs.DUPLICATE_OF, parked.holder)
-            self.fail(parked.trial, f"{INTERRUPTED} (Ctrl-C) while it waited for trial {parked.holder}")
+            reason = f"{INTERRUPTED} (Ctrl-C) while it waited for trial {parked.holder}"
+            self.fail(parked.trial, reason, user_attrs={attrs.DUPLICATE_OF: parked.holder})
         self.waiting.clear()
         if self.training:
             self.observer.notice(
@@ -497,9 +541,8 @@ class _Driver:
             trial = entry.trial
             reason = f"{INTERRUPTED} (stopped); its parameters were re-enqueued"
             self.ledger.release(entry.digest, trial.number)
-            requeue(self.study, trial.number, trial.params, trial.user_attrs, count_retry=False)
-            trial.set_user_attr(attrs.FAIL_REASON, reason)
-            self.study.tell(trial, state=optuna.trial.TrialState.FAIL)
+            requeue(self.study, trial.number, trial.sql.params, trial.sql.user_attrs, count_retry=False)
+            self.finish(trial, TrialState.FAIL, user_attrs={attrs.FAIL_REASON: reason})
             self.observer.trial_finished(trial.number, None, f"{INTERRUPTED}; re-enqueued")
         self.training.clear()
         self.tell_finals()

@@ -26,6 +26,7 @@ import os
 import socket
 import time
 import uuid
+from collections import Counter
 from dataclasses import dataclass
 
 import optuna
@@ -153,6 +154,8 @@ class Ledger:
     def __init__(self, storage: optuna.storages.RDBStorage, study_id: int) -> None:
         self.storage = storage
         self.engine: Engine = storage.engine
+        # reads and single-statement writes need no BEGIN/COMMIT round trips: autocommit
+        self.single: Engine = self.engine.execution_options(isolation_level="AUTOCOMMIT")
         self.study_id = study_id
         _create_tables(self.engine)
 
@@ -164,7 +167,7 @@ class Ledger:
     # -- drivers ------------------------------------------------------------------------------
     def register(self, info: DriverInfo) -> None:
         now = time.time()
-        with self.engine.begin() as conn:
+        with self.single.connect() as conn:
             conn.execute(
                 drivers_table.insert().values(
                     driver_id=info.driver_id,
@@ -178,7 +181,7 @@ class Ledger:
 
     def beat(self, info: DriverInfo) -> bool:
         """Record that the driver is alive; False if its row was gone (it is then re-added)."""
-        with self.engine.begin() as conn:
+        with self.single.connect() as conn:
             updated = conn.execute(
                 drivers_table.update()
                 .where(drivers_table.c.driver_id == info.driver_id)
@@ -199,7 +202,7 @@ class Ledger:
             )
 
     def drivers(self) -> dict[str, DriverRow]:
-        with self.engine.connect() as conn:
+        with self.single.connect() as conn:
             rows = conn.execute(
                 sa.select(drivers_table).where(drivers_table.c.study_id == self.study_id)
             ).all()
@@ -210,7 +213,7 @@ class Ledger:
 
     def forget_drivers(self, driver_ids: list[str]) -> None:
         if driver_ids:
-            with self.engine.begin() as conn:
+            with self.single.connect() as conn:
                 conn.execute(drivers_table.delete().where(drivers_table.c.driver_id.in_(driver_ids)))
 
     # -- evaluations --------------------------------------------------------------------------
@@ -224,7 +227,7 @@ class Ledger:
     def reserve(self, driver_id: str, target: int) -> int | None:
         """Reserve the lowest free slot below ``target``; None when every slot is taken."""
         for _ in range(4 * target + 4):
-            with self.engine.connect() as conn:
+            with self.single.connect() as conn:
                 used = set(
                     conn.scalars(
                         sa.select(evaluations_table.c.slot).where(
@@ -241,7 +244,7 @@ class Ledger:
 
     def _insert(self, **values: object) -> bool:
         try:
-            with self.engine.begin() as conn:
+            with self.single.connect() as conn:
                 conn.execute(evaluations_table.insert().values(study_id=self.study_id, **values))
         except sa.exc.IntegrityError:
             return False
@@ -249,7 +252,7 @@ class Ledger:
 
     def unreserve(self, slot: int, driver_id: str) -> None:
         """Give back a reserved slot that was not used."""
-        with self.engine.begin() as conn:
+        with self.single.connect() as conn:
             conn.execute(
                 evaluations_table.delete().where(
                     self._mine(),
@@ -262,7 +265,7 @@ class Ledger:
     def claim(self, slot: int, digest: str, trial_number: int, trial_id: int) -> bool:
         """Turn reserved ``slot`` into the claim to train ``digest``; False if already claimed."""
         try:
-            with self.engine.begin() as conn:
+            with self.single.connect() as conn:
                 updated = conn.execute(
                     evaluations_table.update()
                     .where(self._mine(), evaluations_table.c.slot == slot, self._state(RESERVED))
@@ -275,7 +278,7 @@ class Ledger:
         return True
 
     def lookup(self, digest: str) -> Evaluation | None:
-        with self.engine.connect() as conn:
+        with self.single.connect() as conn:
             row = conn.execute(
                 sa.select(evaluations_table).where(self._mine(), evaluations_table.c.digest == digest)
             ).first()
@@ -308,7 +311,7 @@ class Ledger:
         self._update(digest, trial_number, state=FAILED, slot=None, note=note[:2000])
 
     def _update(self, digest: str, trial_number: int, **values: object) -> None:
-        with self.engine.begin() as conn:
+        with self.single.connect() as conn:
             conn.execute(
                 evaluations_table.update()
                 .where(
@@ -321,7 +324,7 @@ class Ledger:
 
     def release(self, digest: str, trial_number: int) -> bool:
         """Delete a claim (lost or interrupted evaluation); True if this call removed it."""
-        with self.engine.begin() as conn:
+        with self.single.connect() as conn:
             deleted = conn.execute(
                 evaluations_table.delete().where(
                     self._mine(),
@@ -332,7 +335,7 @@ class Ledger:
         return bool(deleted)
 
     def delete_row(self, row_id: int) -> None:
-        with self.engine.begin() as conn:
+        with self.single.connect() as conn:
             conn.execute(evaluations_table.delete().where(evaluations_table.c.id == row_id))
 
     def rows(self, *states: str) -> list[Evaluation]:
@@ -340,11 +343,11 @@ class Ledger:
         query = sa.select(evaluations_table).where(self._mine())
         if states:
             query = query.where(evaluations_table.c.state.in_(states))
-        with self.engine.connect() as conn:
+        with self.single.connect() as conn:
             return [self._evaluation(r) for r in conn.execute(query).all()]
 
     def count(self, *states: str) -> int:
-        with self.engine.connect() as conn:
+        with self.single.connect() as conn:
             return int(
                 conn.scalar(
                     sa.select(sa.func.count())
@@ -354,10 +357,20 @@ class Ledger:
                 or 0
             )
 
+    def counts(self) -> Counter[str]:
+        """The number of this study's rows in each state (0 for a state with none)."""
+        with self.single.connect() as conn:
+            rows = conn.execute(
+                sa.select(evaluations_table.c.state, sa.func.count())
+                .where(self._mine())
+                .group_by(evaluations_table.c.state)
+            ).all()
+        return Counter({state: int(n) for state, n in rows})
+
     def record_done(self, digest: str, trial_number: int, trial_id: int) -> bool:
         """Add a COMPLETE trial the ledger does not know yet (a study from before the ledger)."""
         for _ in range(100):
-            with self.engine.connect() as conn:
+            with self.single.connect() as conn:
                 top = conn.scalar(sa.select(sa.func.max(evaluations_table.c.slot)).where(self._mine()))
             slot = -1 if top is None else int(top)
             if self.lookup(digest) is not None:

@@ -18,7 +18,7 @@ import optuna
 import sqlalchemy.exc
 from optuna.exceptions import StorageInternalError
 
-from nas_attn.artifacts import artifact_store_for, upload_trial_artifacts
+from nas_attn.artifacts import artifact_store_for, store_trial_artifacts
 from nas_attn.backbones import ArchConfig
 from nas_attn.exceptions import NasAttnError
 from nas_attn.search.driver import SearchObserver, SearchOutcome, TrialHook, run_search
@@ -146,10 +146,9 @@ def artifact_uploader(storage_url: str) -> TrialHook:
     """Each evaluated trial's arch YAML and learning curve, for optuna-dashboard."""
     store = artifact_store_for(storage_url)
 
-    def upload(trial: optuna.Trial, arch: ArchConfig, result: dict[str, Any]) -> None:
-        upload_trial_artifacts(
-            store, trial, arch, result.get("train_loss_curve", []), result.get("val_accuracy_curve", [])
-        )
+    def upload(number: int, arch: ArchConfig, result: dict[str, Any]) -> dict[str, Any]:
+        curves = result.get("train_loss_curve", []), result.get("val_accuracy_curve", [])
+        return dict(store_trial_artifacts(store, arch, *curves))
 
     return upload
 
