@@ -33,6 +33,7 @@ from nas_attn.search.ledger import (
     DONE,
     FAILED,
     HEARTBEAT_S,
+    RUNNING,
     SCREENED,
     STALE_AFTER_S,
     DriverInfo,
@@ -195,7 +196,10 @@ class _Driver:
                     self.fill()
                     if self.finished():
                         break
-                    for ticket, outcome in self.pool.poll(POLL_SECONDS):
+                    outcomes = self.pool.poll(POLL_SECONDS)
+                    if outcomes and self.fidelity is None and all(o.kind == "ok" for _, o in outcomes):
+                        self.fill()  # the freed workers first; their results are told after
+                    for ticket, outcome in outcomes:
                         self.collect(ticket, outcome)
                     self.resolve_waiting()
             clean = True
@@ -224,8 +228,13 @@ class _Driver:
             self.failed,
             self.duplicates,
             self.exhausted,
-            pareto_rows(self.study),
+            self.front(),
         )
+
+    def front(self) -> list[TrialRow]:
+        """The study's Pareto front, ranked from the mirror (no reload of the whole study)."""
+        self.mirror.sync()
+        return pareto_rows(self.mirror.complete_view(self.study))
 
     def evaluated(self) -> int:
         return self.ledger.count(DONE)
@@ -281,10 +290,13 @@ class _Driver:
             if counts[DONE] >= self.target:
                 self.close_bracket()
                 return
-            if counts[DONE] + counts[FAILED] + counts[SCREENED] >= self.size:
+            settled = counts[DONE] + counts[FAILED] + counts[SCREENED]
+            if settled >= self.size:
                 self.exhausted = True
                 self.close_bracket()
                 return
+            if settled + counts[RUNNING] >= self.size:
+                return  # every placement is evaluated or being evaluated: a new ask can only repeat one
             slot = self.ledger.reserve(self.me.driver_id, self.target)
             if slot is None:
                 self.close_bracket()
@@ -313,11 +325,9 @@ class _Driver:
             return False
         digest = arch.digest()
         trial = self.record(taken, memory, {**mine, attrs.ARCH: arch.to_dict(), attrs.DIGEST: digest})
-        while True:
-            if self.answer_or_park(trial, digest):
+        while not self.ledger.claim(slot, digest, trial.number, trial.sql.trial_id):
+            if self.answer_or_park(trial, digest):  # the placement is known: answered or parked
                 return False
-            if self.ledger.claim(slot, digest, trial.number, trial.sql.trial_id):
-                break
         trial.pending[attrs.SLOT] = slot  # written when it finishes: it was sent for training
         entry = _Training(trial, digest, arch)
         if self.fidelity is not None:
@@ -330,7 +340,7 @@ class _Driver:
         """Write the trial the mirror sampled into the study (``taken`` or a new trial), at once."""
         system_attrs = self.mirror.system_attrs(memory)
         sql = self.store.start(taken, memory.params, memory.distributions, user_attrs, system_attrs)
-        self.mirror.adopt(sql.trial_id)
+        self.mirror.adopt(memory, sql.trial_id, sql.number)
         return _Asked(sql, memory)
 
     def finish(
@@ -349,7 +359,7 @@ class _Driver:
         except UpdateFinishedTrialError:
             self.mirror.tell(trial.memory, TrialState.FAIL)
             raise
-        self.mirror.tell(trial.memory, state, values)
+        self.mirror.tell(trial.memory, state, values, trial.sql.user_attrs)
 
     def submit(self, entry: _Training) -> None:
         """Send ``entry`` to an idle worker at its budget (its bracket's rung, else the proxy's)."""

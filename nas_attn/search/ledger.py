@@ -156,6 +156,7 @@ class Ledger:
         self.engine: Engine = storage.engine
         # reads and single-statement writes need no BEGIN/COMMIT round trips: autocommit
         self.single: Engine = self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        self._slots_in_use: set[int] | None = None  # as last seen (see reserve)
         self.study_id = study_id
         _create_tables(self.engine)
 
@@ -225,22 +226,34 @@ class Ledger:
         return evaluations_table.c.state == state
 
     def reserve(self, driver_id: str, target: int) -> int | None:
-        """Reserve the lowest free slot below ``target``; None when every slot is taken."""
+        """Reserve a free slot below ``target`` (the lowest this driver knows of); None when
+        every slot is taken.
+
+        The slots in use are remembered between calls, so a driver alone on a study reserves
+        with one statement; the insert's unique key, not the memory, decides, and the memory is
+        refreshed when a slot turns out taken or none seems free.
+        """
+        fresh = self._slots_in_use is None
         for _ in range(4 * target + 4):
-            with self.single.connect() as conn:
-                used = set(
-                    conn.scalars(
-                        sa.select(evaluations_table.c.slot).where(
-                            self._mine(), evaluations_table.c.slot.is_not(None)
-                        )
-                    )
-                )
-            free = next((k for k in range(target) if k not in used), None)
+            if self._slots_in_use is None:
+                self._slots_in_use = self._read_slots_in_use()
+                fresh = True
+            free = next((k for k in range(target) if k not in self._slots_in_use), None)
             if free is None:
-                return None
+                if fresh:
+                    return None
+                self._slots_in_use = None  # slots freed elsewhere (failed, screened): look again
+                continue
+            self._slots_in_use.add(free)
             if self._insert(slot=free, state=RESERVED, driver_id=driver_id):
                 return free
+            self._slots_in_use = None  # another driver took it: look again
         return None  # heavy contention: behave as if full and try again later
+
+    def _read_slots_in_use(self) -> set[int]:
+        with self.single.connect() as conn:
+            in_use = evaluations_table.c.slot.is_not(None)
+            return set(conn.scalars(sa.select(evaluations_table.c.slot).where(self._mine(), in_use)))
 
     def _insert(self, **values: object) -> bool:
         try:
@@ -252,6 +265,8 @@ class Ledger:
 
     def unreserve(self, slot: int, driver_id: str) -> None:
         """Give back a reserved slot that was not used."""
+        if self._slots_in_use is not None:
+            self._slots_in_use.discard(slot)
         with self.single.connect() as conn:
             conn.execute(
                 evaluations_table.delete().where(

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import math
 import statistics
+from collections.abc import Container
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import optuna
 
@@ -52,35 +53,50 @@ class FrontSummary:
 SEED_RUNS_PREFIX = "seed_runs:"
 
 
-def study_directions(study: optuna.Study) -> list[str]:
+class TrialSource(Protocol):
+    """What ranking reads of a study: an ``optuna.Study``, or the driver's in-memory view of
+    one (``mirror.CompleteTrials``)."""
+
+    @property
+    def user_attrs(self) -> dict[str, Any]: ...
+
+    @property
+    def directions(self) -> list[optuna.study.StudyDirection]: ...
+
+    def get_trials(
+        self, deepcopy: bool = ..., states: Container[optuna.trial.TrialState] | None = ...
+    ) -> list[optuna.trial.FrozenTrial]: ...
+
+
+def study_directions(study: TrialSource) -> list[str]:
     """The study's directions as 'maximize' / 'minimize' (the form pareto.py takes)."""
     return ["maximize" if d == optuna.study.StudyDirection.MAXIMIZE else "minimize" for d in study.directions]
 
 
-def objective_names(study: optuna.Study) -> list[str]:
+def objective_names(study: TrialSource) -> list[str]:
     """Objective names as the search recorded them (generic names for foreign studies)."""
     names: list[str] | None = study.user_attrs.get("objectives")
     return names or [f"objective_{i}" for i in range(len(study.directions))]
 
 
-def own_trials(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
+def own_trials(study: TrialSource) -> list[optuna.trial.FrozenTrial]:
     """COMPLETE trials that are not duplicates answered from another trial."""
     complete = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
     return [t for t in complete if attrs.DUPLICATE_OF not in t.user_attrs]
 
 
-def evaluated_trials(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
+def evaluated_trials(study: TrialSource) -> list[optuna.trial.FrozenTrial]:
     """COMPLETE trials that trained their placement (duplicates answered from them, and
     placements screened out by a constraint, left out)."""
     return [t for t in own_trials(study) if t.user_attrs.get(attrs.TRAINED, True) is not False]
 
 
-def screened_trials(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
+def screened_trials(study: TrialSource) -> list[optuna.trial.FrozenTrial]:
     """COMPLETE trials whose placement broke a constraint when measured, so was never trained."""
     return [t for t in own_trials(study) if t.user_attrs.get(attrs.TRAINED, True) is False]
 
 
-def top_fidelity_trials(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
+def top_fidelity_trials(study: TrialSource) -> list[optuna.trial.FrozenTrial]:
     """Evaluated trials at the highest multi-fidelity budget reached (all of them without one)."""
     trials = evaluated_trials(study)
     budgets = [t.user_attrs.get(FIDELITY_EPOCHS) for t in trials]
@@ -106,7 +122,7 @@ def trial_values(
     return [statistics.fmean(c) for c in columns], [statistics.stdev(c) for c in columns], len(per_seed)
 
 
-def ranked_rows(study: optuna.Study) -> list[TrialRow]:
+def ranked_rows(study: TrialSource) -> list[TrialRow]:
     """Every ranked placement (one row each; see the module docstring) with its non-dominated
     rank (1 = front), crowding distance and the knee of the front."""
     names = objective_names(study)
@@ -145,7 +161,7 @@ def ranked_rows(study: optuna.Study) -> list[TrialRow]:
     return rows
 
 
-def front_summary(study: optuna.Study, rows: list[TrialRow]) -> FrontSummary | None:
+def front_summary(study: TrialSource, rows: list[TrialRow]) -> FrontSummary | None:
     """Hypervolume of ``rows`` against the default reference point (None without rows)."""
     if not rows:
         return None
@@ -156,7 +172,7 @@ def front_summary(study: optuna.Study, rows: list[TrialRow]) -> FrontSummary | N
     return FrontSummary(hypervolume(points, directions, reference), dict(zip(names, reference, strict=True)))
 
 
-def pareto_rows(study: optuna.Study) -> list[TrialRow]:
+def pareto_rows(study: TrialSource) -> list[TrialRow]:
     """The Pareto front, cheapest first (by the first minimised objective, if any)."""
     rows = [r for r in ranked_rows(study) if r.rank == 1]
     directions = list(study.directions)
