@@ -279,14 +279,17 @@ class _Driver:
         self.start_promotions()
         if time.monotonic() < self.backoff_until:
             return
+        if self.pool.idle == 0:
+            return
         unanswered = 0  # asks in this round that started no training (duplicates, invalid)
+        counts = self.ledger.counts()  # once per round: this round's own starts are added below
+        self.mirror.sync()  # once per round: others' results, enqueued trials
         while (
             self.pool.idle > 0
             and unanswered < MAX_DUPLICATES_PER_ROUND
             and not self.stop.level
             and not self.too_many_failures()  # else reserve/unreserve would spin here forever
         ):
-            counts = self.ledger.counts()  # one query for both checks
             if counts[DONE] >= self.target:
                 self.close_bracket()
                 return
@@ -309,13 +312,15 @@ class _Driver:
             finally:
                 if not started:
                     self.ledger.unreserve(slot, self.me.driver_id)
+            counts[RUNNING] += started
+            if not started:
+                counts = self.ledger.counts()  # a duplicate or a failure: the space may be used up
         if unanswered >= MAX_DUPLICATES_PER_ROUND:
             self.backoff_until = time.monotonic() + DUPLICATE_BACKOFF_SECONDS
 
     def ask_into(self, slot: int) -> bool:
         """Ask one trial; train it in ``slot`` (True) or answer/park it as a duplicate (False)."""
         mine = {attrs.DRIVER: self.me.driver_id}  # recorded with the trial: recovery knows its owner
-        self.mirror.sync()
         taken = self.store.take_waiting(self.mirror.waiting, mine)  # enqueued first (baselines, retries)
         memory = self.mirror.ask(taken.fixed_params if taken is not None else None)
         try:
@@ -350,12 +355,14 @@ class _Driver:
         values: list[float] | None = None,
         user_attrs: dict[str, Any] | None = None,
         system_attrs: dict[str, Any] | None = None,
+        also: list[Any] | None = None,
     ) -> None:
-        """Finish ``trial`` in the study and in the mirror (where the sampler learns of it)."""
+        """Finish ``trial`` in the study and in the mirror (where the sampler learns of it);
+        ``also``: statements for the same transaction (the ledger's record)."""
         written = {**trial.pending, **(user_attrs or {})}
         system_attrs = {**self.mirror.system_attrs(trial.memory), **(system_attrs or {})}
         try:
-            self.store.finish(trial.sql, state, values, written, system_attrs)
+            self.store.finish(trial.sql, state, values, written, system_attrs, also or [])
         except UpdateFinishedTrialError:
             self.mirror.tell(trial.memory, TrialState.FAIL)
             raise
@@ -478,11 +485,8 @@ class _Driver:
                 linked = self.on_result(trial.number, entry.arch, result)
             except (OSError, ValueError, RuntimeError) as exc:
                 self.observer.notice(f"trial {trial.number}: its artifacts were not saved: {exc}")
-        self.finish(trial, TrialState.COMPLETE, values, result, linked)
-        if parsed.trained:
-            self.ledger.finish(digest, trial.number)
-        else:
-            self.ledger.screen(digest, trial.number)
+        settle = self.ledger.settle_statement(digest, trial.number, parsed.trained)
+        self.finish(trial, TrialState.COMPLETE, values, result, linked, also=[settle])
         self.consecutive_failures = 0
         self.observer.trial_finished(trial.number, parsed, None)
 

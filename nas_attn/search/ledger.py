@@ -321,21 +321,26 @@ class Ledger:
         """The placement broke a screening constraint: it is answered, never trained; slot freed."""
         self._update(digest, trial_number, state=SCREENED, slot=None)
 
+    def settle_statement(self, digest: str, trial_number: int, trained: bool) -> sa.Update:
+        """:meth:`finish` (``trained``) or :meth:`screen` as a statement, to run in the same
+        transaction that completes the trial (so the two can never disagree)."""
+        values: dict[str, object] = {"state": DONE} if trained else {"state": SCREENED, "slot": None}
+        return self._update_statement(digest, trial_number).values(**values)
+
     def fail(self, digest: str, trial_number: int, note: str) -> None:
         """The placement cannot be evaluated: keep the digest (never retried), free the slot."""
         self._update(digest, trial_number, state=FAILED, slot=None, note=note[:2000])
 
     def _update(self, digest: str, trial_number: int, **values: object) -> None:
         with self.single.connect() as conn:
-            conn.execute(
-                evaluations_table.update()
-                .where(
-                    self._mine(),
-                    evaluations_table.c.digest == digest,
-                    evaluations_table.c.trial_number == trial_number,
-                )
-                .values(**values)
-            )
+            conn.execute(self._update_statement(digest, trial_number).values(**values))
+
+    def _update_statement(self, digest: str, trial_number: int) -> sa.Update:
+        return evaluations_table.update().where(
+            self._mine(),
+            evaluations_table.c.digest == digest,
+            evaluations_table.c.trial_number == trial_number,
+        )
 
     def release(self, digest: str, trial_number: int) -> bool:
         """Delete a claim (lost or interrupted evaluation); True if this call removed it."""

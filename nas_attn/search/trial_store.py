@@ -24,7 +24,7 @@ schema is refused at start with the fix, never written to blindly.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -212,8 +212,10 @@ class TrialStore:
         values: list[float] | None = None,
         user_attrs: Mapping[str, Any] | None = None,
         system_attrs: Mapping[str, Any] | None = None,
+        also: Sequence[sa.Executable] = (),
     ) -> None:
-        """Write the attributes and values of ``trial`` and finish it in ``state``, atomically."""
+        """Write the attributes and values of ``trial`` and finish it in ``state``, atomically,
+        together with the statements ``also`` (e.g. the ledger's record of the evaluation)."""
         with self.engine.begin() as conn:
             finished = conn.execute(  # first: it locks the row, and refuses a finished trial
                 _trials.update()
@@ -233,6 +235,8 @@ class TrialStore:
                         for k, v in enumerate(values)
                     ],
                 )
+            for statement in also:
+                conn.execute(statement)
 
     # -- helpers ------------------------------------------------------------------------------
     def _insert_trial(self, conn: sa.Connection) -> tuple[int, int]:
