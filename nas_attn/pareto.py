@@ -25,14 +25,19 @@ def dominates(a: Point, b: Point, directions: Sequence[str]) -> bool:
 def non_dominated_ranks(points: Sequence[Point], directions: Sequence[str]) -> list[int]:
     """Rank of each point by fast non-dominated sorting (Deb et al. 2002); 1 = the Pareto front."""
     n = len(points)
+    minimised = [_as_minimization(p, directions) for p in points]  # once, not per comparison
     dominated_by: list[list[int]] = [[] for _ in range(n)]
     domination_count = [0] * n
     for i in range(n):
+        a = minimised[i]
         for j in range(i + 1, n):
-            if dominates(points[i], points[j], directions):
+            b = minimised[j]
+            if a == b:
+                continue  # equal points dominate neither way
+            if all(x <= y for x, y in zip(a, b, strict=True)):
                 dominated_by[i].append(j)
                 domination_count[j] += 1
-            elif dominates(points[j], points[i], directions):
+            elif all(y <= x for x, y in zip(a, b, strict=True)):
                 dominated_by[j].append(i)
                 domination_count[i] += 1
     ranks = [0] * n

@@ -53,6 +53,7 @@ POLL_SECONDS = 0.5
 RECOVER_EVERY_SECONDS = 15.0
 MAX_DUPLICATES_PER_ROUND = 20  # then wait for a result (or a few seconds) before asking again
 DUPLICATE_BACKOFF_SECONDS = 5.0
+SLOTS_RECHECK_SECONDS = 2.0  # all slots held: look again this often (other drivers may free one)
 INTERRUPTED = "interrupted by the user"
 
 
@@ -171,11 +172,12 @@ class _Driver:
             epochs: space.proxy_at(epochs=epochs).model_dump(mode="json") for epochs in [None, *budgets]
         }
         self.training: dict[int, _Training] = {}
+        self.backlog: list[tuple[int, Outcome]] = []  # results in, not told yet (see run)
         self.waiting: dict[int, _Waiting] = {}
         self.stopping = self.exhausted = False
         self.failed = self.duplicates = self.consecutive_failures = 0
         self.last_reason = ""
-        self.last_beat = self.last_recovery = self.backoff_until = 0.0
+        self.last_beat = self.last_recovery = self.backoff_until = self.full_until = 0.0
         self.stop = StopRequests()
 
     # -- the loop -----------------------------------------------------------------------------
@@ -193,14 +195,15 @@ class _Driver:
                     if stop.level >= FINISH and not self.stopping:
                         self.begin_stop()
                     self.housekeeping()
-                    self.fill()
+                    if self.may_ask():
+                        self.fill()
                     if self.finished():
                         break
-                    outcomes = self.pool.poll(POLL_SECONDS)
-                    if outcomes and self.fidelity is None and all(o.kind == "ok" for _, o in outcomes):
-                        self.fill()  # the freed workers first; their results are told after
-                    for ticket, outcome in outcomes:
-                        self.collect(ticket, outcome)
+                    self.backlog += self.pool.poll(0.0 if self.backlog else POLL_SECONDS)
+                    if self.backlog and self.may_ask():
+                        self.fill()  # the workers just freed restart before their results are told
+                    if self.backlog:  # one result per turn, so freed workers never wait for many
+                        self.collect(*self.backlog.pop(0))
                     self.resolve_waiting()
             clean = True
         except KeyboardInterrupt:
@@ -242,6 +245,14 @@ class _Driver:
     def too_many_failures(self) -> bool:
         return self.consecutive_failures >= MAX_CONSECUTIVE_FAILURES
 
+    def may_ask(self) -> bool:
+        """Whether new trials may start before the results in the backlog are told: yes, unless
+        one of them failed (the failure count and retries come first) or a multi-fidelity
+        bracket waits on them (promotions come first)."""
+        if self.fidelity is not None:
+            return not self.backlog
+        return all(outcome.kind == "ok" for _, outcome in self.backlog)
+
     def finished(self) -> bool:
         if self.training or self.waiting or (self.fidelity is not None and self.fidelity.pending):
             return False
@@ -259,6 +270,7 @@ class _Driver:
         if force or now - self.last_recovery >= RECOVER_EVERY_SECONDS:
             for item in recover_stale(self.study, self.ledger, self.me, STALE_AFTER_S):
                 self.observer.notice(f"trial {item.number} failed: {item.reason}")
+                self.full_until = 0.0  # its slot is free again
             if force:
                 self._adopt_untracked()
             self.last_recovery = now
@@ -277,9 +289,7 @@ class _Driver:
             self.close_bracket()  # no more placements: the open bracket must not wait for any
             return
         self.start_promotions()
-        if time.monotonic() < self.backoff_until:
-            return
-        if self.pool.idle == 0:
+        if self.pool.idle == 0 or time.monotonic() < max(self.backoff_until, self.full_until):
             return
         unanswered = 0  # asks in this round that started no training (duplicates, invalid)
         counts = self.ledger.counts()  # once per round: this round's own starts are added below
@@ -302,6 +312,7 @@ class _Driver:
                 return  # every placement is evaluated or being evaluated: a new ask can only repeat one
             slot = self.ledger.reserve(self.me.driver_id, self.target)
             if slot is None:
+                self.full_until = time.monotonic() + SLOTS_RECHECK_SECONDS  # or until one is freed
                 self.close_bracket()
                 return  # the remaining slots are held by running evaluations
             started = False
@@ -434,6 +445,8 @@ class _Driver:
         entry = self.training.pop(ticket)
         trial, digest = entry.trial, entry.digest
         self.backoff_until = 0.0
+        if outcome.kind != "ok" or not (outcome.result or {}).get(attrs.TRAINED, True):
+            self.full_until = 0.0  # a failed, lost or screened evaluation frees its slot
         try:
             if entry.member is not None and self.collect_member(entry.member, outcome):
                 return
@@ -547,6 +560,9 @@ class _Driver:
 
     def stop_now(self) -> None:
         """Second Ctrl-C or SIGTERM: fail running trials with the reason and re-enqueue them."""
+        for ticket, outcome in self.backlog:  # finished: told, not failed
+            self.collect(ticket, outcome)
+        self.backlog.clear()
         self.begin_stop()
         for entry in list(self.training.values()):
             if entry.member is not None and self.fidelity is not None and entry.member.results:
