@@ -97,7 +97,7 @@ def test_an_enqueued_trial_is_taken_once_with_its_parameters(storage_url: str, t
     assert first.fixed_params == {"layer1.module": "none", "layer2.module": "none"}
     again = store.take_waiting([first.trial_id], {"driver": "d2"})
     assert again is None  # already RUNNING: nobody takes it twice
-    distributions = {name: CHOICE for name in first.fixed_params}
+    distributions = dict.fromkeys(first.fixed_params, CHOICE)
     trial = store.start(first, first.fixed_params, distributions, {"arch": {}}, {})
     assert trial.user_attrs == {"baseline": "none", "driver": "d1", "arch": {}}
     got = reloaded(storage_url, study)[first.number]
