@@ -139,15 +139,22 @@ def instrument_study(clock: Clock, study: optuna.Study) -> None:
 
 
 class TimedPool(WorkerPool):
+    """The real pool, timed, and noting when trials were sent and results came back."""
+
     clock: Clock
+    submitted: list[float]
+    returned: list[float]
 
     def submit(self, payload: dict[str, Any]) -> int:
+        self.submitted.append(time.perf_counter())
         with self.clock.on("dispatch"):
             return super().submit(payload)
 
     def poll(self, timeout: float) -> list[Any]:
         with self.clock.on("dispatch"):
-            return super().poll(timeout)
+            outcomes = super().poll(timeout)
+        self.returned.extend(time.perf_counter() for _ in outcomes)
+        return outcomes
 
 
 @dataclass
@@ -161,6 +168,9 @@ class Run:
     evaluated: int
     by_category: dict[str, float] = field(default_factory=dict)
     detail: dict[str, tuple[float, float]] = field(default_factory=dict)  # calls and ms per trial
+    ramp_s: float = 0.0  # from the start until the last worker got its first trial
+    tail_s: float = 0.0  # from the last result until the search returned (telling it, the front)
+    spread_s: float = 0.0  # how far apart the last round's trials started (ramp carried along)
 
     @property
     def ideal_s(self) -> float:
@@ -205,7 +215,7 @@ def run_once(
     study = open_study(open_storage(url), space.name, space, sampler)
     config = PoolConfig(workers=workers, device="cpu", ship_data=False)
     pool = TimedPool(config, actor=SimulatedWorker, actor_args=(trial_s, result_template()))
-    pool.clock = clock
+    pool.clock, pool.submitted, pool.returned = clock, [], []
     try:
         pool.check_ready(space.proxy.model_dump(mode="json"))  # actors started and warm
         instrument_study(clock, study)
@@ -222,6 +232,11 @@ def run_once(
     finally:
         pool.shutdown()
     run = Run(workers, "", trials, trial_s, wall, cpu, outcome.complete, dict(clock.totals))
+    if len(pool.submitted) >= workers and pool.returned:
+        run.ramp_s = pool.submitted[workers - 1] - wall0
+        run.tail_s = wall0 + wall - pool.returned[-1]
+        last_round = pool.submitted[-workers:]
+        run.spread_s = last_round[-1] - last_round[0]
     run.detail = {k: (clock.calls[k] / trials, 1000 * v / trials) for k, v in clock.detail.items()}
     return run
 
@@ -264,6 +279,12 @@ def verdicts(runs: list[Run]) -> None:
         print(
             f"{r.storage} x{r.workers}: driver busy {busy:.1f} ms/trial vs budget trial_s/workers = "
             f"{budget:.1f} ms: the driver {state}; largest share: {top} ({r.per_trial_ms(top):.1f} ms)"
+        )
+        print(
+            f"  wall - ideal = {r.wall_s - r.ideal_s:.2f} s: start-up {r.ramp_s:.2f} s (the last of "
+            f"{r.workers} workers got its first trial then: one ask after another), last round's "
+            f"trials started {r.spread_s:.2f} s apart, {r.tail_s:.2f} s from the last result to the "
+            "end (telling it, ranking the front)"
         )
         costly = [kv for kv in r.detail.items() if not kv[0].startswith("waiting")]
         if busy >= budget and costly:
