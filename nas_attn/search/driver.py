@@ -6,6 +6,11 @@ ledger (so several drivers together never exceed the target), then claims the pl
 digest (so no placement is trained twice). A placement already evaluated is answered from the
 earlier trial (``duplicate_of``), one being trained elsewhere is answered when that finishes.
 
+The sampler samples an in-memory mirror of the study (``mirror.py``) and each step of a trial is
+one transaction (``trial_store.py``): Optuna's own per-call storage path is too slow to keep
+dozens of workers busy (``benches/bench_orchestration.py``). Workers freed by results restart
+before those results are told, one result per turn.
+
 Failures: a bad placement or divergence fails the trial (never retried); a lost worker fails
 it and re-enqueues its parameters within a retry budget; a dead driver's RUNNING trials are
 found by their stale heartbeat and treated the same way. Ctrl-C: see ``interrupts.py``.
