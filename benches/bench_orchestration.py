@@ -5,11 +5,13 @@ that returns a TrialResult-shaped dict. Everything else is real: ``run_search``,
 ledger, Optuna on SQLite or PostgreSQL (a throwaway server started here), artifact uploads.
 Actors are started and warm before the clock starts. Per configuration it prints the measured
 wall time against the ideal ``ceil(trials / workers) * trial_s``, efficiency = ideal / measured,
-the overhead per trial ``(wall - ideal) * workers / trials`` and the driver's own time per
-trial by where it goes (exclusive times, so nothing is counted twice):
+the orchestration overhead per trial two ways: ``gap_ms``, how long a worker waits between
+handing in a result and getting its next trial, and ``lost_ms`` = ``(wall - ideal) * workers /
+trials``, all worker time lost per trial (the start-up ramp and the end included); then the
+driver's own time per trial by where it goes (exclusive times, nothing counted twice):
 
-- sampler: the Optuna sampler's methods (relative search space, sampling, before/after trial)
-- storage: Optuna's RDB storage (trial creation, params, user attrs, tell, reads)
+- sampler: the sampler's methods and the in-memory mirror it samples (search/mirror.py)
+- storage: the driver's trial writes (search/trial_store.py) and Optuna's RDB storage
 - ledger: the study ledger (slot reservation, digest claims, heartbeats, counts)
 - artifacts: arch YAML and learning-curve files (their storage rows count under storage)
 - dispatch: submitting to and collecting from Ray, without the time spent waiting for results
@@ -144,16 +146,26 @@ class TimedPool(WorkerPool):
     clock: Clock
     submitted: list[float]
     returned: list[float]
+    gaps: list[float]  # per trial after a worker's first: how long the worker sat idle before it
+    freed_at: dict[int, float]  # actor -> when its last result came back
 
     def submit(self, payload: dict[str, Any]) -> int:
-        self.submitted.append(time.perf_counter())
+        now = time.perf_counter()
+        self.submitted.append(now)
+        actor = id(self._idle[-1])  # the one WorkerPool.submit takes
+        if actor in self.freed_at:
+            self.gaps.append(now - self.freed_at.pop(actor))
         with self.clock.on("dispatch"):
             return super().submit(payload)
 
     def poll(self, timeout: float) -> list[Any]:
+        running = dict(self._busy.values())  # ticket -> actor
         with self.clock.on("dispatch"):
             outcomes = super().poll(timeout)
-        self.returned.extend(time.perf_counter() for _ in outcomes)
+        now = time.perf_counter()
+        for ticket, _outcome in outcomes:
+            self.returned.append(now)
+            self.freed_at[id(running[ticket])] = now
         return outcomes
 
 
@@ -168,6 +180,7 @@ class Run:
     evaluated: int
     by_category: dict[str, float] = field(default_factory=dict)
     detail: dict[str, tuple[float, float]] = field(default_factory=dict)  # calls and ms per trial
+    gap_ms: float = 0.0  # mean time a worker waits between a result and its next trial
     ramp_s: float = 0.0  # from the start until the last worker got its first trial
     tail_s: float = 0.0  # from the last result until the search returned (telling it, the front)
     spread_s: float = 0.0  # how far apart the last round's trials started (ramp carried along)
@@ -215,7 +228,7 @@ def run_once(
     study = open_study(open_storage(url), space.name, space, sampler)
     config = PoolConfig(workers=workers, device="cpu", ship_data=False)
     pool = TimedPool(config, actor=SimulatedWorker, actor_args=(trial_s, result_template()))
-    pool.clock, pool.submitted, pool.returned = clock, [], []
+    pool.clock, pool.submitted, pool.returned, pool.gaps, pool.freed_at = clock, [], [], [], {}
     try:
         pool.check_ready(space.proxy.model_dump(mode="json"))  # actors started and warm
         instrument_study(clock, study)
@@ -237,6 +250,7 @@ def run_once(
         run.tail_s = wall0 + wall - pool.returned[-1]
         last_round = pool.submitted[-workers:]
         run.spread_s = last_round[-1] - last_round[0]
+    run.gap_ms = 1000 * sum(pool.gaps) / len(pool.gaps) if pool.gaps else 0.0
     run.detail = {k: (clock.calls[k] / trials, 1000 * v / trials) for k, v in clock.detail.items()}
     return run
 
@@ -244,7 +258,7 @@ def run_once(
 def print_table(runs: list[Run]) -> None:
     head = (
         f"{'workers':>7} {'storage':>8} {'trials':>6} {'trial_s':>7} {'wall_s':>7} {'ideal_s':>7} "
-        f"{'effic':>6} {'ovh_ms':>7} {'cpu_ms':>7} | "
+        f"{'effic':>6} {'gap_ms':>7} {'lost_ms':>7} {'cpu_ms':>7} | "
         + " ".join(f"{c:>9}" for c in CATEGORIES)
         + f" {'waiting':>8}"
     )
@@ -255,11 +269,13 @@ def print_table(runs: list[Run]) -> None:
         print(
             f"{r.workers:>7} {r.storage:>8} {r.trials:>6} {r.trial_s:>7.2f} "
             f"{r.wall_s:>7.2f} {r.ideal_s:>7.2f} "
-            f"{r.efficiency:>6.3f} {r.overhead_ms:>7.1f} {1000 * r.cpu_s / r.trials:>7.1f} | {cells} "
+            f"{r.efficiency:>6.3f} {r.gap_ms:>7.1f} {r.overhead_ms:>7.1f} "
+            f"{1000 * r.cpu_s / r.trials:>7.1f} | {cells} "
             f"{r.per_trial_ms('waiting'):8.1f}"
         )
-    print("(per-trial ms; cpu_ms = driver process CPU time incl. Ray's client threads; categories are the")
-    print(" driver's exclusive wall time per trial; waiting = blocked in ray.wait for results)")
+    print("(per-trial ms; gap_ms = a worker's wait from result to next trial; lost_ms = (wall - ideal) x")
+    print(" workers / trials; cpu_ms = driver process CPU time incl. Ray's client threads; categories are")
+    print(" the driver's exclusive wall time per trial; waiting = blocked in ray.wait for results)")
 
 
 def print_detail(run: Run, top: int = 12) -> None:
