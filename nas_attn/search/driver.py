@@ -18,6 +18,7 @@ found by their stale heartbeat and treated the same way. Ctrl-C: see ``interrupt
 
 from __future__ import annotations
 
+import itertools
 import math
 import time
 from collections.abc import Callable
@@ -50,7 +51,7 @@ from nas_attn.search.placements import space_size
 from nas_attn.search.recovery import can_retry, recover_stale, requeue, retry_note
 from nas_attn.search.results import TrialRow, own_trials, pareto_rows
 from nas_attn.search.space import SearchSpace, sample_arch
-from nas_attn.search.trial_store import OwnTrial, TakenTrial, TrialStore
+from nas_attn.search.trial_store import OwnTrial, TakenTrial, TrialDraft, TrialStore
 from nas_attn.worker.evaluate import TrialResult
 
 MAX_CONSECUTIVE_FAILURES = 5
@@ -139,6 +140,21 @@ class _Waiting:
     trial: _Asked
     digest: str
     holder: int
+
+
+@dataclass(frozen=True)
+class _Draft:
+    """A placement the mirror sampled, before it is a trial of the study."""
+
+    memory: optuna.Trial
+    taken: TakenTrial | None  # the enqueued trial it fills, else a new trial
+    arch: ArchConfig | None  # None: the parameters make no valid placement (``problem``)
+    problem: str = ""
+
+    @property
+    def digest(self) -> str:
+        assert self.arch is not None
+        return self.arch.digest()
 
 
 class _Driver:
@@ -315,6 +331,16 @@ class _Driver:
                 return
             if settled + counts[RUNNING] >= self.size:
                 return  # every placement is evaluated or being evaluated: a new ask can only repeat one
+            batch = min(self.pool.idle, self.size - settled - counts[RUNNING])
+            if batch > 1 and not self.mirror.waiting:  # several new trials at once (enqueued: one by one)
+                asked = self.fill_batch(batch)
+                if asked is None:
+                    return  # every slot is held
+                unanswered += asked[0] - asked[1]
+                counts[RUNNING] += asked[1]
+                if asked[1] < asked[0]:
+                    counts = self.ledger.counts()  # a duplicate or a failure: the space may be used up
+                continue
             slot = self.ledger.reserve(self.me.driver_id, self.target)
             if slot is None:
                 self.full_until = time.monotonic() + SLOTS_RECHECK_SECONDS  # or until one is freed
@@ -334,35 +360,88 @@ class _Driver:
         if unanswered >= MAX_DUPLICATES_PER_ROUND:
             self.backoff_until = time.monotonic() + DUPLICATE_BACKOFF_SECONDS
 
+    def fill_batch(self, wanted: int) -> tuple[int, int] | None:
+        """Reserve up to ``wanted`` slots and ask a trial for each: (asked, training), or None
+        when no slot was free. Slots whose trial does not train are given back."""
+        slots = self.ledger.reserve_many(self.me.driver_id, self.target, wanted)
+        if not slots:
+            self.full_until = time.monotonic() + SLOTS_RECHECK_SECONDS
+            self.close_bracket()
+            return None
+        started: list[bool] = []
+        try:
+            started = self.ask_many(slots)
+        finally:
+            for slot, ok in itertools.zip_longest(slots, started, fillvalue=False):
+                if not ok:
+                    self.ledger.unreserve(slot, self.me.driver_id)
+        return len(slots), sum(started)
+
     def ask_into(self, slot: int) -> bool:
         """Ask one trial; train it in ``slot`` (True) or answer/park it as a duplicate (False)."""
-        mine = {attrs.DRIVER: self.me.driver_id}  # recorded with the trial: recovery knows its owner
+        mine = {attrs.DRIVER: self.me.driver_id}
         taken = self.store.take_waiting(self.mirror.waiting, mine)  # enqueued first (baselines, retries)
+        draft = self.draft(taken)
+        (trial,) = self.record([draft])
+        return self.launch(trial, draft, slot, claimed=False)
+
+    def ask_many(self, slots: list[int]) -> list[bool]:
+        """Ask one new trial per slot: sampled one after another, written and claimed with a
+        few statements for all of them; per slot, whether it trains."""
+        drafts = [self.draft(None) for _ in slots]
+        trials = self.record(drafts)
+        claims = [
+            (slot, d.digest, t.number, t.sql.trial_id)
+            for slot, d, t in zip(slots, drafts, trials, strict=True)
+            if d.arch is not None
+        ]
+        claimed = len(claims) == len(slots) and self.ledger.claim_many(claims)  # else one by one
+        return [self.launch(t, d, slot, claimed) for slot, d, t in zip(slots, drafts, trials, strict=True)]
+
+    def draft(self, taken: TakenTrial | None) -> _Draft:
+        """Sample a placement on the mirror (with ``taken``'s enqueued parameters, if any)."""
         memory = self.mirror.ask(taken.fixed_params if taken is not None else None)
         try:
-            arch = sample_arch(memory, self.space)
+            return _Draft(memory, taken, sample_arch(memory, self.space))
         except NasAttnError as exc:
-            self.fail(self.record(taken, memory, mine), f"invalid placement: {exc}", counts=True)
+            return _Draft(memory, taken, None, f"invalid placement: {exc}")
+
+    def record(self, drafts: list[_Draft]) -> list[_Asked]:
+        """Write ``drafts`` into the study as RUNNING trials (the new ones in one transaction)
+        with their driver (so recovery knows the owner), placement and digest."""
+        stored = []
+        for d in drafts:
+            user_attrs: dict[str, Any] = {attrs.DRIVER: self.me.driver_id}
+            if d.arch is not None:
+                user_attrs |= {attrs.ARCH: d.arch.to_dict(), attrs.DIGEST: d.digest}
+            system_attrs = self.mirror.system_attrs(d.memory)
+            stored.append(TrialDraft(d.memory.params, d.memory.distributions, user_attrs, system_attrs))
+        fresh = [s for d, s in zip(drafts, stored, strict=True) if d.taken is None]
+        created = iter(self.store.start_many(fresh) if fresh else [])
+        asked = []
+        for d, s in zip(drafts, stored, strict=True):
+            sql = next(created) if d.taken is None else self.store.start(d.taken, s)
+            self.mirror.adopt(d.memory, sql.trial_id, sql.number)
+            asked.append(_Asked(sql, d.memory))
+        return asked
+
+    def launch(self, trial: _Asked, draft: _Draft, slot: int, claimed: bool) -> bool:
+        """Send ``trial`` to a worker in ``slot`` (True), claiming its digest unless ``claimed``;
+        or fail it (invalid placement) or answer/park it (a known placement) (False)."""
+        if draft.arch is None:
+            self.fail(trial, draft.problem, counts=True)
             return False
-        digest = arch.digest()
-        trial = self.record(taken, memory, {**mine, attrs.ARCH: arch.to_dict(), attrs.DIGEST: digest})
-        while not self.ledger.claim(slot, digest, trial.number, trial.sql.trial_id):
+        digest = draft.digest
+        while not claimed and not self.ledger.claim(slot, digest, trial.number, trial.sql.trial_id):
             if self.answer_or_park(trial, digest):  # the placement is known: answered or parked
                 return False
         trial.pending[attrs.SLOT] = slot  # written when it finishes: it was sent for training
-        entry = _Training(trial, digest, arch)
+        entry = _Training(trial, digest, draft.arch)
         if self.fidelity is not None:
             entry.member = self.fidelity.admit(trial.number, entry)
         self.submit(entry)
-        self.observer.trial_started(trial.number, arch)
+        self.observer.trial_started(trial.number, draft.arch)
         return True
-
-    def record(self, taken: TakenTrial | None, memory: optuna.Trial, user_attrs: dict[str, Any]) -> _Asked:
-        """Write the trial the mirror sampled into the study (``taken`` or a new trial), at once."""
-        system_attrs = self.mirror.system_attrs(memory)
-        sql = self.store.start(taken, memory.params, memory.distributions, user_attrs, system_attrs)
-        self.mirror.adopt(memory, sql.trial_id, sql.number)
-        return _Asked(sql, memory)
 
     def finish(
         self,

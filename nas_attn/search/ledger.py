@@ -250,6 +250,29 @@ class Ledger:
             self._slots_in_use = None  # another driver took it: look again
         return None  # heavy contention: behave as if full and try again later
 
+    def reserve_many(self, driver_id: str, target: int, count: int) -> list[int]:
+        """Reserve up to ``count`` free slots below ``target`` with one statement when this
+        driver's memory of the slots in use holds (else one by one); [] when none is free."""
+        if self._slots_in_use is None:
+            self._slots_in_use = self._read_slots_in_use()
+        free = [k for k in range(target) if k not in self._slots_in_use][:count]
+        if len(free) > 1:
+            rows = [
+                {"study_id": self.study_id, "slot": k, "state": RESERVED, "driver_id": driver_id}
+                for k in free
+            ]
+            try:
+                with self.single.connect() as conn:
+                    conn.execute(evaluations_table.insert(), rows)
+                self._slots_in_use.update(free)
+                return free
+            except sa.exc.IntegrityError:
+                self._slots_in_use = None  # another driver took one: one by one below
+        reserved: list[int] = []
+        while len(reserved) < count and (slot := self.reserve(driver_id, target)) is not None:
+            reserved.append(slot)
+        return reserved
+
     def _read_slots_in_use(self) -> set[int]:
         with self.single.connect() as conn:
             in_use = evaluations_table.c.slot.is_not(None)
@@ -290,6 +313,35 @@ class Ledger:
             return False
         if updated != 1:
             raise NasAttnError(f"evaluation slot {slot} was taken from this driver; its ledger row is gone")
+        return True
+
+    def claim_many(self, claims: list[tuple[int, str, int, int]]) -> bool:
+        """:meth:`claim` for each ``(slot, digest, trial_number, trial_id)``, all or none, in one
+        transaction; False (nothing claimed) if any digest is claimed already."""
+        statement = (
+            evaluations_table.update()
+            .where(
+                self._mine(),
+                evaluations_table.c.slot == sa.bindparam("b_slot"),
+                self._state(RESERVED),
+            )
+            .values(
+                digest=sa.bindparam("b_digest"),
+                trial_number=sa.bindparam("b_number"),
+                trial_id=sa.bindparam("b_trial_id"),
+                state=RUNNING,
+            )
+        )
+        rows = [{"b_slot": s, "b_digest": d, "b_number": n, "b_trial_id": t} for s, d, n, t in claims]
+        try:
+            with self.engine.begin() as conn:
+                updated = conn.execute(statement, rows).rowcount
+                if updated != len(rows):
+                    raise NasAttnError(
+                        "evaluation slots were taken from this driver; their ledger rows are gone"
+                    )
+        except sa.exc.IntegrityError:
+            return False
         return True
 
     def lookup(self, digest: str) -> Evaluation | None:

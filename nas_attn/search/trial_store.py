@@ -82,6 +82,27 @@ class OwnTrial:
 
 
 @dataclass(frozen=True)
+class TrialDraft:
+    """What a trial starts with: its sampled parameters and first attributes."""
+
+    params: Mapping[str, Any]
+    distributions: Mapping[str, BaseDistribution]
+    user_attrs: Mapping[str, Any]
+    system_attrs: Mapping[str, Any]
+
+    def param_rows(self, trial_id: int) -> list[dict[str, Any]]:
+        return [
+            {
+                "trial_id": trial_id,
+                "param_name": name,
+                "param_value": self.distributions[name].to_internal_repr(value),
+                "distribution_json": distribution_to_json(self.distributions[name]),
+            }
+            for name, value in self.params.items()
+        ]
+
+
+@dataclass(frozen=True)
 class TakenTrial:
     """An enqueued trial this driver took: its id and number and what it was enqueued with."""
 
@@ -164,38 +185,71 @@ class TrialStore:
             return TakenTrial(trial_id, int(number or 0), fixed, {**stored, **user_attrs}, system)
         return None
 
-    def start(
-        self,
-        taken: TakenTrial | None,
-        params: Mapping[str, Any],
-        distributions: Mapping[str, BaseDistribution],
-        user_attrs: Mapping[str, Any],
-        system_attrs: Mapping[str, Any],
-    ) -> OwnTrial:
+    def start(self, taken: TakenTrial | None, draft: TrialDraft) -> OwnTrial:
         """Record a RUNNING trial with its parameters and attributes: ``taken`` or a new one."""
+        if taken is None:
+            return self.start_many([draft])[0]
+        trial = OwnTrial(taken.trial_id, taken.number, {}, dict(taken.user_attrs), dict(taken.system_attrs))
         with self.engine.begin() as conn:
-            if taken is None:
-                trial_id, number = self._insert_trial(conn)
-                trial = OwnTrial(trial_id, number)
-            else:
-                trial_id, number = taken.trial_id, taken.number
-                trial = OwnTrial(trial_id, number, {}, dict(taken.user_attrs), dict(taken.system_attrs))
-                self._lock_running(conn, trial_id)
-            rows = [
-                {
-                    "trial_id": trial_id,
-                    "param_name": name,
-                    "param_value": distributions[name].to_internal_repr(value),
-                    "distribution_json": distribution_to_json(distributions[name]),
-                }
-                for name, value in params.items()
-            ]
+            self._lock_running(conn, trial.trial_id)
+            rows = draft.param_rows(trial.trial_id)
             if rows:
                 conn.execute(_params.insert(), rows)
-            self._write_attrs(conn, _user_attrs, trial_id, user_attrs, trial.user_attrs)
-            self._write_attrs(conn, _system_attrs, trial_id, system_attrs, trial.system_attrs)
-        trial.params = dict(params)
+            self._write_attrs(conn, _user_attrs, trial.trial_id, draft.user_attrs, trial.user_attrs)
+            self._write_attrs(conn, _system_attrs, trial.trial_id, draft.system_attrs, trial.system_attrs)
+        trial.params = dict(draft.params)
         return trial
+
+    def start_many(self, drafts: Sequence[TrialDraft]) -> list[OwnTrial]:
+        """New RUNNING trials, one per draft, numbered in order, all in one transaction (a few
+        statements whatever their number)."""
+        with self.engine.begin() as conn:
+            conn.execute(  # the study lock: trial numbers count the trials before, as in Optuna
+                sa.select(_studies.c.study_id).where(_studies.c.study_id == self.study_id).with_for_update()
+            )
+            now = _utc_now()
+            ids = conn.scalars(
+                _trials.insert().returning(_trials.c.trial_id, sort_by_parameter_order=True),
+                [
+                    {
+                        "study_id": self.study_id,
+                        "number": None,
+                        "state": TrialState.RUNNING,
+                        "datetime_start": now,
+                    }
+                    for _ in drafts
+                ],
+            ).all()
+            # Counted after the insert, as Optuna does: from here no other writer can add a trial
+            # to this study before the commit (the study lock; on SQLite, the database lock).
+            first = int(
+                conn.scalar(
+                    sa.select(sa.func.count())
+                    .select_from(_trials)
+                    .where(_trials.c.study_id == self.study_id, _trials.c.trial_id < ids[0])
+                )
+                or 0
+            )
+            created = [(trial_id, first + i) for i, trial_id in enumerate(ids)]
+            conn.execute(
+                _trials.update()
+                .where(_trials.c.trial_id == sa.bindparam("b_id"))
+                .values(number=sa.bindparam("b_n")),
+                [{"b_id": trial_id, "b_n": number} for trial_id, number in created],
+            )
+            trials = [OwnTrial(int(trial_id), int(number)) for trial_id, number in created]
+            params, users, systems = [], [], []
+            for trial, draft in zip(trials, drafts, strict=True):
+                trial.params = dict(draft.params)
+                trial.user_attrs = json.loads(json.dumps(dict(draft.user_attrs)))
+                trial.system_attrs = json.loads(json.dumps(dict(draft.system_attrs)))
+                params += draft.param_rows(trial.trial_id)
+                users += _json_rows(trial.trial_id, draft.user_attrs)
+                systems += _json_rows(trial.trial_id, draft.system_attrs)
+            for table, rows in ((_params, params), (_user_attrs, users), (_system_attrs, systems)):
+                if rows:
+                    conn.execute(table.insert(), rows)
+        return trials
 
     def set_user_attrs(self, trial: OwnTrial, values: Mapping[str, Any]) -> None:
         """Set ``values`` on the RUNNING ``trial`` in one transaction."""
@@ -239,23 +293,6 @@ class TrialStore:
                 conn.execute(statement)
 
     # -- helpers ------------------------------------------------------------------------------
-    def _insert_trial(self, conn: sa.Connection) -> tuple[int, int]:
-        """A new RUNNING trial; its number counts the trials before it, under the study lock."""
-        conn.execute(
-            sa.select(_studies.c.study_id).where(_studies.c.study_id == self.study_id).with_for_update()
-        )
-        before = (
-            sa.select(sa.func.count()).select_from(_trials).where(_trials.c.study_id == self.study_id)
-        ).scalar_subquery()  # every earlier trial: the lock keeps others from adding one meanwhile
-        trial_id, number = conn.execute(
-            _trials.insert()
-            .values(
-                study_id=self.study_id, number=before, state=TrialState.RUNNING, datetime_start=_utc_now()
-            )
-            .returning(_trials.c.trial_id, _trials.c.number)
-        ).one()
-        return int(trial_id), int(number)
-
     def _lock_running(self, conn: sa.Connection, trial_id: int) -> None:
         """Lock the trial's row; Optuna's refusal if it is finished (recovered by another driver)."""
         state = conn.scalar(

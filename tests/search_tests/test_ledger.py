@@ -99,3 +99,15 @@ def test_concurrent_reservations_never_exceed_the_target(storage_url: str, tiny_
     taken = [s for s in slots if s is not None]
     assert sorted(taken) == [0, 1, 2, 3, 4] and slots.count(None) == 3
     assert claims.count(True) == 1
+
+
+def test_slots_reserved_and_digests_claimed_many_at_once(storage_url: str, tiny_space_file: Path) -> None:
+    ledger = ledger_for(storage_url, tiny_space_file)
+    assert ledger.reserve("d0", 5) == 0
+    slots = ledger.reserve_many("d1", 5, 3)
+    assert slots == [1, 2, 3] and ledger.count(RESERVED) == 4
+    assert ledger.reserve_many("d2", 5, 3) == [4]  # only one left
+    assert ledger.claim_many([(1, "a", 10, 110), (2, "b", 11, 111)])
+    assert ledger.count(RUNNING) == 2 and ledger.lookup("b").trial_number == 11  # type: ignore[union-attr]
+    assert not ledger.claim_many([(3, "c", 12, 112), (4, "a", 13, 113)])  # "a" is held: none claimed
+    assert ledger.lookup("c") is None and ledger.count(RESERVED) == 3

@@ -10,7 +10,7 @@ from optuna.trial import TrialState
 
 from nas_attn.search.ledger import rdb_storage_of
 from nas_attn.search.mirror import SamplerMirror
-from nas_attn.search.trial_store import TrialStore
+from nas_attn.search.trial_store import TrialDraft, TrialStore
 
 
 def mirror_for(study: optuna.Study) -> SamplerMirror:
@@ -56,7 +56,7 @@ def test_enqueued_trials_are_noticed_and_own_trials_never_added_twice(tmp_path: 
     assert taken is not None
     memory = mirror.ask(taken.fixed_params)
     assert memory.suggest_categorical("layer1.module", ["none", "se"]) == "none"  # as enqueued
-    own = mirror.store.start(taken, memory.params, memory.distributions, {}, {})
+    own = mirror.store.start(taken, TrialDraft(memory.params, memory.distributions, {}, {}))
     mirror.adopt(memory, own.trial_id, own.number)
     assert mirror.waiting == waiting[1:]
     mirror.store.finish(own, TrialState.COMPLETE, [0.5, 1.0])

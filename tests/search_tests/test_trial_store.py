@@ -15,7 +15,7 @@ from optuna.trial import TrialState
 
 from nas_attn import NasAttnError
 from nas_attn.search.ledger import rdb_storage_of
-from nas_attn.search.trial_store import KNOWN_SCHEMA, TrialStore, check_schema
+from nas_attn.search.trial_store import KNOWN_SCHEMA, TrialDraft, TrialStore, check_schema
 
 CHOICE = CategoricalDistribution(("none", "se", "eca"))
 
@@ -49,9 +49,10 @@ def test_a_trial_started_and_finished_reads_back_as_optuna_wrote_it(
 ) -> None:
     study, store = store_for(storage_url, tiny_space_file)
     before = len(study.get_trials())  # the enqueued baselines
-    trial = store.start(
-        None, {"layer1.module": "se"}, {"layer1.module": CHOICE}, {"driver": "d1"}, {"nsga2:generation": 0}
+    draft = TrialDraft(
+        {"layer1.module": "se"}, {"layer1.module": CHOICE}, {"driver": "d1"}, {"nsga2:generation": 0}
     )
+    trial = store.start(None, draft)
     assert trial.number == before
     store.finish(
         trial,
@@ -71,7 +72,7 @@ def test_a_trial_started_and_finished_reads_back_as_optuna_wrote_it(
 
 def test_a_finished_trial_is_refused_as_optuna_refuses_it(storage_url: str, tiny_space_file: Path) -> None:
     study, store = store_for(storage_url, tiny_space_file)
-    trial = store.start(None, {}, {}, {"driver": "d1"}, {})
+    trial = store.start(None, TrialDraft({}, {}, {"driver": "d1"}, {}))
     rdb_storage_of(study).set_trial_state_values(trial.trial_id, TrialState.FAIL)  # recovered elsewhere
     with pytest.raises(UpdateFinishedTrialError):
         store.finish(trial, TrialState.COMPLETE, [0.5, 1.0], {"accuracy": 0.5})
@@ -81,7 +82,7 @@ def test_a_finished_trial_is_refused_as_optuna_refuses_it(storage_url: str, tiny
 
 def test_an_attribute_set_again_is_replaced_not_duplicated(storage_url: str, tiny_space_file: Path) -> None:
     study, store = store_for(storage_url, tiny_space_file)
-    trial = store.start(None, {}, {}, {"driver": "d1", "note": "first"}, {})
+    trial = store.start(None, TrialDraft({}, {}, {"driver": "d1", "note": "first"}, {}))
     store.set_user_attrs(trial, {"note": "second", "slot": 3})
     store.finish(trial, TrialState.FAIL, user_attrs={"note": "third"})
     got = reloaded(storage_url, study)[trial.number]
@@ -98,7 +99,7 @@ def test_an_enqueued_trial_is_taken_once_with_its_parameters(storage_url: str, t
     again = store.take_waiting([first.trial_id], {"driver": "d2"})
     assert again is None  # already RUNNING: nobody takes it twice
     distributions = dict.fromkeys(first.fixed_params, CHOICE)
-    trial = store.start(first, first.fixed_params, distributions, {"arch": {}}, {})
+    trial = store.start(first, TrialDraft(first.fixed_params, distributions, {"arch": {}}, {}))
     assert trial.user_attrs == {"baseline": "none", "driver": "d1", "arch": {}}
     got = reloaded(storage_url, study)[first.number]
     assert got.state == TrialState.RUNNING and got.user_attrs["driver"] == "d1"
@@ -111,7 +112,7 @@ def test_concurrent_starts_get_distinct_consecutive_numbers(storage_url: str, ti
     numbers: list[int] = []
 
     def start_five() -> None:
-        numbers.extend(store.start(None, {}, {}, {"driver": "d"}, {}).number for _ in range(5))
+        numbers.extend(store.start(None, TrialDraft({}, {}, {"driver": "d"}, {})).number for _ in range(5))
 
     threads = [threading.Thread(target=start_five) for _ in range(4)]
     for thread in threads:
@@ -120,3 +121,23 @@ def test_concurrent_starts_get_distinct_consecutive_numbers(storage_url: str, ti
         thread.join()
     assert sorted(numbers) == list(range(before, before + 20))
     assert sorted(reloaded(storage_url, study)) == list(range(before + 20))
+
+
+def test_many_trials_start_in_order_with_their_own_parameters(
+    storage_url: str, tiny_space_file: Path
+) -> None:
+    study, store = store_for(storage_url, tiny_space_file)
+    before = len(study.get_trials())
+    drafts = [
+        TrialDraft({"layer1.module": m}, {"layer1.module": CHOICE}, {"driver": "d1", "k": i}, {"g": i})
+        for i, m in enumerate(["none", "se", "eca"])
+    ]
+    trials = store.start_many(drafts)
+    assert [t.number for t in trials] == [before, before + 1, before + 2]
+    assert [t.params for t in trials] == [d.params for d in drafts]
+    got = reloaded(storage_url, study)
+    for i, trial in enumerate(trials):
+        back = got[trial.number]
+        assert back._trial_id == trial.trial_id and back.state == TrialState.RUNNING
+        assert back.params == drafts[i].params and back.user_attrs == {"driver": "d1", "k": i}
+        assert back.system_attrs == {"g": i}
