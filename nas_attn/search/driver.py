@@ -9,7 +9,7 @@ earlier trial (``duplicate_of``), one being trained elsewhere is answered when t
 The sampler samples an in-memory mirror of the study (``mirror.py``) and each step of a trial is
 one transaction (``trial_store.py``): Optuna's own per-call storage path is too slow to keep
 dozens of workers busy (``benches/bench_orchestration.py``). Workers freed by results restart
-before those results are told, one result per turn.
+before those results are told; results are told one at a time when no new one has come in.
 
 Failures: a bad placement or divergence fails the trial (never retried); a lost worker fails
 it and re-enqueues its parameters within a retry budget; a dead driver's RUNNING trials are
@@ -59,6 +59,7 @@ POLL_SECONDS = 0.5
 RECOVER_EVERY_SECONDS = 15.0
 MAX_DUPLICATES_PER_ROUND = 20  # then wait for a result (or a few seconds) before asking again
 DUPLICATE_BACKOFF_SECONDS = 5.0
+MAX_BATCH = 16  # new trials written together; larger batches make their first workers wait longer
 SLOTS_RECHECK_SECONDS = 2.0  # all slots held: look again this often (other drivers may free one)
 INTERRUPTED = "interrupted by the user"
 
@@ -220,10 +221,11 @@ class _Driver:
                         self.fill()
                     if self.finished():
                         break
-                    self.backlog += self.pool.poll(0.0 if self.backlog else POLL_SECONDS)
-                    if self.backlog and self.may_ask():
+                    arrived = self.pool.poll(0.0 if self.backlog else POLL_SECONDS)
+                    self.backlog += arrived
+                    if arrived and self.may_ask():
                         self.fill()  # the workers just freed restart before their results are told
-                    if self.backlog:  # one result per turn, so freed workers never wait for many
+                    elif self.backlog:  # a quiet moment: tell one result, then look again
                         self.collect(*self.backlog.pop(0))
                     self.resolve_waiting()
             clean = True
@@ -331,7 +333,7 @@ class _Driver:
                 return
             if settled + counts[RUNNING] >= self.size:
                 return  # every placement is evaluated or being evaluated: a new ask can only repeat one
-            batch = min(self.pool.idle, self.size - settled - counts[RUNNING])
+            batch = min(self.pool.idle, self.size - settled - counts[RUNNING], MAX_BATCH)
             if batch > 1 and not self.mirror.waiting:  # several new trials at once (enqueued: one by one)
                 asked = self.fill_batch(batch)
                 if asked is None:
