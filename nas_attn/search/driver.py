@@ -345,9 +345,8 @@ class _Driver:
                 continue
             slot = self.ledger.reserve(self.me.driver_id, self.target)
             if slot is None:
-                self.full_until = time.monotonic() + SLOTS_RECHECK_SECONDS  # or until one is freed
-                self.close_bracket()
-                return  # the remaining slots are held by running evaluations
+                self.slots_held()
+                return
             started = False
             try:
                 while not started and unanswered < MAX_DUPLICATES_PER_ROUND and not self.too_many_failures():
@@ -362,13 +361,18 @@ class _Driver:
         if unanswered >= MAX_DUPLICATES_PER_ROUND:
             self.backoff_until = time.monotonic() + DUPLICATE_BACKOFF_SECONDS
 
+    def slots_held(self) -> None:
+        """Every slot is held by running or finished evaluations: ask again once one can have
+        been freed (or after a while: another driver may free one), and close the open bracket."""
+        self.full_until = time.monotonic() + SLOTS_RECHECK_SECONDS
+        self.close_bracket()
+
     def fill_batch(self, wanted: int) -> tuple[int, int] | None:
         """Reserve up to ``wanted`` slots and ask a trial for each: (asked, training), or None
         when no slot was free. Slots whose trial does not train are given back."""
         slots = self.ledger.reserve_many(self.me.driver_id, self.target, wanted)
         if not slots:
-            self.full_until = time.monotonic() + SLOTS_RECHECK_SECONDS
-            self.close_bracket()
+            self.slots_held()
             return None
         started: list[bool] = []
         try:

@@ -369,13 +369,10 @@ class Ledger:
         """The claiming trial is COMPLETE: the placement is evaluated."""
         self._update(digest, trial_number, state=DONE)
 
-    def screen(self, digest: str, trial_number: int) -> None:
-        """The placement broke a screening constraint: it is answered, never trained; slot freed."""
-        self._update(digest, trial_number, state=SCREENED, slot=None)
-
     def settle_statement(self, digest: str, trial_number: int, trained: bool) -> sa.Update:
-        """:meth:`finish` (``trained``) or :meth:`screen` as a statement, to run in the same
-        transaction that completes the trial (so the two can never disagree)."""
+        """As a statement, to run in the transaction that completes the trial (so the two never
+        disagree): :meth:`finish` when ``trained``, else screened out by a constraint (answered,
+        never trained: digest kept, slot freed)."""
         values: dict[str, object] = {"state": DONE} if trained else {"state": SCREENED, "slot": None}
         return self._update_statement(digest, trial_number).values(**values)
 

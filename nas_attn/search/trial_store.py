@@ -9,10 +9,10 @@ transaction on Optuna's own tables (Optuna's declared models, so types and enum 
 
 - :meth:`TrialStore.take_waiting`: take the oldest enqueued (WAITING) trial: RUNNING, with its
   driver recorded in the same transaction; returns what it was enqueued with.
-- :meth:`TrialStore.start`: a new RUNNING trial (or a taken one) with its parameters and
-  attributes; the trial number is computed under the study row lock, as Optuna does.
+- :meth:`TrialStore.start` / :meth:`TrialStore.start_many`: new RUNNING trials (or a taken
+  one) with their parameters and attributes; trial numbers are counted under the study row
+  lock, as Optuna does.
 - :meth:`TrialStore.finish`: attributes, values and the final state together.
-- :meth:`TrialStore.set_user_attrs`: attributes of a RUNNING trial.
 
 Every write refuses a finished trial exactly as Optuna does (``UpdateFinishedTrialError``).
 Parameter distributions are not re-checked against the study: the study's identity check
@@ -64,22 +64,6 @@ class OwnTrial:
     user_attrs: dict[str, Any] = field(default_factory=dict)
     system_attrs: dict[str, Any] = field(default_factory=dict)
 
-    def frozen(self) -> FrozenTrial:
-        """A RUNNING FrozenTrial of this trial (for APIs that take one, e.g. artifact uploads)."""
-        return FrozenTrial(
-            number=self.number,
-            state=TrialState.RUNNING,
-            value=None,
-            datetime_start=None,
-            datetime_complete=None,
-            params=dict(self.params),
-            distributions={},
-            user_attrs=dict(self.user_attrs),
-            system_attrs={},
-            intermediate_values={},
-            trial_id=self.trial_id,
-        )
-
 
 @dataclass(frozen=True)
 class TrialDraft:
@@ -121,6 +105,11 @@ def check_schema(storage: optuna.storages.RDBStorage) -> None:
             f"this Optuna declares storage schema {head}, but nas-attn writes trials for schema "
             f"{KNOWN_SCHEMA}; install the Optuna version pinned in constraints.txt"
         )
+
+
+def _as_stored(values: Mapping[str, Any]) -> dict[str, Any]:
+    """``values`` as a reload from the storage returns them (through JSON)."""
+    return dict(json.loads(json.dumps(dict(values))))
 
 
 def _json_rows(trial_id: int, values: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -241,8 +230,8 @@ class TrialStore:
             params, users, systems = [], [], []
             for trial, draft in zip(trials, drafts, strict=True):
                 trial.params = dict(draft.params)
-                trial.user_attrs = json.loads(json.dumps(dict(draft.user_attrs)))
-                trial.system_attrs = json.loads(json.dumps(dict(draft.system_attrs)))
+                trial.user_attrs = _as_stored(draft.user_attrs)
+                trial.system_attrs = _as_stored(draft.system_attrs)
                 params += draft.param_rows(trial.trial_id)
                 users += _json_rows(trial.trial_id, draft.user_attrs)
                 systems += _json_rows(trial.trial_id, draft.system_attrs)
@@ -250,14 +239,6 @@ class TrialStore:
                 if rows:
                     conn.execute(table.insert(), rows)
         return trials
-
-    def set_user_attrs(self, trial: OwnTrial, values: Mapping[str, Any]) -> None:
-        """Set ``values`` on the RUNNING ``trial`` in one transaction."""
-        if not values:
-            return
-        with self.engine.begin() as conn:
-            self._lock_running(conn, trial.trial_id)
-            self._write_attrs(conn, _user_attrs, trial.trial_id, values, trial.user_attrs)
 
     def finish(
         self,
@@ -314,8 +295,7 @@ class TrialStore:
         """Set ``values`` on the trial, whose attributes in ``table`` are ``known`` (updated here
         to what a reload returns): only new or changed keys are written, only changed ones
         deleted first."""
-        fresh = json.loads(json.dumps(dict(values)))  # as a reload would return them
-        changed = {k: v for k, v in fresh.items() if k not in known or known[k] != v}
+        changed = {k: v for k, v in _as_stored(values).items() if k not in known or known[k] != v}
         if not changed:
             return
         replaced = [k for k in changed if k in known]

@@ -83,8 +83,7 @@ def test_a_finished_trial_is_refused_as_optuna_refuses_it(storage_url: str, tiny
 def test_an_attribute_set_again_is_replaced_not_duplicated(storage_url: str, tiny_space_file: Path) -> None:
     study, store = store_for(storage_url, tiny_space_file)
     trial = store.start(None, TrialDraft({}, {}, {"driver": "d1", "note": "first"}, {}))
-    store.set_user_attrs(trial, {"note": "second", "slot": 3})
-    store.finish(trial, TrialState.FAIL, user_attrs={"note": "third"})
+    store.finish(trial, TrialState.FAIL, user_attrs={"note": "third", "slot": 3})
     got = reloaded(storage_url, study)[trial.number]
     assert got.user_attrs == {"driver": "d1", "note": "third", "slot": 3}
 
