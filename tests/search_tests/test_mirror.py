@@ -61,6 +61,12 @@ def test_enqueued_trials_are_noticed_and_own_trials_never_added_twice(tmp_path: 
     assert mirror.waiting == waiting[1:]
     mirror.store.finish(own, TrialState.COMPLETE, [0.5, 1.0])
     mirror.tell(memory, TrialState.COMPLETE, [0.5, 1.0], {"arch": {}})
+    fresh = mirror.ask()  # a new trial of its own, created after the last sync
+    fresh.suggest_categorical("layer1.module", ["none", "se"])
+    new = mirror.store.start(None, TrialDraft(fresh.params, fresh.distributions, {}, {}))
+    mirror.adopt(fresh, new.trial_id, new.number)
+    mirror.store.finish(new, TrialState.COMPLETE, [0.6, 1.0])
+    mirror.tell(fresh, TrialState.COMPLETE, [0.6, 1.0], {"arch": {}})
     mirror.sync()
-    assert len(mirror.memory.trials) == 1  # its own trial, not a second copy from SQL
-    assert mirror.complete_view(study).get_trials()[0].number == own.number
+    assert len(mirror.memory.trials) == 2  # its own trials, not second copies from SQL
+    assert [t.number for t in mirror.complete_view(study).get_trials()] == [own.number, new.number]
