@@ -52,7 +52,10 @@ class LatencyReference:
         return self.iqr_ms / self.median_ms
 
     def better_than(self, other: LatencyReference | None) -> bool:
-        return other is None or (self.noise, self.median_ms) < (other.noise, other.median_ms)
+        if other is None:
+            return True
+        mine, theirs = round(self.noise, 9), round(other.noise, 9)  # equal noise: the lower median
+        return (mine, self.median_ms) < (theirs, other.median_ms)
 
     @classmethod
     def measured_by(cls, result: TrialResult, trial: int | None) -> LatencyReference | None:
