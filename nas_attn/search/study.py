@@ -7,6 +7,7 @@ the baseline placements enqueued first (unless ``search.baselines: false``).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 import warnings
@@ -122,12 +123,9 @@ def name_objectives(study: optuna.Study, names: list[str]) -> None:
     "accuracy" instead of 0); done once, also for studies created before names were stored."""
     if study.metric_names == names:
         return
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), contextlib.suppress(StorageInternalError):  # a racing driver did it
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        try:
-            study.set_metric_names(names)
-        except StorageInternalError:  # a concurrent driver stored them first
-            pass
+        study.set_metric_names(names)
 
 
 def load_existing_study(storage: optuna.storages.BaseStorage, study_name: str) -> optuna.Study:
