@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 from typer import Abort
 
-from nas_attn import cli_export, cli_followup
+from nas_attn import cli_export, cli_followup, cli_timm
 from nas_attn.exceptions import NasAttnError
 
 try:  # typer >= 0.2x vendors click as typer._click
@@ -163,6 +163,7 @@ def modules(
 
 cli_export.register(app)  # export, train, report, dashboard
 cli_followup.register(app)  # reseed, validate-proxy
+cli_timm.register(app)  # with-timm
 
 
 def _usage_line(exc: UsageError) -> str:
