@@ -105,6 +105,13 @@ class InputNormalization(BaseModel):
     mean: Channels3
     std: Channels3
 
+    @field_validator("mean", "std", mode="before")
+    @classmethod
+    def _one_per_channel(cls, values: Any) -> Any:
+        if isinstance(values, list | tuple) and len(values) != 3:
+            raise ValueError(f"give 3 values, one per RGB channel; got {len(values)}")
+        return values
+
     @field_validator("std")
     @classmethod
     def _positive(cls, std: Channels3) -> Channels3:
