@@ -50,7 +50,9 @@ def export(
     console.info(f"or with timm's train.py ({DATA_DIR_PLACEHOLDER}: train/ and val/, one folder per class):")
     console.command_line(timm_command(arch, out))
     if arch.normalization is None:
-        console.info("(this study's trials did not record their input normalisation: add your data's --mean/--std)")
+        console.info(
+            "(this study's trials did not record their input normalisation: add your data's --mean/--std)"
+        )
 
 
 def train(

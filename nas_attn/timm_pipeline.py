@@ -48,8 +48,9 @@ def apply_data_config(model: nn.Module, arch: ArchConfig) -> None:
     cfg |= {key: base[key] for key in _KEPT_BACKBONE_KEYS if key in base}
     cfg |= data_config(arch)
     cfg["num_classes"] = getattr(model, "num_classes", arch.num_classes)
-    model.pretrained_cfg = cfg
-    model.default_cfg = cfg
+    # nn.Module types unknown attributes as tensors or modules; timm models hold dicts there
+    model.pretrained_cfg = cfg  # type: ignore[assignment]
+    model.default_cfg = cfg  # type: ignore[assignment]
 
 
 def model_kwarg(key: str, value: str) -> str:

@@ -66,7 +66,9 @@ def _resolve(target: str, as_module: bool) -> tuple[str, str]:
         finally:
             sys.path.pop(0)
         if spec is None:
-            raise NasAttnError(f"no module named '{target}'; check the name, or give a script path without -m")
+            raise NasAttnError(
+                f"no module named '{target}'; check the name, or give a script path without -m"
+            )
         return spec.origin or target, str(Path.cwd())
     path = Path(target)
     if not path.exists():

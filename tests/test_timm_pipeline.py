@@ -36,7 +36,12 @@ def test_timm_regularisation_options_reach_the_backbone() -> None:
     assert drop_path["layer4.1.drop_path"] == pytest.approx(0.2)  # timm's linear schedule ends at the rate
     assert len(drop_path) == 7  # every block but the first
     drop_block = [name for name, m in model.named_modules() if isinstance(m, DropBlock2d)]
-    assert drop_block == ["layer3.0.drop_block", "layer3.1.drop_block", "layer4.0.drop_block", "layer4.1.drop_block"]
+    assert drop_block == [
+        "layer3.0.drop_block",
+        "layer3.1.drop_block",
+        "layer4.0.drop_block",
+        "layer4.1.drop_block",
+    ]
     assert all(isinstance(model.layer1[i].se, SqueezeExcite) for i in (0, 1))  # the placement is kept
     x = torch.randn(4, 3, 16, 16)
     model.train()
@@ -63,7 +68,11 @@ def test_pretrained_cfg_gives_timm_the_arch_input() -> None:
     }
     assert resolve_data_config({}, model=model) == expected
     assert resolve_data_config({}, model=model, use_test_size=True) == expected  # validate.py's default
-    assert resolve_data_config({"input_size": (3, 32, 32), "mean": [0.5]}, model=model)["input_size"] == (3, 32, 32)
+    assert resolve_data_config({"input_size": (3, 32, 32), "mean": [0.5]}, model=model)["input_size"] == (
+        3,
+        32,
+        32,
+    )
     cfg = model.pretrained_cfg
     assert cfg["architecture"] == "nas_attn" and cfg["num_classes"] == 3 and cfg["classifier"] == "fc"
     assert not {"url", "hf_hub_id", "test_input_size"} & set(cfg) and model.default_cfg is cfg
@@ -80,7 +89,10 @@ def test_pretrained_cfg_gives_timm_the_arch_input() -> None:
             "drop it and set backbone_weights: PATH (a local checkpoint of the backbone) in the arch YAML",
         ),
         ({"in_chans": 1}, "takes 3-channel RGB images, got in_chans=1; use --input-size 3 H W"),
-        ({"arch": None}, "needs arch=PATH (an exported arch YAML) or a dict; in timm's scripts: --model-kwargs"),
+        (
+            {"arch": None},
+            "needs arch=PATH (an exported arch YAML) or a dict; in timm's scripts: --model-kwargs",
+        ),
     ],
 )
 def test_refusals_name_the_fix(kwargs: dict, message: str) -> None:
@@ -100,11 +112,15 @@ def test_timm_checkpoint_options_load_a_trained_model(tmp_path: Path) -> None:
     resumed = timm.create_model("nas_attn", arch=ARCH)
     timm.models.resume_checkpoint(resumed, str(path))  # --resume
     for model in (initial, resumed):
-        for (name, ours), theirs in zip(model.state_dict().items(), trained.state_dict().values(), strict=True):
+        for (name, ours), theirs in zip(
+            model.state_dict().items(), trained.state_dict().values(), strict=True
+        ):
             assert torch.equal(ours, theirs), name
 
 
-@pytest.mark.parametrize("path", ["best.yaml", "runs/best.yaml", "/abs dir/best.yaml", "123", "True", "x=y.yaml"])
+@pytest.mark.parametrize(
+    "path", ["best.yaml", "runs/best.yaml", "/abs dir/best.yaml", "123", "True", "x=y.yaml"]
+)
 def test_the_printed_command_parses_back_in_timms_argument_parser(path: str) -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--data-dir")
@@ -143,7 +159,10 @@ def test_export_of_trials_without_normalisation_omits_it(tmp_path: Path) -> None
     ("normalization", "message"),
     [
         ({"mean": [0.5, 0.5, 0.5], "std": [0.2, 0.0, 0.2]}, "normalization.std: every std must be > 0"),
-        ({"mean": [0.5], "std": [0.2, 0.2, 0.2]}, "normalization.mean: give 3 values, one per RGB channel; got 1"),
+        (
+            {"mean": [0.5], "std": [0.2, 0.2, 0.2]},
+            "normalization.mean: give 3 values, one per RGB channel; got 1",
+        ),
         ({"mean": [0.5, 0.5, 0.5]}, "normalization.std: Field required"),
     ],
 )

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from finished_study import make_finished_study
+from inprocess_cli import run_cli
 from timm_scripts import make_image_folder, write_scripts
 
 from nas_attn import cli
@@ -26,19 +27,6 @@ import json, sys
 import helper  # a module next to the script: the script's folder is on sys.path
 json.dump({"argv": sys.argv, "name": __name__}, open("seen.json", "w"))
 """
-
-
-def run_cli(*args: str) -> int:
-    """``nas-attn ARGS`` in this process; its exit status."""
-    saved = sys.argv
-    sys.argv = ["nas-attn", *args]
-    try:
-        cli.main()
-    except SystemExit as exc:
-        return exc.code if isinstance(exc.code, int) else 1
-    finally:
-        sys.argv = saved
-    raise AssertionError("cli.main() returned without exiting")
 
 
 def script(folder: Path, body: str, name: str = "script.py") -> Path:

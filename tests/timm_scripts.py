@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-_COMMON = '''
+_COMMON = """
 import argparse
 import os
 import sys
@@ -40,9 +40,9 @@ parser.add_argument("--mean", type=float, nargs="+", default=None)
 parser.add_argument("--std", type=float, nargs="+", default=None)
 parser.add_argument("--gp", default=None)
 parser.add_argument("-b", "--batch-size", type=int, default=128)
-'''
+"""
 
-_MODEL = '''
+_MODEL = """
 args.data_dir = args.data_dir or args.data
 in_chans = args.in_chans if args.in_chans is not None else (args.input_size[0] if args.input_size else 3)
 model = timm.create_model(
@@ -54,7 +54,7 @@ model = timm.create_model(
     **extra,
     **args.model_kwargs,
 )
-'''
+"""
 
 TRAIN_PY = f'''"""timm-style train.py stand-in: one optimisation step through timm's data pipeline."""
 {_COMMON}
@@ -81,8 +81,9 @@ loss = torch.nn.functional.cross_entropy(model(images), targets)
 optimizer.zero_grad()
 loss.backward()
 optimizer.step()
+mean, std = tuple(data_config["mean"]), tuple(data_config["std"])
 print(f"trained {{args.model}}: 1 step, loss {{loss.item():.4f}}, batch {{tuple(images.shape)}}, "
-      f"classes {{model.num_classes}}, mean {{tuple(data_config['mean'])}}, std {{tuple(data_config['std'])}}")
+      f"classes {{model.num_classes}}, mean {{mean}}, std {{std}}")
 folder = os.path.join(args.output or "output/train", args.experiment or "default")
 os.makedirs(folder, exist_ok=True)
 torch.save({{"epoch": args.epochs, "arch": args.model, "state_dict": model.state_dict()}},
@@ -112,7 +113,8 @@ with torch.no_grad():
     for images, targets in loader:
         correct += int((model(images).argmax(1) == targets).sum())
         seen += len(targets)
-print(f"validated {{args.model}} on {{seen}} images, input {{tuple(images.shape[1:])}}: top-1 {{100 * correct / seen:.2f}}")
+top1 = 100 * correct / seen
+print(f"validated {{args.model}} on {{seen}} images, input {{tuple(images.shape[1:])}}: top-1 {{top1:.2f}}")
 '''
 
 
