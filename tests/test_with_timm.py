@@ -163,3 +163,12 @@ def test_a_timm_script_trains_an_exported_arch_only_through_the_wrapper(tmp_path
     plain = python(*args, cwd=tmp_path)
     assert plain.returncode == 1
     assert plain.stderr.strip().splitlines()[-1] == "RuntimeError: Unknown model (nas_attn)"
+
+
+@pytest.mark.slow
+def test_the_script_gets_a_process_like_python_script_gives(tmp_path: Path) -> None:
+    probe = "import json, sys\nprint(json.dumps({'ray': 'ray' in sys.modules, 'path0': sys.path[0]}))\n"
+    script(tmp_path, probe, "probe.py")
+    proc = python("-m", "nas_attn", "with-timm", "probe.py", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) == {"ray": False, "path0": str(tmp_path.resolve())}
