@@ -11,6 +11,7 @@ import pytest
 import timm
 import torch
 from finished_study import make_finished_study
+from inprocess_cli import run_cli
 from timm.data import resolve_data_config
 from timm.layers import DropBlock2d, DropPath
 from timm.utils import ParseKwargs
@@ -153,6 +154,36 @@ def test_export_of_trials_without_normalisation_omits_it(tmp_path: Path) -> None
     arch = export_arch(study, select_trial(study, trial=1), "sqlite:///s.db")
     assert arch.normalization is None
     assert "--mean" not in timm_command(arch, "best.yaml")
+
+
+@pytest.mark.parametrize(
+    ("normalization", "tail"),
+    [
+        (([0.25, 0.5, 0.75], [0.2, 0.3, 0.4]), " --mean 0.25 0.5 0.75 --std 0.2 0.3 0.4"),
+        (([], []), ""),  # a study made before workers reported it
+    ],
+)
+def test_export_prints_the_timm_command_on_one_line(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    normalization: tuple[list[float], list[float]],
+    tail: str,
+) -> None:
+    make_finished_study(tmp_path, normalization=normalization)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("COLUMNS", raising=False)  # piped output: 140 columns, the command is longer
+    assert (
+        run_cli("export", "--storage", "sqlite:///s.db", "--study", "s", "--trial", "2", "--out", "b.yaml")
+        == 0
+    )
+    lines = capsys.readouterr().out.splitlines()
+    command = (
+        "  nas-attn with-timm train.py --data-dir DATA_DIR --model nas_attn --model-kwargs arch=b.yaml "
+        "--num-classes 10 --input-size 3 16 16" + tail
+    )
+    assert command in lines
+    assert ("add your data's --mean/--std" in lines[-1]) == (not tail)
 
 
 @pytest.mark.parametrize(
