@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import time
+import warnings
 from typing import Any
 
 import optuna
@@ -111,8 +112,22 @@ def open_study(
                 study.enqueue_trial(params, user_attrs={attrs.BASELINE: name})
     else:
         _settle_identity(study, space)
+    name_objectives(study, [o.name for o in space.objectives])
     study.sampler = make_sampler(sampler_name, space, space.search.seed + offset)
     return study
+
+
+def name_objectives(study: optuna.Study, names: list[str]) -> None:
+    """Label the study's values by objective name (optuna-dashboard and the ``optuna`` CLI show
+    "accuracy" instead of 0); done once, also for studies created before names were stored."""
+    if study.metric_names == names:
+        return
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        try:
+            study.set_metric_names(names)
+        except StorageInternalError:  # a concurrent driver stored them first
+            pass
 
 
 def load_existing_study(storage: optuna.storages.BaseStorage, study_name: str) -> optuna.Study:
