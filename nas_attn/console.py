@@ -43,6 +43,11 @@ def info(message: str) -> None:
     console.print(message, markup=False)
 
 
+def command_line(command: str) -> None:
+    """A shell command on its own line, indented and never wrapped, so it copies as is."""
+    console.print(f"  {command}", markup=False, soft_wrap=True)
+
+
 class RichProgressObserver:
     """Progress bar of COMPLETE trials towards the target, with a line per finished trial."""
 

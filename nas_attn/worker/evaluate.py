@@ -35,7 +35,8 @@ class TrialResult:
     at batch 1. ``peak_memory_mb`` is the training's peak: the CUDA allocator on a GPU, the
     process's resident set on a CPU (``peak_memory_source`` says which). A placement that breaks
     a screening constraint is not trained: ``trained`` is False, ``violations`` names the broken
-    limits and ``accuracy`` is 0 (it is recorded infeasible and never ranked).
+    limits and ``accuracy`` is 0 (it is recorded infeasible and never ranked). ``input_mean`` /
+    ``input_std`` are the proxy data's normalisation, which export writes into the arch YAML.
     """
 
     accuracy: float
@@ -64,6 +65,8 @@ class TrialResult:
     val_accuracy_curve: list[float] = field(default_factory=list)
     train_loss_curve: list[float] = field(default_factory=list)
     versions: dict[str, str] = field(default_factory=dict)
+    input_mean: list[float] = field(default_factory=list)
+    input_std: list[float] = field(default_factory=list)
 
     def objective(self, name: str) -> float:
         """Value of objective ``name`` (one of :data:`OBJECTIVE_NAMES`)."""
@@ -152,6 +155,8 @@ def evaluate(
         latency_reference_ms=reference_ms,
         macs=macs,
         versions=versions(),
+        input_mean=list(data.mean),
+        input_std=list(data.std),
     )
     broken = violations(constraints, measured)
     if broken:
