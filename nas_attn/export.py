@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import datetime as _dt
+import math
 import warnings
 from pathlib import Path
 from typing import Any
@@ -63,14 +64,13 @@ def select_trial(
             )
         return complete[chosen]
     assert max_latency_ms is not None
-    ranked = {r.number for r in rows}
-    within = [
-        t
-        for t in complete.values()
-        if t.number in ranked and float(t.user_attrs.get("latency_ms", float("inf"))) <= max_latency_ms
-    ]
+    latency = {  # calibrated, on the study's current reference when it is an objective
+        r.number: r.values.get("latency_ms", float(complete[r.number].user_attrs.get("latency_ms", math.inf)))
+        for r in rows
+    }
+    within = [t for t in complete.values() if latency.get(t.number, math.inf) <= max_latency_ms]
     if not within:
-        fastest = min(float(t.user_attrs.get("latency_ms", float("inf"))) for t in complete.values())
+        fastest = min(latency.values(), default=math.inf)
         raise NasAttnError(
             f"no trial is within {max_latency_ms} ms (fastest: {fastest:.3f} ms); raise the budget"
         )
@@ -82,6 +82,7 @@ _METRIC_ATTRS = (
     "latency_ms",
     "latency_iqr_ms",
     "latency_ratio",
+    "latency_raw_ms",
     "params",
     "macs",
     "peak_memory_mb",
@@ -108,6 +109,7 @@ def export_arch(
         raise NasAttnError(
             f"trial {trial.number} carries no 'arch' user attribute; it was not made by nas-attn"
         )
+    from nas_attn.search.latency_reference import CALIBRATION_NOTE, LatencyReferences
     from nas_attn.search.results import objective_names, ranked_rows
 
     objectives = objective_names(study)
@@ -123,6 +125,13 @@ def export_arch(
         "arch_digest": trial.user_attrs.get("arch_digest"),
         "exported_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     }
+    reference = LatencyReferences.of(study.user_attrs).by_device.get(trial.user_attrs.get("device", ""))
+    if reference is not None and "latency_ms" in objectives:
+        provenance["latency_calibration"] = {
+            "note": CALIBRATION_NOTE,
+            "plain_backbone_ms": reference.median_ms,
+            "measured_by_trial": reference.trial,
+        }
     if row is not None and row.seeds > 1:  # the objectives above are means over the seeds
         provenance["seeds"], provenance["objectives_std"] = row.seeds, row.spread
     if row is not None and row.fidelity_epochs is not None:

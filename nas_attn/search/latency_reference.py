@@ -34,7 +34,10 @@ class StudyAttrs(Protocol):
 
 STUDY_ATTR = "latency_reference"  # {device: LatencyReference dict}
 USED_ATTR = "latency_reference_ms"  # TrialResult field: the reference a trial's latency_ms used
-CALIBRATION_NOTE = "latency_ms = latency_ratio x the study's plain-backbone latency (calibrated)"
+CALIBRATION_NOTE = (
+    "calibrated: each placement's latency ratio to the plain backbone (timed interleaved) "
+    "x the study's plain-backbone latency"
+)
 
 
 @dataclass(frozen=True)
