@@ -290,6 +290,11 @@ def print_zoo(rows: Sequence[ZooRow], channels: int, size: int) -> None:
     for column in ("r", "params", "MACs", "µs", "vs id"):
         table.add_column(column, justify="right", no_wrap=True)
     table.add_column("paper", overflow="fold", min_width=26)
+    table.caption = (
+        "µs: calibrated, each module's time ratio to nn.Identity (timed interleaved) x the "
+        "table's lowest-noise identity time"
+    )
+    table.caption_justify = "left"
     for row in rows:
         ratio = f"{row.latency_ratio:.1f}x" if row.latency_ratio is not None else "n/a"
         micros = f"{row.latency_ms * 1e3:.0f}" if row.latency_ms is not None else "n/a"

@@ -9,9 +9,10 @@ that shape is reported as n/a with the reason from its NasAttnError.
 
 from __future__ import annotations
 
+import math
 import statistics
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import torch
@@ -33,7 +34,10 @@ class ZooRow:
             convolutions only, element-wise work is not counted).
         latency_ratio: median forward time of the module over that of ``nn.Identity`` on the
             same input (interleaved timings, CPU, eval mode).
-        latency_ms: median forward time of the module in milliseconds.
+        latency_ms: calibrated forward time in milliseconds: ``latency_ratio`` times the
+            lowest-noise ``nn.Identity`` timing of the whole table (the rule a search applies
+            with the plain backbone), so rows timed under different load compare.
+        latency_raw_ms: the module's own median forward time in milliseconds.
         note: empty, or why the module cannot be built or run at this shape.
     """
 
@@ -47,6 +51,9 @@ class ZooRow:
     latency_ratio: float | None
     latency_ms: float | None
     note: str = ""
+    latency_raw_ms: float | None = None
+    reference_ms: float | None = field(default=None, repr=False)  # this row's identity median
+    reference_noise: float = field(default=math.inf, repr=False)  # its IQR / median
 
 
 def example_inputs(name: str, channels: int, size: int) -> tuple[dict[str, Any], tuple[torch.Tensor, ...]]:
@@ -70,8 +77,9 @@ def _macs(module: nn.Module, inputs: tuple[torch.Tensor, ...]) -> int:
     return int(counter.get_total_flops()) // 2
 
 
-def _timings(module: nn.Module, inputs: tuple[torch.Tensor, ...], repeats: int) -> tuple[float, float]:
-    """(median module seconds, median identity seconds), interleaved after one warm-up each."""
+def _timings(module: nn.Module, inputs: tuple[torch.Tensor, ...], repeats: int) -> tuple[float, float, float]:
+    """(median module seconds, median identity seconds, identity IQR / median), interleaved
+    after one warm-up each."""
     identity = nn.Identity()
     own: list[float] = []
     base: list[float] = []
@@ -85,7 +93,11 @@ def _timings(module: nn.Module, inputs: tuple[torch.Tensor, ...], repeats: int) 
             if i:  # the first round is the warm-up
                 base.append(mid - start)
                 own.append(end - mid)
-    return statistics.median(own), statistics.median(base)
+    base_median = statistics.median(base)
+    if len(base) < 2:
+        return statistics.median(own), base_median, math.inf
+    q1, _, q3 = statistics.quantiles(base, n=4, method="inclusive")
+    return statistics.median(own), base_median, (q3 - q1) / max(base_median, 1e-12)
 
 
 def describe_zoo(
@@ -114,7 +126,9 @@ def describe_zoo(
             torch.set_num_threads(threads)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(0)
-            rows = [_describe(name, channels, size, reduction, repeats) for name in list_attentions()]
+            rows = calibrated(
+                [_describe(name, channels, size, reduction, repeats) for name in list_attentions()]
+            )
     finally:
         torch.set_num_threads(saved_threads)
     return rows
@@ -137,11 +151,27 @@ def _describe(name: str, channels: int, size: int, reduction: int | None, repeat
             module(*inputs)
     except NasAttnError as exc:
         return ZooRow(**head, params=None, macs=None, latency_ratio=None, latency_ms=None, note=str(exc))
-    own, base = _timings(module, inputs, repeats)
+    own, base, noise = _timings(module, inputs, repeats)
     return ZooRow(
         **head,
         params=sum(p.numel() for p in module.parameters()),
         macs=_macs(module, inputs),
         latency_ratio=own / max(base, 1e-9),
         latency_ms=own * 1e3,
+        latency_raw_ms=own * 1e3,
+        reference_ms=base * 1e3,
+        reference_noise=noise,
     )
+
+
+def calibrated(rows: list[ZooRow]) -> list[ZooRow]:
+    """``rows`` with ``latency_ms`` = ratio x the lowest-noise identity timing among them."""
+    timed = [r for r in rows if r.reference_ms is not None]
+    if not timed:
+        return rows
+    best = min(timed, key=lambda r: (round(r.reference_noise, 9), r.reference_ms))
+    assert best.reference_ms is not None
+    return [
+        replace(r, latency_ms=r.latency_ratio * best.reference_ms) if r.latency_ratio is not None else r
+        for r in rows
+    ]

@@ -1,3 +1,4 @@
+import pytest
 import torch
 
 from nas_attn.attention import describe_zoo, list_attentions
@@ -26,3 +27,8 @@ def test_describe_zoo_reports_every_module_with_costs_or_a_reason() -> None:
     for row in measured:
         assert row.note == "" and row.latency_ratio is not None and row.latency_ratio > 0
         assert row.latency_ms is not None and row.paper
+    # calibrated: every row is its ratio times one identity timing, the least noisy one measured
+    reference = min(measured, key=lambda r: (round(r.reference_noise, 9), r.reference_ms))
+    for row in measured:
+        assert row.latency_ms == pytest.approx(row.latency_ratio * reference.reference_ms)
+        assert row.latency_raw_ms == pytest.approx(row.latency_ratio * row.reference_ms)
