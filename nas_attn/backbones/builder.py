@@ -8,10 +8,13 @@ weights if given (only the added modules start fresh).
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 from functools import partial
 from pathlib import Path
 from typing import Any
 
+import torch
 from torch import nn
 
 from nas_attn.attention import create_attention, get_attention_info
@@ -83,8 +86,29 @@ def _validate(arch: ArchConfig, geometry: dict[str, StageGeometry]) -> None:
         raise NasAttnError("invalid arch config: " + "; ".join(problems))
 
 
+def stage_seed(seed: int, stage: str) -> int:
+    """The seed of the attention modules placed in ``stage`` for training seed ``seed``: the same
+    for every placement, so a module in a stage starts alike whatever the other stages hold."""
+    digest = hashlib.sha256(f"nas-attn/attention/{seed}/{stage}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") % 2**63
+
+
+def _seeded(seed: int | None) -> contextlib.AbstractContextManager[object]:
+    """Draw from ``seed`` inside (global RNG state restored afterwards); no-op for None."""
+    if seed is None:
+        return contextlib.nullcontext()
+    stack = contextlib.ExitStack()
+    stack.enter_context(torch.random.fork_rng(devices=[]))
+    torch.manual_seed(seed)
+    return stack
+
+
 def _place(
-    model: nn.Module, adapter: BackboneAdapter, arch: ArchConfig, geometry: dict[str, StageGeometry]
+    model: nn.Module,
+    adapter: BackboneAdapter,
+    arch: ArchConfig,
+    geometry: dict[str, StageGeometry],
+    seed: int | None = None,
 ) -> None:
     if arch.existing_attention == "replace":
         for name in geometry:
@@ -96,19 +120,33 @@ def _place(
         make = partial(
             create_attention, stage.module, module_channels(stage, geo), **module_kwargs(stage, geo)
         )
-        adapter.insert(
-            model, name, stage.position, make, needs_context=get_attention_info(stage.module).needs_context
-        )
+        with _seeded(None if seed is None else stage_seed(seed, name)):
+            adapter.insert(
+                model,
+                name,
+                stage.position,
+                make,
+                needs_context=get_attention_info(stage.module).needs_context,
+            )
 
 
 def build_model(
-    arch: ArchConfig | dict[str, Any] | str | Path, num_classes: int | None = None, **timm_kwargs: Any
+    arch: ArchConfig | dict[str, Any] | str | Path,
+    num_classes: int | None = None,
+    *,
+    seed: int | None = None,
+    **timm_kwargs: Any,
 ) -> nn.Module:
     """Build the timm backbone of ``arch`` with its attention placements.
 
     Args:
         arch: an ArchConfig, a dict, or a path to an arch YAML.
         num_classes: overrides ``arch.num_classes`` (e.g. to fine-tune on another dataset).
+        seed: with a seed, the backbone's initial weights depend only on the backbone and the
+            seed, never on the placement, and each stage's attention modules draw from their own
+            generator (:func:`stage_seed`): placements trained with one seed differ only by their
+            placement (common random numbers). The global RNG is left as it was. None draws
+            from the global RNG.
         timm_kwargs: passed to ``timm.create_model`` for the backbone (e.g. ``drop_path_rate``).
 
     When ``arch.backbone_weights`` is set, the returned model carries the load report (which
@@ -116,13 +154,14 @@ def build_model(
     """
     cfg = ArchConfig.coerce(arch)
     adapter = get_adapter(cfg.backbone)
-    model = adapter.create(
-        cfg.backbone, num_classes if num_classes is not None else cfg.num_classes, cfg.stem, **timm_kwargs
-    )
-    geometry = adapter.stages(model, cfg.image_size)
-    _validate(cfg, geometry)
+    with _seeded(seed):
+        model = adapter.create(
+            cfg.backbone, num_classes if num_classes is not None else cfg.num_classes, cfg.stem, **timm_kwargs
+        )
+        geometry = adapter.stages(model, cfg.image_size)
+        _validate(cfg, geometry)
     bare_keys = set(model.state_dict())
-    _place(model, adapter, cfg, geometry)
+    _place(model, adapter, cfg, geometry, seed)
     if cfg.backbone_weights is not None:
         new_keys = set(model.state_dict()) - bare_keys
         pretrained_cfg = getattr(model, "pretrained_cfg", None)
