@@ -87,7 +87,8 @@ def _read_checkpoint(path: Path) -> dict[str, Any]:
 
 def _classifier_key(model: nn.Module) -> str | None:
     """State-dict key of the classifier weight (its first dim is the class count)."""
-    head = model.get_classifier() if hasattr(model, "get_classifier") else None
+    getter = getattr(model, "get_classifier", None)
+    head = getter() if callable(getter) else None
     for name, module in model.named_modules():
         if module is head and isinstance(getattr(module, "weight", None), torch.Tensor):
             return f"{name}.weight"

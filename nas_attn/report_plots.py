@@ -17,7 +17,7 @@ import re
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import ParamSpec
+from typing import Any, ParamSpec, cast
 
 import matplotlib
 from matplotlib.axes import Axes
@@ -72,7 +72,7 @@ def styled(build: Callable[P, Figure]) -> Callable[P, Figure]:
 
     @functools.wraps(build)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> Figure:
-        with matplotlib.rc_context(RC):
+        with matplotlib.rc_context(cast(Any, RC)):
             return build(*args, **kwargs)
 
     return wrapper
@@ -205,7 +205,8 @@ def heatmap_figure(front: Sequence[TrialRow]) -> Figure:
                 color = "white" if shares[i][j] > 0.6 else "#1d2330"
                 ax.text(j, i, f"{count}/{total}", ha="center", va="center", fontsize=8, color=color)
     bar = fig.colorbar(image, ax=ax, shrink=0.9)
-    bar.solids.set_rasterized(False)  # vector, so the SVG embeds no bitmap
+    if bar.solids is not None:
+        bar.solids.set_rasterized(False)  # vector, so the SVG embeds no bitmap
     bar.set_label("share of front trials")
     bar.ax.yaxis.set_major_formatter(lambda v, _: f"{v:.0%}")
     return fig
@@ -219,7 +220,7 @@ def to_svg(fig: Figure, prefix: str, titles: dict[str, str] | None = None) -> st
     """``fig`` as an inline ``<svg>`` element: no XML prologue, ids prefixed with ``prefix``,
     and a ``<title>`` (hover text) inside each group whose gid is a key of ``titles``."""
     buffer = io.StringIO()
-    with matplotlib.rc_context(RC):
+    with matplotlib.rc_context(cast(Any, RC)):
         fig.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None})
     text = buffer.getvalue()
     text = text[text.index("<svg") :]

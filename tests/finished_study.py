@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import optuna
@@ -12,15 +13,29 @@ from nas_attn import ArchConfig
 ROWS = [("se", 0.60, 1.0), ("eca", 0.90, 2.0), ("cbam", 0.95, 5.0), ("none", 0.70, 3.0)]
 
 
-def make_finished_study(directory: Path, rows: list[tuple[str, float, float]] = ROWS) -> optuna.Study:
-    """Trials 0..n-1 with ``layer1`` = module and values (accuracy, latency_ms); plus one failed trial."""
+def make_finished_study(
+    directory: Path, rows: list[tuple[str, float, float]] = ROWS, with_params: bool = False
+) -> optuna.Study:
+    """Trials 0..n-1 with ``layer1`` = module and values (accuracy, latency_ms); plus one failed trial.
+
+    ``with_params``: each trial also holds the sampled parameter ``layer1.module`` as a search
+    records it, and the study names its metrics (what optuna-dashboard shows)."""
     study = optuna.create_study(
         study_name="s", storage=f"sqlite:///{directory}/s.db", directions=["maximize", "minimize"]
     )
     study.set_user_attr("objectives", ["accuracy", "latency_ms"])
+    modules = sorted({module for module, _, _ in rows} | {"none"})
+    if with_params:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            study.set_metric_names(["accuracy", "latency_ms"])
     for module, accuracy, latency in rows:
         arch = ArchConfig(image_size=16, stages={"layer1": {"module": module}, "layer2": {"module": "none"}})
+        if with_params:
+            study.enqueue_trial({"layer1.module": module})
         trial = study.ask()
+        if with_params:
+            assert trial.suggest_categorical("layer1.module", modules) == module
         for key, value in {
             "arch": arch.to_dict(),
             "arch_digest": arch.digest(),
