@@ -116,6 +116,7 @@ def train(
     outcome = console.run_training(lambda on_epoch: train_arch(cfg, settings, out, device, on_epoch), epochs)
     if outcome.resumed_from_epoch:
         console.info(f"resumed from epoch {outcome.resumed_from_epoch}")
+    console.print_learning_curve(outcome.history)
     console.info(
         f"final validation accuracy {outcome.final_accuracy:.4f} (best {outcome.best_accuracy:.4f}); "
         f"weights: {out / 'best.pt'}"

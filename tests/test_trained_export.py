@@ -193,6 +193,9 @@ def test_cli_train_writes_onnx_of_its_best_weights_at_the_end(
     code, out, err = run_cli(args, tmp_path, capsys)
     assert code == 0, err
     assert "resumed from epoch 1" in out and "ONNX -> m.onnx (max abs diff vs PyTorch" in out
+    accuracy = torch.load(run_dir / CHECKPOINT, weights_only=True)["history"][0]
+    assert "learning curve (validation accuracy per epoch):" in out
+    assert f"epoch   1  {accuracy:.4f}  {chr(0x2588) * round(accuracy * 40)}  best" in out
     import onnxruntime as ort
 
     x = torch.randn(2, 3, 8, 8)
