@@ -45,7 +45,7 @@ def assert_not_blank(path: Path) -> None:
     with Image.open(path) as image:
         rgb = image.convert("RGB")
         width, height = rgb.size
-        assert width >= 800 and height >= 500, rgb.size
+        assert (width, height) == (1280, 900), rgb.size
         colours = rgb.getcolors(maxcolors=width * height) or []
     background = max(colours)[0]
     assert len(colours) >= 50, f"{path} has only {len(colours)} colours"

@@ -46,7 +46,7 @@ def find_chromium() -> str:
 class Page:
     """One browser tab over a DevTools websocket: navigation, script evaluation, screenshots."""
 
-    def __init__(self, socket: Any, timeout: float) -> None:
+    def __init__(self, socket: Any, timeout: float, width: int = 1280, height: int = 900) -> None:
         self._socket = socket
         self._timeout = timeout
         self._next_id = 0
@@ -54,6 +54,13 @@ class Page:
         self.errors: list[str] = []
         for domain in ("Page", "Runtime", "Log"):
             self.call(f"{domain}.enable")
+        self.call(  # the viewport (and screenshots) exactly width x height
+            "Emulation.setDeviceMetricsOverride",
+            width=width,
+            height=height,
+            deviceScaleFactor=1,
+            mobile=False,
+        )
 
     def _record(self, message: dict[str, Any]) -> None:
         method, params = message.get("method"), message.get("params", {})
@@ -183,7 +190,7 @@ def chromium(width: int = 1280, height: int = 900, timeout: float = 60.0) -> Ite
         socket = websocket.create_connection(
             page["webSocketDebuggerUrl"], timeout=timeout, suppress_origin=True
         )
-        yield Page(socket, timeout)
+        yield Page(socket, timeout, width, height)
     finally:
         if socket is not None:
             with contextlib.suppress(Exception):
