@@ -16,21 +16,47 @@ DEFAULT_STORAGE = "sqlite:///nas_attn.db"
 
 
 def export(
-    study: str = typer.Option(..., "--study", help="Study name."),
-    out: Path = typer.Option(..., "--out", help="Arch YAML to write, e.g. best.yaml."),
+    study: str | None = typer.Option(None, "--study", help="Study name."),
+    out: Path | None = typer.Option(None, "--out", help="Arch YAML to write, e.g. best.yaml."),
     storage: str = typer.Option(DEFAULT_STORAGE, "--storage", help="Optuna storage URL."),
     trial: int | None = typer.Option(None, "--trial", help="Export this trial number."),
     knee: bool = typer.Option(False, "--knee", help="Export the knee of the Pareto front."),
     max_latency_ms: float | None = typer.Option(
         None, "--max-latency-ms", help="Export the most accurate trial within this latency."
     ),
-    onnx: Path | None = typer.Option(None, "--onnx", help="Also write an ONNX graph (fresh weights)."),
+    onnx: Path | None = typer.Option(
+        None, "--onnx", help="Also write an ONNX graph (fresh weights; trained with --weights)."
+    ),
     torchscript: Path | None = typer.Option(
-        None, "--torchscript", help="Also write TorchScript (fresh weights)."
+        None, "--torchscript", help="Also write TorchScript (fresh weights; trained with --weights)."
+    ),
+    arch_file: Path | None = typer.Option(
+        None, "--arch", help="With --weights: the arch YAML the checkpoint was trained with."
+    ),
+    weights: Path | None = typer.Option(
+        None, "--weights", help="A nas-attn train checkpoint (best.pt / last.pt): export trained weights."
+    ),
+    safetensors: Path | None = typer.Option(
+        None, "--safetensors", help="With --weights: write the trained weights as safetensors."
     ),
 ) -> None:
-    """Write the chosen trial's arch YAML with provenance (and optionally ONNX / TorchScript)."""
+    """Write the chosen trial's arch YAML with provenance (and optionally ONNX / TorchScript).
+
+    With --arch ARCH.yaml --weights CHECKPOINT instead: write a trained network as ONNX (checked in
+    onnxruntime), TorchScript and/or safetensors.
+    """
     from nas_attn import console
+
+    if arch_file is not None or weights is not None:
+        _export_trained(study, out, arch_file, weights, onnx, torchscript, safetensors)
+        return
+    if study is None or out is None:
+        raise NasAttnError(
+            "export needs --study NAME and --out FILE (or --arch ARCH.yaml --weights CHECKPOINT "
+            "to export a trained network)"
+        )
+    if safetensors is not None:
+        raise NasAttnError("--safetensors writes trained weights: add --arch ARCH.yaml --weights CHECKPOINT")
     from nas_attn.export import export_arch, export_onnx, export_torchscript, select_trial
     from nas_attn.search.storage import open_existing_storage, redact_url
     from nas_attn.search.study import load_existing_study
@@ -70,6 +96,15 @@ def train(
     ),
     device: str = typer.Option("auto", "--device", help="auto | cpu | cuda"),
     seed: int = typer.Option(0, "--seed"),
+    export_onnx: Path | None = typer.Option(
+        None, "--export-onnx", help="At the end, write best.pt's network as ONNX (checked in onnxruntime)."
+    ),
+    export_torchscript: Path | None = typer.Option(
+        None, "--export-torchscript", help="At the end, write best.pt's network as TorchScript."
+    ),
+    export_safetensors: Path | None = typer.Option(
+        None, "--export-safetensors", help="At the end, write best.pt's weights as safetensors."
+    ),
 ) -> None:
     """Fully train an exported arch, with checkpoints; re-running the command resumes."""
     from nas_attn import console
@@ -86,10 +121,24 @@ def train(
     outcome = console.run_training(lambda on_epoch: train_arch(cfg, settings, out, device, on_epoch), epochs)
     if outcome.resumed_from_epoch:
         console.info(f"resumed from epoch {outcome.resumed_from_epoch}")
+    console.print_learning_curve(outcome.history)
     console.info(
         f"final validation accuracy {outcome.final_accuracy:.4f} (best {outcome.best_accuracy:.4f}); "
         f"weights: {out / 'best.pt'}"
     )
+    if export_onnx or export_torchscript or export_safetensors:
+        from nas_attn.deploy import export_trained
+        from nas_attn.training import BEST
+
+        trained = cfg.model_copy(update={"num_classes": outcome.num_classes})
+        for written in export_trained(
+            trained,
+            out / BEST,
+            onnx=export_onnx,
+            torchscript=export_torchscript,
+            safetensors=export_safetensors,
+        ):
+            console.info(written.line())
 
 
 def report(
@@ -127,6 +176,31 @@ def dashboard(
         run_server(opened, host=host, port=port, artifact_store=artifact_store_for(storage))
     except OSError as exc:
         raise NasAttnError(f"cannot serve on {host}:{port}: {exc.strerror}; pick another --port") from None
+
+
+def _export_trained(
+    study: str | None,
+    out: Path | None,
+    arch_file: Path | None,
+    weights: Path | None,
+    onnx: Path | None,
+    torchscript: Path | None,
+    safetensors: Path | None,
+) -> None:
+    """``export --arch ARCH.yaml --weights CHECKPOINT (--onnx F | --torchscript F | --safetensors F)``."""
+    from nas_attn import console
+    from nas_attn.backbones import ArchConfig
+    from nas_attn.deploy import export_trained
+
+    if arch_file is None or weights is None:
+        raise NasAttnError("exporting a trained network needs both --arch ARCH.yaml and --weights CHECKPOINT")
+    if study is not None or out is not None:
+        raise NasAttnError(
+            "--arch/--weights export a trained network, --study/--out a trial's arch YAML: use one pair"
+        )
+    arch = ArchConfig.from_yaml(arch_file)
+    for written in export_trained(arch, weights, onnx=onnx, torchscript=torchscript, safetensors=safetensors):
+        console.info(written.line())
 
 
 def register(app: typer.Typer) -> None:

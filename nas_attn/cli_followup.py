@@ -34,10 +34,13 @@ def reseed(
     from nas_attn.search.followup import FollowupRequest, run_on_study
     from nas_attn.search.reevaluate import reseed_front
 
-    report = run_on_study(
-        FollowupRequest(storage, study, workers, ray_address, device),
-        lambda the_study, space, pool: reseed_front(the_study, space, pool, seeds, console.info),
-    )
+    with console.JobProgress("reseed") as progress:
+        report = run_on_study(
+            FollowupRequest(storage, study, workers, ray_address, device),
+            lambda the_study, space, pool: reseed_front(
+                the_study, space, pool, seeds, console.info, observer=progress
+            ),
+        )
     for failure in report.failures:
         console.info(f"seed re-run failed: {failure}")
     console.print_front(report.front, study)
@@ -59,10 +62,13 @@ def validate_proxy(
     from nas_attn.search.followup import FollowupRequest, run_on_study
     from nas_attn.search.reevaluate import validate_proxy as run_validation
 
-    result = run_on_study(
-        FollowupRequest(storage, study, workers, ray_address, device),
-        lambda the_study, space, pool: run_validation(the_study, space, pool, sample, epochs, console.info),
-    )
+    with console.JobProgress("validate-proxy") as progress:
+        result = run_on_study(
+            FollowupRequest(storage, study, workers, ray_address, device),
+            lambda the_study, space, pool: run_validation(
+                the_study, space, pool, sample, epochs, console.info, observer=progress
+            ),
+        )
     console.print_validation(result)
     console.info(f"stored in study '{study}' as user attribute 'proxy_validation'")
 

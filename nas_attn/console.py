@@ -19,6 +19,7 @@ from rich.progress import (
     SpinnerColumn,
     TextColumn,
     TimeElapsedColumn,
+    TimeRemainingColumn,
 )
 from rich.table import Table
 
@@ -315,6 +316,8 @@ def run_training(run: Callable[[Callable[[EpochReport], None]], TrainOutcome], e
         MofNCompleteColumn(),
         TextColumn("epochs"),
         TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
         console=console,
     )
     task = progress.add_task("train", total=epochs)
@@ -329,3 +332,55 @@ def run_training(run: Callable[[Callable[[EpochReport], None]], TrainOutcome], e
 
     with progress:
         return run(on_epoch)
+
+
+def print_learning_curve(history: Sequence[float]) -> None:
+    """Validation accuracy per epoch, one line each with a bar (0 to 1 over 40 columns)."""
+    if not history:
+        return
+    info("learning curve (validation accuracy per epoch):")
+    best = max(history)
+    for epoch, accuracy in enumerate(history, start=1):
+        bar = "\u2588" * round(max(0.0, min(1.0, accuracy)) * 40)
+        mark = "  best" if accuracy == best else ""
+        info(f"  epoch {epoch:>3}  {accuracy:.4f}  {bar}{mark}")
+
+
+class JobProgress:
+    """Progress bar with an ETA over the trainings of ``reseed`` / ``validate-proxy``
+    (a :class:`~nas_attn.search.reevaluate.JobObserver`)."""
+
+    def __init__(self, label: str) -> None:
+        self._progress = Progress(
+            SpinnerColumn(),
+            TextColumn(f"[bold]{label}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("trainings"),
+            TimeElapsedColumn(),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
+            console=console,
+        )
+        self._task = self._progress.add_task(label, total=None)
+        self._total = 0
+        self._started = False
+
+    def __enter__(self) -> JobProgress:
+        return self  # the bar appears with the first trainings (a refused study shows none)
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self._started:
+            self._progress.stop()
+
+    def jobs_added(self, count: int) -> None:
+        if not self._started:
+            self._progress.start()
+            self._started = True
+        self._total += count
+        self._progress.update(self._task, total=self._total)
+
+    def job_done(self) -> None:
+        self._progress.advance(self._task)

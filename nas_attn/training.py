@@ -82,6 +82,7 @@ class TrainOutcome:
     resumed_from_epoch: int
     checkpoint: Path
     history: list[float] = field(default_factory=list)
+    num_classes: int = 0  # of the trained network (the dataset's class count)
 
 
 def _save_atomic(payload: dict[str, Any], path: Path) -> None:
@@ -180,7 +181,13 @@ def train_arch(
         if accuracy > best:
             best = accuracy
             _save_atomic(
-                {"model": model.state_dict(), "arch": arch.to_dict(), "accuracy": accuracy}, out / BEST
+                {
+                    "model": model.state_dict(),
+                    "arch": arch.to_dict(),
+                    "num_classes": data.num_classes,
+                    "accuracy": accuracy,
+                },
+                out / BEST,
             )
         done = epoch + 1
         if done % settings.checkpoint_every == 0 or done == settings.epochs:
@@ -194,6 +201,8 @@ def train_arch(
                     "history": history,
                     "best": best,
                     "arch_digest": arch.digest(),
+                    "arch": arch.to_dict(),
+                    "num_classes": data.num_classes,
                     "settings": settings.identity(),
                 },
                 out / CHECKPOINT,
@@ -201,4 +210,6 @@ def train_arch(
         if on_epoch is not None:
             on_epoch(EpochReport(done, settings.epochs, train_loss, accuracy, time.perf_counter() - began))
     final = history[-1] if history else 0.0
-    return TrainOutcome(final, best, settings.epochs, start_epoch, out / CHECKPOINT, history)
+    return TrainOutcome(
+        final, best, settings.epochs, start_epoch, out / CHECKPOINT, history, data.num_classes
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import optuna
@@ -19,15 +20,28 @@ def make_finished_study(
     name: str = "s",
     db: str = "s.db",
     normalization: tuple[list[float], list[float]] = NORMALIZATION,
+    with_params: bool = False,
 ) -> optuna.Study:
-    """Trials 0..n-1 with ``layer1`` = module and values (accuracy, latency_ms); plus one failed trial."""
+    """Trials 0..n-1 with ``layer1`` = module and values (accuracy, latency_ms); plus one failed trial.
+
+    ``with_params``: each trial also holds the sampled parameter ``layer1.module`` as a search
+    records it, and the study names its metrics (what optuna-dashboard shows)."""
     study = optuna.create_study(
         study_name=name, storage=f"sqlite:///{directory}/{db}", directions=["maximize", "minimize"]
     )
     study.set_user_attr("objectives", ["accuracy", "latency_ms"])
+    modules = sorted({module for module, _, _ in rows} | {"none"})
+    if with_params:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            study.set_metric_names(["accuracy", "latency_ms"])
     for module, accuracy, latency in rows:
         arch = ArchConfig(image_size=16, stages={"layer1": {"module": module}, "layer2": {"module": "none"}})
+        if with_params:
+            study.enqueue_trial({"layer1.module": module})
         trial = study.ask()
+        if with_params:
+            assert trial.suggest_categorical("layer1.module", modules) == module
         for key, value in {
             "arch": arch.to_dict(),
             "arch_digest": arch.digest(),

@@ -13,7 +13,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import optuna
 
@@ -46,8 +46,24 @@ class Job:
 JobDone = Callable[[Job, Outcome], None]
 
 
-def run_jobs(pool: TrialPool, jobs: Sequence[Job], space: SearchSpace, on_done: JobDone) -> None:
+class JobObserver(Protocol):
+    """Follows the trainings of ``reseed`` / ``validate-proxy`` (e.g. a progress bar)."""
+
+    def jobs_added(self, count: int) -> None: ...
+
+    def job_done(self) -> None: ...
+
+
+def run_jobs(
+    pool: TrialPool,
+    jobs: Sequence[Job],
+    space: SearchSpace,
+    on_done: JobDone,
+    observer: JobObserver | None = None,
+) -> None:
     """Run ``jobs`` on ``pool`` (lost workers retried once); ``on_done`` gets each outcome."""
+    if observer is not None:
+        observer.jobs_added(len(jobs))
     pending = deque((job, 0) for job in jobs)
     running: dict[int, tuple[Job, int]] = {}
     latency = space.latency.model_dump(mode="json")
@@ -64,6 +80,8 @@ def run_jobs(pool: TrialPool, jobs: Sequence[Job], space: SearchSpace, on_done: 
                 pending.append((job, tries + 1))
             else:
                 on_done(job, outcome)
+                if observer is not None:
+                    observer.job_done()
 
 
 def _budget(row: TrialRow, space: SearchSpace) -> int:
@@ -88,6 +106,7 @@ def reseed_front(
     seeds: int,
     notice: Callable[[str], None] = lambda _: None,
     max_rounds: int = 3,
+    observer: JobObserver | None = None,
 ) -> ReseedReport:
     """Re-run every front trial until it has ``seeds`` seeds (its own plus ``seeds - 1`` more).
 
@@ -120,7 +139,7 @@ def reseed_front(
             study.set_user_attr(key, runs)
             notice(f"trial {job.trial} seed {job.proxy.training_seed}: " + _describe(outcome.result, names))
 
-        run_jobs(pool, jobs, space, store)
+        run_jobs(pool, jobs, space, store, observer)
         if report.failures:
             break
     report.front = pareto_rows(study)
@@ -213,6 +232,7 @@ def validate_proxy(
     sample: int,
     epochs: int,
     notice: Callable[[str], None] = lambda _: None,
+    observer: JobObserver | None = None,
 ) -> ProxyValidation:
     """Retrain ``sample`` trials at ``epochs`` and correlate their proxy and long accuracies."""
     names = objective_names(study)
@@ -231,7 +251,7 @@ def validate_proxy(
         got = (outcome.result or {}).get("accuracy")
         notice(f"trial {job.trial}: " + (f"accuracy {got:.4f}" if got is not None else outcome.reason))
 
-    run_jobs(pool, jobs, space, keep)
+    run_jobs(pool, jobs, space, keep, observer)
     rows = [
         ValidationRow(
             trial=r.number,

@@ -127,3 +127,29 @@ def test_seed_reruns_change_the_training_not_the_data(tmp_path: Path) -> None:
     assert proxy_data_key(rerun) == proxy_data_key(space.proxy)  # workers keep their shipped data
     assert space.proxy.training_seed == space.proxy.seed
     assert "train_seed" not in space.identity()["proxy"]  # older studies keep their identity
+
+
+class Counting:
+    """A JobObserver that records what a progress bar would show."""
+
+    def __init__(self) -> None:
+        self.added: list[int] = []
+        self.done = 0
+
+    def jobs_added(self, count: int) -> None:
+        self.added.append(count)
+
+    def job_done(self) -> None:
+        self.done += 1
+
+
+def test_progress_observer_sees_every_training(tmp_path: Path) -> None:
+    study, space = finished(tmp_path, n=4)
+    pool = FakePool(workers=2)
+    seen = Counting()
+    reseed_front(study, space, pool, seeds=3, observer=seen)
+    assert sum(seen.added) == seen.done == len(pool.payloads) > 0
+    pool = FakePool(workers=2)
+    seen = Counting()
+    validate_proxy(study, space, pool, sample=3, epochs=4, observer=seen)
+    assert seen.added == [3] and seen.done == 3 == len(pool.payloads)
