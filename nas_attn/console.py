@@ -130,6 +130,37 @@ def _format_cell(row: TrialRow, name: str) -> str:
     return text
 
 
+def _format_ci(ci: list[float] | None) -> str:
+    return "-" if ci is None else f"[{ci[0]:.4f}, {ci[1]:.4f}]"
+
+
+def _format_delta(row: TrialRow) -> str:
+    """``+0.0123 [0.0040, 0.0206] *`` (* : the paired 95% CI excludes zero); ``-`` without one."""
+    delta = row.delta_vs_baseline
+    if delta is None:
+        return "-"
+    ci = delta.interval.as_list
+    text = f"{delta.interval.mean:+.4f}" + (f" {_format_ci(ci)}" if ci else f" (seed {delta.seeds[0]} only)")
+    return text + (" *" if delta.significant else "")
+
+
+def baseline_verdict(rows: Sequence[TrialRow]) -> str | None:
+    """In words: which placements beat the plain backbone significantly (None without a plain
+    backbone to compare with)."""
+    compared = [r for r in rows if r.delta_vs_baseline is not None]
+    if not compared:
+        return None
+    winners = [r for r in compared if r.beats_baseline]
+    seeds = max(len(r.delta_vs_baseline.seeds) for r in compared if r.delta_vs_baseline is not None)
+    if not winners:
+        return (
+            f"no placement beats the plain backbone significantly (paired 95% CI over up to {seeds} "
+            "seed(s)); differences inside the noise are not wins"
+        )
+    listed = ", ".join(f"trial {r.number}" for r in winners)
+    return f"{len(winners)} placement(s) beat the plain backbone significantly (paired 95% CI): {listed}"
+
+
 ROW_FORMATS = ("table", "csv", "json")
 
 
@@ -155,6 +186,8 @@ def describe_plan(plan: PoolConfig, space: SearchSpace) -> str:
 def print_front(rows: Sequence[TrialRow], study_name: str) -> None:
     plural = "" if len(rows) == 1 else "s"
     console.print(trials_table(rows, f"Pareto front of '{study_name}' ({len(rows)} trial{plural})"))
+    if (verdict := baseline_verdict(rows)) is not None:
+        console.print(verdict, markup=False)
 
 
 def _summary_text(summary: FrontSummary | None) -> str:
@@ -175,6 +208,8 @@ def print_rows(
     if output_format == "table":
         console.print(trials_table(rows, title, with_rank=True))
         console.print(_summary_text(summary), markup=False)
+        if (verdict := baseline_verdict(rows)) is not None:
+            console.print(verdict, markup=False)
         return
     records = [
         {
@@ -186,6 +221,9 @@ def print_rows(
             "params": r.params,
             "seeds": r.seeds,
             **{f"{name}_std": r.spread.get(name) for name in r.values},
+            "accuracy_ci95": r.accuracy_ci95,
+            "delta_vs_baseline": r.delta_vs_baseline.to_dict() if r.delta_vs_baseline else None,
+            "significant": r.significant,
             "fidelity_epochs": r.fidelity_epochs,
             "placement": r.placement,
         }
@@ -220,8 +258,12 @@ def trials_table(rows: Sequence[TrialRow], title: str, with_rank: bool = False) 
         table.add_column(name.replace("_", " "), justify="right")
     with_seeds = any(r.seeds > 1 for r in rows)
     with_budget = any(r.fidelity_epochs is not None for r in rows)
+    with_delta = any(r.delta_vs_baseline is not None for r in rows)
     if with_seeds:
         table.add_column("seeds", justify="right")
+        table.add_column("accuracy 95% CI", justify="right")
+    if with_delta:
+        table.add_column("vs plain (paired)", justify="right")
     if with_budget:
         table.add_column("epochs", justify="right")
     table.add_column("params", justify="right")
@@ -234,7 +276,8 @@ def trials_table(rows: Sequence[TrialRow], title: str, with_rank: bool = False) 
             str(row.number),
             *([f"{row.rank}{' knee' if row.knee else ''}", f"{row.crowding:.3f}"] if with_rank else []),
             *(_format_cell(row, n) for n in objective_names),
-            *([str(row.seeds)] if with_seeds else []),
+            *([str(row.seeds), _format_ci(row.accuracy_ci95)] if with_seeds else []),
+            *([_format_delta(row)] if with_delta else []),
             *([str(row.fidelity_epochs or "-")] if with_budget else []),
             f"{row.params / 1e6:.3f}M" if row.params else "-",
             row.placement,

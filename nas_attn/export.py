@@ -132,6 +132,11 @@ def export_arch(
             "plain_backbone_ms": reference.median_ms,
             "measured_by_trial": reference.trial,
         }
+    if row is not None and row.delta_vs_baseline is not None:
+        provenance["delta_vs_baseline"] = row.delta_vs_baseline.to_dict()
+        provenance["significant"] = row.significant
+    if row is not None and row.accuracy_ci95 is not None:
+        provenance["accuracy_ci95"] = row.accuracy_ci95
     if row is not None and row.seeds > 1:  # the objectives above are means over the seeds
         provenance["seeds"], provenance["objectives_std"] = row.seeds, row.spread
     if row is not None and row.fidelity_epochs is not None:

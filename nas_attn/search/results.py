@@ -27,6 +27,7 @@ from nas_attn.search import trial_attrs as attrs
 from nas_attn.search.fidelity import FIDELITY_EPOCHS
 from nas_attn.search.latency_reference import USED_ATTR as LATENCY_USED
 from nas_attn.search.latency_reference import LatencyReferences, rescaled_latency
+from nas_attn.seed_statistics import PairedDelta, mean_interval, paired_delta
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,22 @@ class TrialRow:
     spread: dict[str, float] = field(default_factory=dict)  # std over seeds, when re-run
     seeds: int = 1
     fidelity_epochs: int | None = None
+    accuracy_ci95: list[float] | None = None  # Student-t 95% interval over the seeds (None: 1 seed)
+    delta_vs_baseline: PairedDelta | None = None  # accuracy - plain backbone's, paired by seed
+    seed_list: list[int] = field(default_factory=list)
+
+    @property
+    def significant(self) -> bool:
+        """The paired difference to the plain backbone has a 95% interval that excludes zero."""
+        return self.delta_vs_baseline is not None and self.delta_vs_baseline.significant
+
+    @property
+    def beats_baseline(self) -> bool:
+        return (
+            self.significant
+            and self.delta_vs_baseline is not None
+            and self.delta_vs_baseline.interval.mean > 0
+        )
 
 
 @dataclass(frozen=True)
@@ -53,6 +70,7 @@ class FrontSummary:
 
 
 SEED_RUNS_PREFIX = "seed_runs:"
+SPACE_ATTR = "nas_attn_space"  # the space identity the study stores (search.study)
 
 
 class TrialSource(Protocol):
@@ -145,6 +163,32 @@ def trial_values(
     return [statistics.fmean(c) for c in columns], [statistics.stdev(c) for c in columns], len(per_seed)
 
 
+def first_seed(study_attrs: dict[str, Any]) -> int:
+    """The training seed a search trains every trial with (the space's proxy seed)."""
+    proxy = (study_attrs.get(SPACE_ATTR) or {}).get("proxy") or {}
+    seed = proxy.get("train_seed")
+    return int(seed if seed is not None else proxy.get("seed", 0))
+
+
+def seed_accuracies(
+    study_attrs: dict[str, Any], trial: optuna.trial.FrozenTrial, names: list[str]
+) -> dict[int, float]:
+    """The trial's accuracy at each training seed it was trained with (its own run, then re-runs)."""
+    if "accuracy" not in names:
+        return {}
+    column = names.index("accuracy")
+    out = {first_seed(study_attrs): float(trial.values[column])}
+    runs = study_attrs.get(seed_runs_key(trial.number)) or {}
+    for seed, values in zip(runs.get("seeds", []), runs.get("values", []), strict=True):
+        out[int(seed)] = float(values[column])
+    return out
+
+
+def _is_plain(arch: dict[str, Any]) -> bool:
+    stages = (arch or {}).get("stages") or {}
+    return bool(arch) and all((s or {}).get("module", "none") == "none" for s in stages.values())
+
+
 def ranked_rows(study: TrialSource) -> list[TrialRow]:
     """Every ranked placement (one row each; see the module docstring) with its non-dominated
     rank (1 = front), crowding distance and the knee of the front."""
@@ -162,10 +206,17 @@ def ranked_rows(study: TrialSource) -> list[TrialRow]:
             crowding[i] = d
     front = [i for i, r in enumerate(ranks) if r == 1]
     knee = front[knee_point([values[i] for i in front], directions)] if front else -1
+    by_seed = [seed_accuracies(study_attrs, t, names) for t in trials]
+    plain = next((i for i, t in enumerate(trials) if _is_plain(t.user_attrs.get(attrs.ARCH, {}))), None)
     rows = []
     for index, (trial, rank) in enumerate(zip(trials, ranks, strict=True)):
         arch = trial.user_attrs.get(attrs.ARCH, {})
         placement = ArchConfig.from_dict(arch).label() if arch else ""
+        accuracies = by_seed[index]
+        interval = mean_interval(list(accuracies.values())) if accuracies else None
+        delta = None
+        if plain is not None and index != plain and accuracies:
+            delta = paired_delta(accuracies, by_seed[plain])
         rows.append(
             TrialRow(
                 number=trial.number,
@@ -179,6 +230,9 @@ def ranked_rows(study: TrialSource) -> list[TrialRow]:
                 spread=dict(zip(names, measured[index][1], strict=True)) if measured[index][1] else {},
                 seeds=measured[index][2],
                 fidelity_epochs=trial.user_attrs.get(FIDELITY_EPOCHS),
+                accuracy_ci95=interval.as_list if interval is not None else None,
+                delta_vs_baseline=delta,
+                seed_list=sorted(accuracies),
             )
         )
     return rows

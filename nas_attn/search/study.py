@@ -20,10 +20,10 @@ from nas_attn.exceptions import NasAttnError
 from nas_attn.search import trial_attrs as attrs
 from nas_attn.search.ledger import STALE_AFTER_S, Ledger, driver_alive
 from nas_attn.search.placements import baseline_params
+from nas_attn.search.results import SPACE_ATTR
 from nas_attn.search.samplers import make_sampler
 from nas_attn.search.space import SearchSpace
 
-SPACE_ATTR = "nas_attn_space"
 OBJECTIVES_ATTR = "objectives"
 _IDENTITY_WAIT_S = 2.0  # a concurrent creator may not have stored the identity yet
 

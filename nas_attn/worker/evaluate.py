@@ -131,7 +131,9 @@ def evaluate(
     """Build ``arch`` (initialised from ``proxy.training_seed``), measure it (cheap, first), then proxy-train
     it unless a measured value breaks one of ``constraints`` (latency-first screening)."""
     seed_everything(proxy.training_seed)
-    model = build_model(arch, num_classes=data.num_classes, seed=proxy.training_seed)  # paired across placements
+    model = build_model(
+        arch, num_classes=data.num_classes, seed=proxy.training_seed
+    )  # paired across placements
     params = count_params(model)
     macs = count_macs(model, arch.image_size)
     latency_device = device if latency.device == "auto" else resolve_device(latency.device)

@@ -1,0 +1,91 @@
+"""Per-placement statistics over training seeds: mean, Student-t 95% interval, paired deltas.
+
+Pure functions (no Optuna, no torch). A placement's accuracy over ``n`` seeds has the interval
+``mean ± t(0.975, n-1) * s / sqrt(n)`` (none with one seed). Against the plain backbone the
+comparison is paired (common random numbers: the same seed gives both the same backbone
+weights, batches and augmentation), so the interval is that of the per-seed differences over
+the seeds both have; a difference is *significant* when that interval excludes zero.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+# Two-sided 95% quantiles of Student's t, t(0.975, df) for df = 1..30 (standard tables).
+_T975 = (
+    12.7062, 4.3027, 3.1824, 2.7764, 2.5706, 2.4469, 2.3646, 2.3060, 2.2622, 2.2281,
+    2.2010, 2.1788, 2.1604, 2.1448, 2.1314, 2.1199, 2.1098, 2.1009, 2.0930, 2.0860,
+    2.0796, 2.0739, 2.0687, 2.0639, 2.0595, 2.0555, 2.0518, 2.0484, 2.0452, 2.0423,
+)  # fmt: skip
+_Z975 = 1.959964
+
+
+def t_quantile_975(df: int) -> float:
+    """t(0.975, df): the table for df <= 30, then the Cornish-Fisher expansion (error < 1e-4)."""
+    if df < 1:
+        raise ValueError(f"degrees of freedom must be >= 1, got {df}")
+    if df <= len(_T975):
+        return _T975[df - 1]
+    z = _Z975
+    return z + (z**3 + z) / (4 * df) + (5 * z**5 + 16 * z**3 + 3 * z) / (96 * df**2)
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A mean with its 95% confidence interval over ``n`` values (``low``/``high`` None for n = 1)."""
+
+    mean: float
+    low: float | None
+    high: float | None
+    n: int
+
+    @property
+    def as_list(self) -> list[float] | None:
+        return None if self.low is None or self.high is None else [self.low, self.high]
+
+    def excludes_zero(self) -> bool:
+        return self.low is not None and self.high is not None and (self.low > 0 or self.high < 0)
+
+    def overlaps(self, other: Interval) -> bool:
+        """Whether the two intervals share a point (an interval-less side always overlaps)."""
+        if self.low is None or self.high is None or other.low is None or other.high is None:
+            return True
+        return self.low <= other.high and other.low <= self.high
+
+
+def mean_interval(values: list[float]) -> Interval:
+    """Mean and Student-t 95% interval of ``values`` (no interval with one value)."""
+    if not values:
+        raise ValueError("no values")
+    n = len(values)
+    mean = statistics.fmean(values)
+    if n == 1:
+        return Interval(mean, None, None, 1)
+    half = t_quantile_975(n - 1) * statistics.stdev(values) / math.sqrt(n)
+    return Interval(mean, mean - half, mean + half, n)
+
+
+@dataclass(frozen=True)
+class PairedDelta:
+    """``placement - baseline`` over the seeds both were trained with."""
+
+    interval: Interval
+    seeds: list[int]
+
+    @property
+    def significant(self) -> bool:
+        return self.interval.excludes_zero()
+
+    def to_dict(self) -> dict[str, object]:
+        return {"mean": self.interval.mean, "ci95": self.interval.as_list, "seeds": list(self.seeds)}
+
+
+def paired_delta(placement: Mapping[int, float], baseline: Mapping[int, float]) -> PairedDelta | None:
+    """The paired difference by seed (None when no seed is shared)."""
+    shared = sorted(set(placement) & set(baseline))
+    if not shared:
+        return None
+    return PairedDelta(mean_interval([placement[s] - baseline[s] for s in shared]), shared)

@@ -1,0 +1,114 @@
+"""Seed statistics: Student-t intervals, paired deltas, and what the front shows of them."""
+
+from __future__ import annotations
+
+import math
+import statistics
+
+import optuna
+import pytest
+from scipy import stats
+
+from nas_attn.search.results import SPACE_ATTR, ranked_rows, seed_runs_key
+from nas_attn.seed_statistics import mean_interval, paired_delta, t_quantile_975
+
+
+@pytest.mark.parametrize("df", [1, 2, 5, 10, 29, 30, 31, 40, 60, 120, 1000])
+def test_t_quantile_matches_scipy(df: int) -> None:
+    assert t_quantile_975(df) == pytest.approx(stats.t.ppf(0.975, df), abs=2e-4)
+
+
+def test_mean_interval_is_student_t_and_none_for_one_value() -> None:
+    values = [0.81, 0.83, 0.80, 0.84, 0.82]
+    interval = mean_interval(values)
+    half = stats.t.ppf(0.975, 4) * statistics.stdev(values) / math.sqrt(5)
+    assert interval.mean == pytest.approx(0.82)
+    assert interval.as_list == pytest.approx([0.82 - half, 0.82 + half], abs=1e-5)
+    single = mean_interval([0.5])
+    assert single.as_list is None and not single.excludes_zero() and single.overlaps(interval)
+
+
+def test_a_paired_delta_uses_shared_seeds_only() -> None:
+    placement = {0: 0.80, 1: 0.82, 2: 0.81, 9: 0.99}
+    baseline = {0: 0.78, 1: 0.80, 2: 0.795, 3: 0.5}
+    delta = paired_delta(placement, baseline)
+    assert delta is not None and delta.seeds == [0, 1, 2]
+    assert delta.interval.mean == pytest.approx((0.02 + 0.02 + 0.015) / 3)
+    assert delta.significant  # consistent +1.5..2 points on every shared seed
+    noisy = paired_delta({0: 0.80, 1: 0.78, 2: 0.83}, {0: 0.79, 1: 0.80, 2: 0.80})
+    assert noisy is not None and not noisy.significant
+    assert paired_delta({5: 0.8}, {6: 0.7}) is None
+
+
+def study_with_seeds(runs: dict[str, list[float]]) -> tuple[optuna.Study, dict[str, int]]:
+    """One trial per placement (layer1 module) trained at seed 0, re-run at seeds 1.. as reseed stores."""
+    study = optuna.create_study(directions=["maximize", "minimize"])
+    study.set_user_attr("objectives", ["accuracy", "latency_ms"])
+    study.set_user_attr(SPACE_ATTR, {"proxy": {"seed": 0, "train_seed": None}})
+    numbers = {}
+    for module, accuracies in runs.items():
+        stages = {} if module == "none" else {"layer1": {"module": module}}
+        trial = study.ask()
+        trial.set_user_attr("arch", {"backbone": "resnet18", "stages": stages})
+        latency = {"none": 1.0, "se": 1.2, "eca": 1.1}[module]
+        study.tell(trial, [accuracies[0], latency])
+        numbers[module] = trial.number
+        if len(accuracies) > 1:
+            study.set_user_attr(
+                seed_runs_key(trial.number),
+                {"seeds": list(range(1, len(accuracies))), "values": [[a, latency] for a in accuracies[1:]]},
+            )
+    return study, numbers
+
+
+def test_ranked_rows_carry_seeds_intervals_and_paired_deltas() -> None:
+    study, numbers = study_with_seeds(
+        {
+            "none": [0.780, 0.775, 0.790, 0.785],
+            "se": [0.800, 0.797, 0.811, 0.806],  # +2 points at every seed: a win
+            "eca": [0.790, 0.770, 0.785],  # inside the noise
+        }
+    )
+    rows = {r.number: r for r in ranked_rows(study)}
+    plain, se, eca = (rows[numbers[m]] for m in ("none", "se", "eca"))
+    assert plain.delta_vs_baseline is None and not plain.significant
+    assert plain.accuracy_ci95 is not None and plain.seed_list == [0, 1, 2, 3]
+    assert se.delta_vs_baseline is not None and se.delta_vs_baseline.seeds == [0, 1, 2, 3]
+    assert se.delta_vs_baseline.interval.mean == pytest.approx(0.021)
+    assert se.significant and se.beats_baseline
+    assert eca.delta_vs_baseline is not None and eca.delta_vs_baseline.seeds == [0, 1, 2]
+    assert not eca.significant
+    assert se.values["accuracy"] == pytest.approx(statistics.fmean([0.800, 0.797, 0.811, 0.806]))
+
+
+def test_one_seed_gives_a_delta_without_an_interval() -> None:
+    study, numbers = study_with_seeds({"none": [0.78], "se": [0.80]})
+    se = next(r for r in ranked_rows(study) if r.number == numbers["se"])
+    assert se.accuracy_ci95 is None and se.delta_vs_baseline is not None
+    assert se.delta_vs_baseline.interval.as_list is None and not se.significant
+    assert se.delta_vs_baseline.to_dict() == {"mean": pytest.approx(0.02), "ci95": None, "seeds": [0]}
+
+
+def test_the_front_says_in_words_whether_anything_beats_the_baseline(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from nas_attn.console import baseline_verdict, print_rows
+
+    study, numbers = study_with_seeds({"none": [0.78, 0.79], "eca": [0.785, 0.78]})
+    rows = ranked_rows(study)
+    assert baseline_verdict(rows) == (
+        "no placement beats the plain backbone significantly (paired 95% CI over up to 2 seed(s)); "
+        "differences inside the noise are not wins"
+    )
+    print_rows(rows, "json", "t", None)
+    import json
+
+    records = {r["trial"]: r for r in json.loads(capsys.readouterr().out)["trials"]}
+    eca = records[numbers["eca"]]
+    assert eca["seeds"] == 2 and len(eca["accuracy_ci95"]) == 2
+    assert eca["delta_vs_baseline"]["seeds"] == [0, 1] and eca["significant"] is False
+    assert records[numbers["none"]]["delta_vs_baseline"] is None
+    win, win_numbers = study_with_seeds({"none": [0.78, 0.775, 0.79], "se": [0.80, 0.796, 0.811]})
+    assert baseline_verdict(ranked_rows(win)) == (
+        f"1 placement(s) beat the plain backbone significantly (paired 95% CI): trial {win_numbers['se']}"
+    )
