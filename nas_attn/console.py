@@ -10,6 +10,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from types import TracebackType
+from typing import Any
 
 from rich.console import Console
 from rich.progress import (
@@ -190,6 +191,28 @@ def print_front(rows: Sequence[TrialRow], study_name: str) -> None:
         console.print(verdict, markup=False)
 
 
+def _flat(record: dict[str, Any]) -> dict[str, Any]:
+    """A JSON front record as CSV cells: intervals as ``_low``/``_high``, the paired delta as
+    ``delta_vs_baseline_mean/_low/_high/_seeds`` (seeds joined by spaces)."""
+    out: dict[str, Any] = {}
+    for key, value in record.items():
+        if key == "accuracy_ci95":
+            out["accuracy_ci95_low"], out["accuracy_ci95_high"] = value or (None, None)
+        elif key == "delta_vs_baseline":
+            delta = value or {}
+            low, high = delta.get("ci95") or (None, None)
+            seeds = delta.get("seeds")
+            out |= {
+                "delta_vs_baseline_mean": delta.get("mean"),
+                "delta_vs_baseline_low": low,
+                "delta_vs_baseline_high": high,
+                "delta_vs_baseline_seeds": " ".join(map(str, seeds)) if seeds else None,
+            }
+        else:
+            out[key] = value
+    return out
+
+
 def _summary_text(summary: FrontSummary | None) -> str:
     if summary is None:
         return "no complete trials yet"
@@ -238,6 +261,7 @@ def print_rows(
         print(json.dumps(document, indent=2))
         return
     print(_summary_text(summary), file=sys.stderr)
+    records = [_flat(record) for record in records]
     buffer = io.StringIO()
     fields = list(records[0]) if records else ["trial", "rank", "params", "placement"]
     writer = csv.DictWriter(buffer, fieldnames=fields, lineterminator="\n")

@@ -166,7 +166,9 @@ def test_front_formats(tmp_path: Path, tiny_space_file: Path) -> None:
     ).stdout
     assert csv_out.splitlines()[0] == (
         "trial,rank,accuracy,latency_ms,crowding_distance,knee,params,seeds,"
-        "accuracy_std,latency_ms_std,fidelity_epochs,placement"
+        "accuracy_std,latency_ms_std,accuracy_ci95_low,accuracy_ci95_high,delta_vs_baseline_mean,"
+        "delta_vs_baseline_low,delta_vs_baseline_high,delta_vs_baseline_seeds,significant,"
+        "fidelity_epochs,placement"
     )
     assert len(csv_out.splitlines()) == 4
     table = nas_attn("front", "--storage", storage, "--study", "tiny", cwd=tmp_path)

@@ -23,7 +23,14 @@ from nas_attn.rank_correlation import kendall_tau, spearman_rho
 from nas_attn.search.dispatch import Outcome, TrialPool
 from nas_attn.search.latency_reference import USED_ATTR as LATENCY_USED
 from nas_attn.search.latency_reference import calibrate_on_study
-from nas_attn.search.results import TrialRow, objective_names, pareto_rows, ranked_rows, seed_runs_key
+from nas_attn.search.results import (
+    TrialRow,
+    is_plain,
+    objective_names,
+    pareto_rows,
+    ranked_rows,
+    seed_runs_key,
+)
 from nas_attn.search.space import SearchSpace
 from nas_attn.worker.config import ProxyConfig
 from nas_attn.worker.evaluate import TrialResult
@@ -149,7 +156,10 @@ def reseed_front(
 def _seed_jobs(study: optuna.Study, space: SearchSpace, seeds: int) -> list[Job]:
     jobs = []
     attrs = study.user_attrs
-    for row in pareto_rows(study):
+    front = pareto_rows(study)
+    on_front = {row.number for row in front}
+    plain = [r for r in ranked_rows(study) if r.number not in on_front and is_plain(r.arch)]
+    for row in front + plain[:1]:  # the plain backbone too: every delta is paired on the same seeds
         done = set((attrs.get(seed_runs_key(row.number)) or {}).get("seeds", []))
         for offset in range(1, seeds):
             seed = space.proxy.training_seed + offset

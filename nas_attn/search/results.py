@@ -184,7 +184,8 @@ def seed_accuracies(
     return out
 
 
-def _is_plain(arch: dict[str, Any]) -> bool:
+def is_plain(arch: dict[str, Any]) -> bool:
+    """Whether an arch dict places no attention anywhere (the plain backbone)."""
     stages = (arch or {}).get("stages") or {}
     return bool(arch) and all((s or {}).get("module", "none") == "none" for s in stages.values())
 
@@ -207,7 +208,7 @@ def ranked_rows(study: TrialSource) -> list[TrialRow]:
     front = [i for i, r in enumerate(ranks) if r == 1]
     knee = front[knee_point([values[i] for i in front], directions)] if front else -1
     by_seed = [seed_accuracies(study_attrs, t, names) for t in trials]
-    plain = next((i for i, t in enumerate(trials) if _is_plain(t.user_attrs.get(attrs.ARCH, {}))), None)
+    plain = next((i for i, t in enumerate(trials) if is_plain(t.user_attrs.get(attrs.ARCH, {}))), None)
     rows = []
     for index, (trial, rank) in enumerate(zip(trials, ranks, strict=True)):
         arch = trial.user_attrs.get(attrs.ARCH, {})

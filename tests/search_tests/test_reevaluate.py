@@ -22,7 +22,7 @@ from nas_attn.search.reevaluate import (
     reseed_front,
     validate_proxy,
 )
-from nas_attn.search.results import TrialRow, pareto_rows, ranked_rows, seed_runs_key
+from nas_attn.search.results import TrialRow, is_plain, pareto_rows, ranked_rows, seed_runs_key
 from nas_attn.search.space import SearchSpace
 
 
@@ -153,3 +153,22 @@ def test_progress_observer_sees_every_training(tmp_path: Path) -> None:
     seen = Counting()
     validate_proxy(study, space, pool, sample=3, epochs=4, observer=seen)
     assert seen.added == [3] and seen.done == 3 == len(pool.payloads)
+
+
+def test_reseed_runs_the_plain_backbone_on_the_same_seeds_so_every_delta_is_paired(tmp_path: Path) -> None:
+    path = write_space(tmp_path, space_yaml(sampler="exhaustive", baselines=True))
+    study, space = make_study(f"sqlite:///{tmp_path / 's.db'}", path)
+    run_search(study, space, 10, FakePool(workers=2))
+    rows = ranked_rows(study)
+    plain = next(r for r in rows if is_plain(r.arch))
+    front = {r.number for r in pareto_rows(study)}
+    pool = FakePool(workers=2)
+    scripted(pool, lambda proxy, own: own - 0.001 * proxy["train_seed"])
+    reseed_front(study, space, pool, seeds=3)
+    assert sorted(study.user_attrs[seed_runs_key(plain.number)]["seeds"]) == [1, 2]
+    rerun = {number for number in range(len(study.trials)) if seed_runs_key(number) in study.user_attrs}
+    assert rerun == front | {plain.number}  # the front, plus the plain backbone when it is off it
+    for row in pareto_rows(study):
+        if row.number != plain.number:
+            assert row.delta_vs_baseline is not None and row.delta_vs_baseline.seeds == [0, 1, 2]
+            assert row.accuracy_ci95 is not None
