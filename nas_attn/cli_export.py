@@ -35,6 +35,7 @@ def export(
     from nas_attn.search.storage import open_existing_storage, redact_url
     from nas_attn.search.study import load_existing_study
 
+    check_outputs(storage, {"--out": out, "--onnx": onnx, "--torchscript": torchscript})
     the_study = load_existing_study(open_existing_storage(storage), study)
     chosen = select_trial(the_study, trial=trial, knee=knee, max_latency_ms=max_latency_ms)
     arch = export_arch(the_study, chosen, redact_url(storage), out)
@@ -98,6 +99,7 @@ def report(
     from nas_attn.search.storage import open_existing_storage, redact_url
     from nas_attn.search.study import load_existing_study
 
+    check_outputs(storage, {"--out": out})
     path = write_report(load_existing_study(open_existing_storage(storage), study), redact_url(storage), out)
     console.info(f"report -> {path} (open it in a browser; it works offline)")
 
@@ -122,6 +124,19 @@ def dashboard(
         run_server(opened, host=host, port=port, artifact_store=artifact_store_for(storage))
     except OSError as exc:
         raise NasAttnError(f"cannot serve on {host}:{port}: {exc.strerror}; pick another --port") from None
+
+
+def check_outputs(storage: str, outputs: dict[str, Path | None]) -> None:
+    """Refuse, before any work, output paths that are folders, lack a folder, repeat each other
+    or would overwrite the study's database or another input."""
+    from nas_attn.outputs import check_output, storage_files
+
+    given = {flag: path for flag, path in outputs.items() if path is not None}
+    for flag, path in given.items():
+        check_output(path, storage_files(storage), flag)
+    resolved = [path.resolve() for path in given.values()]
+    if len(set(resolved)) != len(resolved):
+        raise NasAttnError(f"{' and '.join(given)} name the same file; give each output its own path")
 
 
 def register(app: typer.Typer) -> None:

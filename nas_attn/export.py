@@ -24,6 +24,7 @@ from torch import nn
 
 from nas_attn.backbones import ArchConfig, build_model
 from nas_attn.exceptions import NasAttnError
+from nas_attn.outputs import storage_files, write_atomic, write_atomic_with
 
 Selection = int | str | float
 
@@ -117,7 +118,7 @@ def export_arch(
         provenance["proxy_epochs"] = row.fidelity_epochs
     arch = ArchConfig.from_dict({**trial.user_attrs["arch"], "provenance": provenance})
     if out is not None:
-        arch.to_yaml(out)
+        write_atomic(out, arch.to_yaml(), storage_files(storage))
     return arch
 
 
@@ -133,19 +134,24 @@ def export_onnx(arch: ArchConfig, path: str | Path, model: nn.Module | None = No
         raise NasAttnError("ONNX export needs the 'onnx' package: pip install 'nas-attn[export]'") from None
     model = (model or build_model(arch)).eval()
     path = Path(path)
-    try:
+    def write(tmp: Path) -> None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", (FutureWarning, DeprecationWarning))
             torch.onnx.export(
                 model,
                 (_example_input(arch),),
-                str(path),
+                str(tmp),
                 input_names=["images"],
                 output_names=["logits"],
                 dynamic_axes={"images": {0: "batch"}, "logits": {0: "batch"}},
                 opset_version=opset,
                 dynamo=False,
             )
+
+    try:
+        write_atomic_with(path, write, flag="--onnx")
+    except NasAttnError:
+        raise
     except Exception as exc:
         raise NasAttnError(f"ONNX export failed: {str(exc).splitlines()[0]}") from None
     return path
@@ -158,7 +164,7 @@ def export_torchscript(arch: ArchConfig, path: str | Path, model: nn.Module | No
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)  # TorchScript is deprecated upstream, still loadable
         traced = torch.jit.trace(model, (_example_input(arch),))
-        traced.save(str(path))
+    write_atomic_with(path, lambda tmp: traced.save(str(tmp)), flag="--torchscript")
     return path
 
 
