@@ -148,10 +148,10 @@ def front(
 
 @app.command()
 def modules(
-    channels: int = typer.Option(256, "--channels", min=1, help="Input channels C."),
-    size: int = typer.Option(16, "--size", min=1, help="Feature map height = width."),
+    channels: int = typer.Option(256, "--channels", min=1, max=4096, help="Input channels C."),
+    size: int = typer.Option(16, "--size", min=1, max=64, help="Feature map height = width."),
     reduction: int | None = typer.Option(
-        None, "--reduction", min=1, help="Ratio r (default: each module's)."
+        None, "--reduction", min=1, max=4096, help="Ratio r (default: each module's)."
     ),
 ) -> None:
     """The attention zoo: kind, paper, extra params/MACs and latency overhead at one shape."""

@@ -6,6 +6,8 @@ Registered on the main Typer app by :func:`register`; heavy imports happen insid
 
 from __future__ import annotations
 
+import errno
+import socket
 from pathlib import Path
 
 import typer
@@ -114,16 +116,29 @@ def dashboard(
 
     from nas_attn import console
     from nas_attn.artifacts import artifact_store_for
-    from nas_attn.search.storage import open_storage, redact_url
+    from nas_attn.search.storage import open_existing_storage, redact_url
 
-    opened = open_storage(storage)
+    check_bind_address(host)
+    opened = open_existing_storage(storage)
     if host not in {"127.0.0.1", "localhost", "::1"}:
         console.info(f"warning: binding to {host} exposes the dashboard to your network")
     console.info(f"dashboard for {redact_url(storage)} at http://{host}:{port}/ (Ctrl-C to stop)")
     try:
         run_server(opened, host=host, port=port, artifact_store=artifact_store_for(storage))
     except OSError as exc:
-        raise NasAttnError(f"cannot serve on {host}:{port}: {exc.strerror}; pick another --port") from None
+        fix = "pick another --port" if exc.errno == errno.EADDRINUSE else "pass an address of this machine as --host"
+        raise NasAttnError(f"cannot serve on {host}:{port}: {exc.strerror}; {fix}") from None
+
+
+def check_bind_address(host: str) -> None:
+    """Refuse a --host that is not an address or resolvable name (before anything is opened)."""
+    try:
+        socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+    except (OSError, UnicodeError):
+        raise NasAttnError(
+            f"--host '{host}' is not a valid address or host name; use 127.0.0.1 (this machine only), "
+            "0.0.0.0 (every interface) or one of this machine's addresses"
+        ) from None
 
 
 def check_outputs(storage: str, outputs: dict[str, Path | None]) -> None:

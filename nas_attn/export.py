@@ -51,6 +51,7 @@ def select_trial(
                 f"trial {trial} is not a complete trial of '{study.study_name}'; complete trials: "
                 f"{', '.join(map(str, sorted(complete)))}"
             )
+        _check_trained(complete[trial], study)
         return complete[trial]
     from nas_attn.search.results import ranked_rows  # not at import: keeps `import nas_attn` free of Ray
 
@@ -76,6 +77,19 @@ def select_trial(
             f"no trial is within {max_latency_ms} ms (fastest: {fastest:.3f} ms); raise the budget"
         )
     return max(within, key=lambda t: (float(t.user_attrs.get("accuracy", 0.0)), -t.number))
+
+
+def _check_trained(trial: optuna.trial.FrozenTrial, study: optuna.Study) -> None:
+    """A trial screened out by a constraint was never trained: its accuracy is no result."""
+    if trial.user_attrs.get("trained", True) is not False:
+        return
+    from nas_attn.search.results import evaluated_trials
+
+    trained = ", ".join(str(t.number) for t in evaluated_trials(study)) or "none yet"
+    raise NasAttnError(
+        f"trial {trial.number} was screened out by a constraint and never trained, so it has no accuracy "
+        f"to export; export a trained trial (trained trials: {trained}) or use --knee"
+    )
 
 
 _METRIC_ATTRS = (

@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from nas_attn.exceptions import NasAttnError
 from nas_attn.search.pool import WorkerPool, ready_pool
 from nas_attn.search.service import plan_for
-from nas_attn.search.space import SearchSpace
+from nas_attn.search.space import STORED_SPACE_KEY, SearchSpace
 from nas_attn.search.storage import open_existing_storage
 from nas_attn.search.study import SPACE_ATTR, load_existing_study
 from nas_attn.worker.device import resolve_device
@@ -45,7 +45,7 @@ def open_study_and_space(request: FollowupRequest) -> tuple[optuna.Study, Search
             f"study '{request.study_name}' was not created by nas-attn search; nothing to re-run"
         )
     try:
-        space = SearchSpace.model_validate(identity)
+        space = SearchSpace.model_validate(identity, context={STORED_SPACE_KEY: True})
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
@@ -69,9 +69,14 @@ Result = TypeVar("Result")
 
 
 def run_on_study(
-    request: FollowupRequest, work: Callable[[optuna.Study, SearchSpace, WorkerPool], Result]
+    request: FollowupRequest,
+    work: Callable[[optuna.Study, SearchSpace, WorkerPool], Result],
+    check: Callable[[optuna.Study, SearchSpace], object] | None = None,
 ) -> Result:
-    """Open the study and its space, start the workers, run ``work`` with them, stop them."""
+    """Open the study and its space, ``check`` them (before Ray starts), start the workers, run
+    ``work`` with them, stop them."""
     study, space = open_study_and_space(request)
+    if check is not None:
+        check(study, space)
     with worker_pool(request, space) as pool:
         return work(study, space, pool)

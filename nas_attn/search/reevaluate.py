@@ -17,6 +17,7 @@ from typing import Any
 
 import optuna
 
+from nas_attn._types import SEED_MAX
 from nas_attn.backbones import ArchConfig
 from nas_attn.exceptions import NasAttnError
 from nas_attn.rank_correlation import kendall_tau, spearman_rho
@@ -128,7 +129,7 @@ def _seed_jobs(study: optuna.Study, space: SearchSpace, seeds: int) -> list[Job]
     for row in pareto_rows(study):
         done = set((attrs.get(seed_runs_key(row.number)) or {}).get("seeds", []))
         for offset in range(1, seeds):
-            seed = space.proxy.training_seed + offset
+            seed = (space.proxy.training_seed + offset) % (SEED_MAX + 1)  # stays a valid seed
             if seed not in done:
                 proxy = space.proxy_at(epochs=_budget(row, space), train_seed=seed)
                 jobs.append(Job(row.number, ArchConfig.from_dict(row.arch), proxy))
@@ -201,6 +202,20 @@ def _evenly(rows: list[TrialRow], k: int) -> list[TrialRow]:
     return [rows[round(i * (len(rows) - 1) / (k - 1))] for i in range(k)]
 
 
+def validation_sample(study: optuna.Study, space: SearchSpace, sample: int, epochs: int) -> list[TrialRow]:
+    """The trials validate-proxy retrains; refuses a study or budget that cannot validate anything."""
+    if "accuracy" not in objective_names(study):
+        raise NasAttnError("validate-proxy compares accuracies, but this study has no accuracy objective")
+    chosen = pick_spread(ranked_rows(study), sample)
+    proxy_epochs = max(_budget(r, space) for r in chosen)
+    if epochs <= proxy_epochs:
+        raise NasAttnError(
+            f"--epochs {epochs} is not longer than the proxy's {proxy_epochs} epochs, so it cannot tell whether "
+            f"the proxy ranks right; pass a longer budget, e.g. --epochs {proxy_epochs * 4}"
+        )
+    return chosen
+
+
 def validate_proxy(
     study: optuna.Study,
     space: SearchSpace,
@@ -210,13 +225,7 @@ def validate_proxy(
     notice: Callable[[str], None] = lambda _: None,
 ) -> ProxyValidation:
     """Retrain ``sample`` trials at ``epochs`` and correlate their proxy and long accuracies."""
-    names = objective_names(study)
-    if "accuracy" not in names:
-        raise NasAttnError("validate-proxy compares accuracies, but this study has no accuracy objective")
-    chosen = pick_spread(ranked_rows(study), sample)
-    proxy_epochs = max(_budget(r, space) for r in chosen)
-    if epochs <= proxy_epochs:
-        notice(f"note: --epochs {epochs} is not longer than the proxy's {proxy_epochs} epochs")
+    chosen = validation_sample(study, space, sample, epochs)
     jobs = [Job(r.number, ArchConfig.from_dict(r.arch), space.proxy_at(epochs=epochs)) for r in chosen]
     notice(f"retraining {len(jobs)} trials at {epochs} epochs: {', '.join(str(j.trial) for j in jobs)}")
     long: dict[int, Outcome] = {}

@@ -25,6 +25,7 @@ from nas_attn.search.driver import SearchObserver, SearchOutcome, TrialHook, run
 from nas_attn.search.placements import space_size
 from nas_attn.search.pool import PoolConfig, WorkerPool, plan_pool, ready_pool, start_ray
 from nas_attn.search.reevaluate import reseed_front
+from nas_attn.search.ray_address import check_ray_address
 from nas_attn.search.results import TrialRow, evaluated_trials, pareto_rows
 from nas_attn.search.samplers import make_sampler
 from nas_attn.search.space import SearchSpace, load_space
@@ -109,6 +110,7 @@ def plan_for(
     ray_address: str | None, workers: int | None, device: str, gpus_per_trial: float | None
 ) -> PoolConfig:
     """Start (or join) Ray at ``ray_address`` and size a worker pool for its resources."""
+    check_ray_address(ray_address)  # seconds, not ray.init's minutes of retries
     start_ray(ray_address, workers or 1)
     plan = plan_pool(workers, device, gpus_per_trial, remote=ray_address is not None)
     delay = os.environ.get(TRIAL_DELAY_ENV)
