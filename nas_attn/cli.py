@@ -35,6 +35,7 @@ app = typer.Typer(
 EXIT_USER_ERROR = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
+INTERRUPTED_LINE = "nas-attn: error: interrupted (Ctrl-C); nothing half-done was written: re-run the command"
 
 
 @app.callback()
@@ -188,14 +189,15 @@ def main() -> None:
         print(f"nas-attn: error: {_usage_line(exc)}", file=sys.stderr)
         sys.exit(EXIT_USAGE)
     except Abort:
-        print("nas-attn: error: interrupted before the search started; nothing was run", file=sys.stderr)
-        sys.exit(EXIT_INTERRUPTED)
+        code = EXIT_INTERRUPTED
     except SearchInterrupted as exc:
         print(f"nas-attn: error: {exc}", file=sys.stderr)
         sys.exit(EXIT_INTERRUPTED)
     except NasAttnError as exc:
         print(f"nas-attn: error: {exc}", file=sys.stderr)
         sys.exit(EXIT_USER_ERROR)
+    if code == EXIT_INTERRUPTED:  # Typer answers a KeyboardInterrupt with a silent 130
+        print(INTERRUPTED_LINE, file=sys.stderr)
     sys.exit(code if isinstance(code, int) else 0)
 
 

@@ -57,18 +57,23 @@ def check_output(path: str | Path, inputs: Iterable[str | Path] = (), flag: str 
     if not parent.is_dir():
         what = "is not a folder" if parent.exists() else "does not exist"
         raise NasAttnError(f"{flag} {path}: the folder {parent} {what}; create it first or pick another path")
-    for source in inputs:
-        if _same_file(path, Path(source)):
-            raise NasAttnError(
-                f"{flag} {path} is an input of this command ({source}); it is left unchanged: "
-                "pick another output path"
-            )
+    check_not_input(path, inputs, flag)
     if path.is_file() and _is_sqlite(path):
         raise NasAttnError(
             f"{flag} {path} is a SQLite database (a study storage?); it is left unchanged: "
             "pick another output path"
         )
     return path
+
+
+def check_not_input(path: Path, inputs: Iterable[str | Path], flag: str = "--out") -> None:
+    """Refuse ``path`` if it is (or links to) one of ``inputs``."""
+    for source in inputs:
+        if _same_file(path, Path(source)):
+            raise NasAttnError(
+                f"{flag} {path} is an input of this command ({source}); it is left unchanged: "
+                "pick another output path"
+            )
 
 
 def write_atomic(
@@ -100,13 +105,26 @@ def write_atomic_with(
 
 
 def check_output_dir(path: str | Path, inputs: Iterable[str | Path] = (), flag: str = "--out") -> Path:
-    """Create the output folder ``path`` (and parents); one NasAttnError if that is impossible."""
+    """``path`` if it is a folder or can be created as one (nothing is created here: see
+    :func:`make_output_dir`); else one NasAttnError."""
     path = Path(path)
     if path.exists() and not path.is_dir():
         raise NasAttnError(f"{flag} {path} is a file, not a folder; pass a folder (it is created if missing)")
     for source in inputs:
         if _same_file(path, Path(source)):
             raise NasAttnError(f"{flag} {path} is an input of this command; pick another folder")
+    ancestor = path
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise NasAttnError(f"cannot create {flag} folder {path}: {ancestor} is a file; pick another folder")
+    if not os.access(ancestor, os.W_OK | os.X_OK):
+        raise NasAttnError(f"cannot create {flag} folder {path}: {ancestor} is not writable; pick another folder")
+    return path
+
+
+def make_output_dir(path: Path, flag: str = "--out") -> Path:
+    """Create the output folder ``path`` (and parents) when the first file is written into it."""
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

@@ -13,6 +13,7 @@ import re
 from urllib.parse import unquote, unquote_plus
 
 MASK = "***"
+MIN_PIECE = 3  # shorter parts of an '@'-split password are too common to mask in free text
 SECRET_PARAM = re.compile(r"(?i)(pass|pwd|secret|token|key|auth|credential)")
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*://)(.*)$", re.DOTALL)
 _PARAM = re.compile(r"([?&;])([^=&;#]*)=([^&;#]*)")
@@ -43,7 +44,9 @@ def url_secrets(url: str) -> list[str]:
         if SECRET_PARAM.search(unquote_plus(name)):
             found.append(value)
     decoded = [d for s in found for d in (unquote(s), unquote_plus(s))]
-    return sorted({s for s in found + decoded if s}, key=len, reverse=True)
+    # an unencoded '@' makes parsers take the part after it for the host: hide each part too
+    pieces = [p for s in found + decoded if "@" in s for p in s.split("@") if len(p) >= MIN_PIECE]
+    return sorted({s for s in found + decoded + pieces if s}, key=len, reverse=True)
 
 
 def redact_url(url: str) -> str:

@@ -24,7 +24,7 @@ from nas_attn._types import SEED_MAX
 from nas_attn.backbones import ArchConfig, build_model
 from nas_attn.data import ProxyData, load_dataset
 from nas_attn.exceptions import NasAttnError, TrialDivergedError
-from nas_attn.outputs import check_output, check_output_dir, write_atomic_with
+from nas_attn.outputs import check_not_input, check_output_dir, make_output_dir, write_atomic_with
 from nas_attn.worker.augment import BatchTransform
 from nas_attn.worker.device import policy_for, resolve_device
 from nas_attn.worker.seeding import make_generator, seed_everything
@@ -109,6 +109,7 @@ class TrainOutcome:
 
 
 def _save_atomic(payload: dict[str, Any], path: Path) -> None:
+    make_output_dir(path.parent)  # created with the first checkpoint: a refused run leaves nothing
     write_atomic_with(path, lambda tmp: torch.save(payload, tmp))
 
 
@@ -171,7 +172,7 @@ def train_arch(
     """Train ``arch`` for ``settings.epochs`` (resuming from ``out_dir/last.pt`` if present)."""
     out = check_output_dir(out_dir)
     for name in (CHECKPOINT, BEST):
-        check_output(out / name, [arch.backbone_weights] if arch.backbone_weights else [])
+        check_not_input(out / name, [arch.backbone_weights] if arch.backbone_weights else [])
     state = _load_checkpoint(out / CHECKPOINT, arch, settings)  # a bad one is refused before any work
     dev = resolve_device(device)
     data = (data or load_dataset(settings.dataset, arch.image_size, settings.seed)).to(dev)
