@@ -48,9 +48,7 @@ class LimitedSafeLoader(yaml.SafeLoader):
             if isinstance(key, (str, int, float, bool)) or key is None:
                 if key in seen:
                     mark = key_node.start_mark
-                    raise _LimitError(
-                        f"duplicate key '{key}' at line {mark.line + 1}; keep one of them"
-                    )
+                    raise _LimitError(f"duplicate key '{key}' at line {mark.line + 1}; keep one of them")
                 seen.add(key)
         return super().construct_mapping(node, deep=deep)
 
@@ -82,7 +80,9 @@ def _check_expanded_size(root: yaml.Node) -> None:
             total += sum(size(k) + size(v) for k, v in node.value)
         active.discard(key)
         if total > MAX_YAML_NODES:
-            raise _LimitError(f"its aliases expand to more than {MAX_YAML_NODES} values; write it out plainly")
+            raise _LimitError(
+                f"its aliases expand to more than {MAX_YAML_NODES} values; write it out plainly"
+            )
         sizes[key] = total
         return total
 
@@ -117,7 +117,9 @@ def read_yaml_mapping(path: str | Path, what: str) -> dict[str, Any]:
 def parse_yaml_mapping(text: str, where: str) -> dict[str, Any]:
     """Parse YAML text that must hold a mapping (size, depth, alias and duplicate-key limits)."""
     if len(text) > MAX_YAML_BYTES:
-        raise NasAttnError(f"{where} is larger than {MAX_YAML_BYTES >> 20} MiB; check that it is the right text")
+        raise NasAttnError(
+            f"{where} is larger than {MAX_YAML_BYTES >> 20} MiB; check that it is the right text"
+        )
     try:
         loader = LimitedSafeLoader(text)
         try:

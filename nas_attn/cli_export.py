@@ -126,7 +126,11 @@ def dashboard(
     try:
         run_server(opened, host=host, port=port, artifact_store=artifact_store_for(storage))
     except OSError as exc:
-        fix = "pick another --port" if exc.errno == errno.EADDRINUSE else "pass an address of this machine as --host"
+        fix = (
+            "pick another --port"
+            if exc.errno == errno.EADDRINUSE
+            else "pass an address of this machine as --host"
+        )
         raise NasAttnError(f"cannot serve on {host}:{port}: {exc.strerror}; {fix}") from None
 
 

@@ -148,6 +148,7 @@ def export_onnx(arch: ArchConfig, path: str | Path, model: nn.Module | None = No
         raise NasAttnError("ONNX export needs the 'onnx' package: pip install 'nas-attn[export]'") from None
     model = (model or build_model(arch)).eval()
     path = Path(path)
+
     def write(tmp: Path) -> None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", (FutureWarning, DeprecationWarning))

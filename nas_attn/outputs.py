@@ -119,7 +119,9 @@ def check_output_dir(path: str | Path, inputs: Iterable[str | Path] = (), flag: 
     if not ancestor.is_dir():
         raise NasAttnError(f"cannot create {flag} folder {path}: {ancestor} is a file; pick another folder")
     if not os.access(ancestor, os.W_OK | os.X_OK):
-        raise NasAttnError(f"cannot create {flag} folder {path}: {ancestor} is not writable; pick another folder")
+        raise NasAttnError(
+            f"cannot create {flag} folder {path}: {ancestor} is not writable; pick another folder"
+        )
     return path
 
 

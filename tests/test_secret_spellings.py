@@ -99,7 +99,9 @@ def test_no_spelling_of_a_password_is_ever_rendered(
         assert "storage: postgresql+psycopg://" in exported and "***" in exported
         rendered += [exported, (tmp_path / f"report{i}.html").read_text()]
     broken = working["user-info"].replace("postgresql+psycopg:", "postgres ql:")  # not a URL; still secret
-    unencoded = working["user-info, percent-encoded @"].replace(quote(ALICE_PASSWORD, safe=""), ALICE_PASSWORD)
+    unencoded = working["user-info, percent-encoded @"].replace(
+        quote(ALICE_PASSWORD, safe=""), ALICE_PASSWORD
+    )
     for url in (unencoded, broken):
         for args in (
             ["search", "--space", "tiny.yaml", "--storage", url],

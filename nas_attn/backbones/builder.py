@@ -62,7 +62,8 @@ def stage_problems(arch: ArchConfig, name: str, stage: StagePlacement, geo: Stag
     if height * width < needs:
         problems.append(
             f"{where}: {stage.module} needs a feature map of at least {needs} pixels, but {name} gives "
-            f"{height}x{width} at image_size {arch.image_size}; use another module there or a larger image_size"
+            f"{height}x{width} at image_size {arch.image_size}; use another module there or a larger "
+            "image_size"
         )
     channels = module_channels(stage, geo)
     reduction = stage.effective_reduction()

@@ -210,8 +210,8 @@ def validation_sample(study: optuna.Study, space: SearchSpace, sample: int, epoc
     proxy_epochs = max(_budget(r, space) for r in chosen)
     if epochs <= proxy_epochs:
         raise NasAttnError(
-            f"--epochs {epochs} is not longer than the proxy's {proxy_epochs} epochs, so it cannot tell whether "
-            f"the proxy ranks right; pass a longer budget, e.g. --epochs {proxy_epochs * 4}"
+            f"--epochs {epochs} is not longer than the proxy's {proxy_epochs} epochs, so it cannot tell "
+            f"whether the proxy ranks right; pass a longer budget, e.g. --epochs {proxy_epochs * 4}"
         )
     return chosen
 
@@ -226,6 +226,7 @@ def validate_proxy(
 ) -> ProxyValidation:
     """Retrain ``sample`` trials at ``epochs`` and correlate their proxy and long accuracies."""
     chosen = validation_sample(study, space, sample, epochs)
+    proxy_epochs = max(_budget(r, space) for r in chosen)
     jobs = [Job(r.number, ArchConfig.from_dict(r.arch), space.proxy_at(epochs=epochs)) for r in chosen]
     notice(f"retraining {len(jobs)} trials at {epochs} epochs: {', '.join(str(j.trial) for j in jobs)}")
     long: dict[int, Outcome] = {}

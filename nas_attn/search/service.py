@@ -24,8 +24,8 @@ from nas_attn.exceptions import NasAttnError
 from nas_attn.search.driver import SearchObserver, SearchOutcome, TrialHook, run_search
 from nas_attn.search.placements import space_size
 from nas_attn.search.pool import PoolConfig, WorkerPool, plan_pool, ready_pool, start_ray
-from nas_attn.search.reevaluate import reseed_front
 from nas_attn.search.ray_address import check_ray_address
+from nas_attn.search.reevaluate import reseed_front
 from nas_attn.search.results import TrialRow, evaluated_trials, pareto_rows
 from nas_attn.search.samplers import make_sampler
 from nas_attn.search.space import SearchSpace, load_space

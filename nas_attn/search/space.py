@@ -83,8 +83,10 @@ class StageChoices(BaseModel):
     @model_validator(mode="after")
     def _reduction_applies(self, info: ValidationInfo) -> StageChoices:
         stored = (info.context or {}).get(STORED_SPACE_KEY, False)  # a study's dump lists every field
-        if not stored and "reduction" in self.model_fields_set and not any(
-            get_attention_info(m).uses_reduction for m in self.module
+        if (
+            not stored
+            and "reduction" in self.model_fields_set
+            and not any(get_attention_info(m).uses_reduction for m in self.module)
         ):
             raise ValueError(
                 f"reduction {self.reduction} cannot apply: none of {self.module} uses a reduction; "

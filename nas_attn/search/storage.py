@@ -113,7 +113,7 @@ def check_optuna_sqlite(path: Path) -> None:
         raise NasAttnError(
             f"'{path}' is not a SQLite database ({exc}); pass the --storage file a search wrote"
         ) from None
-    if not OPTUNA_TABLES <= tables:
+    if not tables >= OPTUNA_TABLES:
         raise NasAttnError(
             f"'{path}' is a SQLite database without nas-attn/Optuna studies (it is left unchanged); "
             "pass the --storage file a search wrote"

@@ -28,7 +28,8 @@ def test_a_cifar10_payload_is_refused_unrun(tmp_path: Path, victim: str) -> None
     folder = write_cifar10(tmp_path / "data")
     marker = tmp_path / "ran.txt"
     plant_payload(folder / victim, marker)
-    with pytest.raises(NasAttnError, match=rf"refused .*{victim}: it names (__builtin__|builtins)\.exec.*it was not run"):
+    refused = rf"refused .*{victim}: it names (__builtin__|builtins)\.exec.*it was not run"
+    with pytest.raises(NasAttnError, match=refused):
         load_dataset(f"cifar10:{folder}", 8)
     assert not marker.exists()
 

@@ -43,10 +43,25 @@ VALUES = st.one_of(
     st.lists(st.integers(min_value=-2, max_value=300), max_size=4),
     st.lists(st.sampled_from(["none", "se", "eca", "simam", "cross", "mhsa", "shuffle"]), max_size=4),
     st.sampled_from(
-        ["block", "stage_out", "latency_ms <= nan", "params <= 1e999", "latency_ms <= 3", "cifar10:/nope",
-         "synthetic", "tpe", "exhaustive", "replace", "1e9", ".nan", "0x10"]
+        [
+            "block",
+            "stage_out",
+            "latency_ms <= nan",
+            "params <= 1e999",
+            "latency_ms <= 3",
+            "cifar10:/nope",
+            "synthetic",
+            "tpe",
+            "exhaustive",
+            "replace",
+            "1e9",
+            ".nan",
+            "0x10",
+        ]
     ),
-    st.dictionaries(st.sampled_from(["module", "reduction", "position", "x", "limit"]), st.integers(), max_size=2),
+    st.dictionaries(
+        st.sampled_from(["module", "reduction", "position", "x", "limit"]), st.integers(), max_size=2
+    ),
 )
 
 
@@ -77,11 +92,15 @@ def mutated(draw: st.DrawFn, documents: list[dict[str, Any]]) -> bytes:
         elif action == "delete":
             del parent[key]
         elif action == "add" and isinstance(parent, dict):
-            parent[draw(st.sampled_from(["seed", "extra", "existing_attention", "epochs", "7"]))] = draw(VALUES)
+            parent[draw(st.sampled_from(["seed", "extra", "existing_attention", "epochs", "7"]))] = draw(
+                VALUES
+            )
         elif action == "rename" and isinstance(parent, dict):
             parent[draw(st.text(min_size=1, max_size=8))] = parent.pop(key)
     text = yaml.safe_dump(doc, sort_keys=draw(st.booleans()), allow_unicode=True)
-    encoding = draw(st.sampled_from(["utf-8"] * 6 + ["utf-16", "latin-1", "dup", "truncate", "deep", "alias"]))
+    encoding = draw(
+        st.sampled_from(["utf-8"] * 6 + ["utf-16", "latin-1", "dup", "truncate", "deep", "alias"])
+    )
     if encoding in ("utf-16", "latin-1"):
         return ("# é\n" + text).encode(encoding)
     if encoding == "dup":
@@ -95,7 +114,9 @@ def mutated(draw: st.DrawFn, documents: list[dict[str, Any]]) -> bytes:
         return (text + "extra: " + "[" * depth + "]" * depth + "\n").encode()
     if encoding == "alias":
         levels = draw(st.integers(min_value=2, max_value=14))
-        bomb = "b0: &b0 [x, x, x]\n" + "".join(f"b{i}: &b{i} [*b{i-1}, *b{i-1}, *b{i-1}]\n" for i in range(1, levels))
+        bomb = "b0: &b0 [x, x, x]\n" + "".join(
+            f"b{i}: &b{i} [*b{i - 1}, *b{i - 1}, *b{i - 1}]\n" for i in range(1, levels)
+        )
         return (text + bomb).encode()
     return text.encode()
 
@@ -164,8 +185,13 @@ def _exported_arch() -> dict[str, Any]:
         "layer3": {"module": "none"},
         "layer4": {"module": "cbam", "reduction": 16, "position": "last_block"},
     }
-    arch["provenance"] = {"study": "s", "trial": 3, "storage": "sqlite:///nas_attn.db",
-                          "objectives": {"accuracy": 0.9, "latency_ms": 1.5}, "versions": {"torch": "2"}}
+    arch["provenance"] = {
+        "study": "s",
+        "trial": 3,
+        "storage": "sqlite:///nas_attn.db",
+        "objectives": {"accuracy": 0.9, "latency_ms": 1.5},
+        "versions": {"torch": "2"},
+    }
     return arch
 
 
