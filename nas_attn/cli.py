@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import signal
 import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -180,6 +182,7 @@ def _usage_line(exc: UsageError) -> str:
 def main() -> None:
     """Entry point: one clean stderr line for user and usage errors, and exit 1, 2 or 130."""
     from nas_attn.search.driver import SearchInterrupted
+    from nas_attn.search.reevaluate import RerunInterrupted
 
     try:
         code = app(standalone_mode=False)
@@ -190,15 +193,24 @@ def main() -> None:
         sys.exit(EXIT_USAGE)
     except Abort:
         code = EXIT_INTERRUPTED
-    except SearchInterrupted as exc:
+    except (SearchInterrupted, RerunInterrupted) as exc:
         print(f"nas-attn: error: {exc}", file=sys.stderr)
-        sys.exit(EXIT_INTERRUPTED)
+        _exit_interrupted()
     except NasAttnError as exc:
         print(f"nas-attn: error: {exc}", file=sys.stderr)
         sys.exit(EXIT_USER_ERROR)
     if code == EXIT_INTERRUPTED:  # Typer answers a KeyboardInterrupt with a silent 130
         print(INTERRUPTED_LINE, file=sys.stderr)
+        _exit_interrupted()
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def _exit_interrupted() -> None:
+    """Exit 130 with further Ctrl-C ignored, so Ray's atexit shutdown runs to the end: no
+    traceback from an interrupted cleanup, and no Ray processes left behind by it."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    sys.exit(EXIT_INTERRUPTED)
 
 
 if __name__ == "__main__":

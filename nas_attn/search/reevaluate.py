@@ -22,6 +22,7 @@ from nas_attn.backbones import ArchConfig
 from nas_attn.exceptions import NasAttnError
 from nas_attn.rank_correlation import kendall_tau, spearman_rho
 from nas_attn.search.dispatch import Outcome, TrialPool
+from nas_attn.search.interrupts import FINISH, STOP_NOW, StopRequests
 from nas_attn.search.results import TrialRow, objective_names, pareto_rows, ranked_rows, seed_runs_key
 from nas_attn.search.space import SearchSpace
 from nas_attn.worker.config import ProxyConfig
@@ -46,23 +47,41 @@ JobDone = Callable[[Job, Outcome], None]
 
 
 def run_jobs(pool: TrialPool, jobs: Sequence[Job], space: SearchSpace, on_done: JobDone) -> None:
-    """Run ``jobs`` on ``pool`` (lost workers retried once); ``on_done`` gets each outcome."""
+    """Run ``jobs`` on ``pool`` (lost workers retried once); ``on_done`` gets each outcome.
+
+    Ctrl-C as in a search: the first submits nothing new and lets running jobs finish (their
+    results are kept), the second (or SIGTERM) stops at once; either ends in RerunInterrupted.
+    """
     pending = deque((job, 0) for job in jobs)
     running: dict[int, tuple[Job, int]] = {}
     latency = space.latency.model_dump(mode="json")
-    while pending or running:
-        while pending and pool.idle > 0:
-            job, tries = pending.popleft()
-            ticket = pool.submit(
-                {"arch": job.arch.to_dict(), "proxy": job.proxy.model_dump(mode="json"), "latency": latency}
+    done = 0
+    with StopRequests() as stop:
+        while (pending or running) and stop.level < STOP_NOW:
+            if stop.level >= FINISH:
+                pending.clear()
+            while pending and pool.idle > 0:
+                job, tries = pending.popleft()
+                ticket = pool.submit(
+                    {"arch": job.arch.to_dict(), "proxy": job.proxy.model_dump(mode="json"), "latency": latency}
+                )
+                running[ticket] = (job, tries)
+            for ticket, outcome in pool.poll(POLL_SECONDS):
+                job, tries = running.pop(ticket)
+                if outcome.kind == "lost" and tries < MAX_JOB_RETRIES:
+                    pending.append((job, tries + 1))
+                else:
+                    on_done(job, outcome)
+                    done += 1
+        if stop.level:
+            raise RerunInterrupted(
+                f"interrupted: {done} of {len(jobs)} re-runs finished and are kept; "
+                "re-run the same command to do the rest"
             )
-            running[ticket] = (job, tries)
-        for ticket, outcome in pool.poll(POLL_SECONDS):
-            job, tries = running.pop(ticket)
-            if outcome.kind == "lost" and tries < MAX_JOB_RETRIES:
-                pending.append((job, tries + 1))
-            else:
-                on_done(job, outcome)
+
+
+class RerunInterrupted(NasAttnError):
+    """Ctrl-C or SIGTERM during seed re-runs or proxy validation (finished re-runs are kept)."""
 
 
 def _budget(row: TrialRow, space: SearchSpace) -> int:
