@@ -62,9 +62,8 @@ def run_jobs(pool: TrialPool, jobs: Sequence[Job], space: SearchSpace, on_done: 
                 pending.clear()
             while pending and pool.idle > 0:
                 job, tries = pending.popleft()
-                ticket = pool.submit(
-                    {"arch": job.arch.to_dict(), "proxy": job.proxy.model_dump(mode="json"), "latency": latency}
-                )
+                proxy = job.proxy.model_dump(mode="json")
+                ticket = pool.submit({"arch": job.arch.to_dict(), "proxy": proxy, "latency": latency})
                 running[ticket] = (job, tries)
             for ticket, outcome in pool.poll(POLL_SECONDS):
                 job, tries = running.pop(ticket)
