@@ -923,3 +923,46 @@ def test_the_hostile_table_covers_sixty_cases_over_all_eight_classes() -> None:
     per_class = {cls: sum(c.cls == cls for c in CASES) for cls in range(1, 9)}
     assert len(CASES) >= 60 and all(n >= 3 for n in per_class.values()), per_class
     assert len({c.id for c in CASES}) == len(CASES)
+
+
+# -- the fixes the messages name work when followed ---------------------------------------------
+def test_following_the_existing_attention_hint_makes_the_space_load(tmp_path: Path) -> None:
+    from conftest import TINY_SPACE
+
+    from nas_attn import NasAttnError, build_model, load_space
+    from nas_attn.search import sample_arch
+
+    se_backbone = TINY_SPACE.replace("name: resnet18", "name: seresnet18")
+    (tmp_path / "keep.yaml").write_text(se_backbone)
+    with pytest.raises(NasAttnError, match=r"backbone: \{existing_attention: replace\}"):
+        load_space(tmp_path / "keep.yaml")
+    (tmp_path / "replace.yaml").write_text(
+        se_backbone.replace("stem: cifar", "stem: cifar, existing_attention: replace")
+    )
+    space = load_space(tmp_path / "replace.yaml")
+    params = {"layer1.module": "eca", "layer1.position": "block", "layer2.module": "none"}
+    arch = sample_arch(optuna.trial.FixedTrial(params), space)
+    assert arch.existing_attention == "replace" and arch.stages["layer1"].module == "eca"
+    assert build_model(arch) is not None
+    plain = load_space(_tiny(tmp_path))
+    assert "existing_attention" not in plain.identity()["backbone"]  # older studies keep their identity
+
+
+def _tiny(tmp_path: Path) -> Path:
+    from conftest import TINY_SPACE
+
+    (tmp_path / "tiny.yaml").write_text(TINY_SPACE)
+    return tmp_path / "tiny.yaml"
+
+
+def test_a_port_in_use_is_the_only_case_that_suggests_another_port(
+    hostile_dir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import optuna_dashboard
+
+    def busy(*_args: object, **_kwargs: object) -> None:
+        raise OSError(errno.EADDRINUSE, os.strerror(errno.EADDRINUSE))
+
+    monkeypatch.setattr(optuna_dashboard, "run_server", busy)
+    code, _, err = run_main(["dashboard", "--port", "8080"], hostile_dir, capsys)
+    assert code == 1 and err.strip().endswith("Address already in use; pick another --port"), err
