@@ -16,6 +16,7 @@ from pydantic import ValidationError
 
 from nas_attn.exceptions import NasAttnError
 from nas_attn.search.pool import WorkerPool, ready_pool
+from nas_attn.search.ray_owner import owner_key
 from nas_attn.search.service import plan_for
 from nas_attn.search.space import STORED_SPACE_KEY, SearchSpace
 from nas_attn.search.storage import open_existing_storage
@@ -60,7 +61,8 @@ def worker_pool(request: FollowupRequest, space: SearchSpace) -> Iterator[Worker
     """Start (or join) Ray, start the workers and load their data; shut them down after."""
     if request.ray_address is None:
         resolve_device(request.device)  # CUDA asked for but absent: before Ray starts
-    plan = plan_for(request.ray_address, request.workers, request.device, request.gpus_per_trial)
+    owner = owner_key(request.storage_url, request.study_name)
+    plan = plan_for(request.ray_address, request.workers, request.device, request.gpus_per_trial, owner)
     with ready_pool(plan, space.proxy.model_dump(mode="json")) as pool:
         yield pool
 
