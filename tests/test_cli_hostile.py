@@ -833,13 +833,11 @@ def _tell(study: optuna.Study, arch: dict[str, object], values: list[float], **a
 @pytest.fixture(scope="module")
 def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The starting folder, built once: tiny.yaml and nas_attn.db with three studies."""
-    from conftest import TINY_SPACE
-
     from nas_attn import load_space
     from nas_attn.search import open_storage, open_study, sample_arch
 
     root = tmp_path_factory.mktemp("hostile")
-    (root / "tiny.yaml").write_text(TINY_SPACE)
+    (root / "tiny.yaml").write_text(_tiny_space_text())
     storage = open_storage(f"sqlite:///{root / DB}")
     tiny = load_space(root / "tiny.yaml")
     study = open_study(storage, "tiny", tiny, "random")
@@ -852,9 +850,9 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
         study.tell(trial, [accuracy, latency])
     _tell(study, tiny.base_arch().to_dict(), [0.0, 9.0], trained=False, latency_ms=9.0)  # screened out
     (root / "nr.yaml").write_text(
-        TINY_SPACE.replace("name: tiny", "name: noreduction").replace(
-            TINY_LAYER1, "layer1: {module: [none, eca]}"
-        )
+        _tiny_space_text()
+        .replace("name: tiny", "name: noreduction")
+        .replace(TINY_LAYER1, "layer1: {module: [none, eca]}")
     )
     plain = load_space(root / "nr.yaml")
     (root / "nr.yaml").unlink()
@@ -927,12 +925,10 @@ def test_the_hostile_table_covers_sixty_cases_over_all_eight_classes() -> None:
 
 # -- the fixes the messages name work when followed ---------------------------------------------
 def test_following_the_existing_attention_hint_makes_the_space_load(tmp_path: Path) -> None:
-    from conftest import TINY_SPACE
-
     from nas_attn import NasAttnError, build_model, load_space
     from nas_attn.search import sample_arch
 
-    se_backbone = TINY_SPACE.replace("name: resnet18", "name: seresnet18")
+    se_backbone = _tiny_space_text().replace("name: resnet18", "name: seresnet18")
     (tmp_path / "keep.yaml").write_text(se_backbone)
     with pytest.raises(NasAttnError, match=r"backbone: \{existing_attention: replace\}"):
         load_space(tmp_path / "keep.yaml")
@@ -949,9 +945,7 @@ def test_following_the_existing_attention_hint_makes_the_space_load(tmp_path: Pa
 
 
 def _tiny(tmp_path: Path) -> Path:
-    from conftest import TINY_SPACE
-
-    (tmp_path / "tiny.yaml").write_text(TINY_SPACE)
+    (tmp_path / "tiny.yaml").write_text(_tiny_space_text())
     return tmp_path / "tiny.yaml"
 
 
@@ -966,3 +960,16 @@ def test_a_port_in_use_is_the_only_case_that_suggests_another_port(
     monkeypatch.setattr(optuna_dashboard, "run_server", busy)
     code, _, err = run_main(["dashboard", "--port", "8080"], hostile_dir, capsys)
     assert code == 1 and err.strip().endswith("Address already in use; pick another --port"), err
+
+
+def _tiny_space_text() -> str:
+    """TINY_SPACE of tests/conftest.py (imported by path: 'conftest' is ambiguous across folders)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "_root_conftest", Path(__file__).resolve().parent / "conftest.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return str(module.TINY_SPACE)

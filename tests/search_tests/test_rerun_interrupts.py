@@ -9,7 +9,6 @@ import signal
 from pathlib import Path
 
 import pytest
-from conftest import TINY_SPACE
 from fakes import FakePool
 
 from nas_attn import load_space
@@ -17,15 +16,14 @@ from nas_attn.search.dispatch import Outcome
 from nas_attn.search.reevaluate import Job, RerunInterrupted, run_jobs
 
 
-def _jobs(tmp_path: Path, n: int) -> tuple[list[Job], object]:
-    (tmp_path / "tiny.yaml").write_text(TINY_SPACE)
-    space = load_space(tmp_path / "tiny.yaml")
+def _jobs(tiny_space_file: Path, n: int) -> tuple[list[Job], object]:
+    space = load_space(tiny_space_file)
     return [Job(i, space.base_arch(), space.proxy_at(train_seed=i + 1)) for i in range(n)], space
 
 
 @pytest.mark.parametrize(("signals", "finished"), [(1, 2), (2, 0)])
-def test_ctrl_c_finishes_or_stops_the_reruns(tmp_path: Path, signals: int, finished: int) -> None:
-    jobs, space = _jobs(tmp_path, 5)
+def test_ctrl_c_finishes_or_stops_the_reruns(tiny_space_file: Path, signals: int, finished: int) -> None:
+    jobs, space = _jobs(tiny_space_file, 5)
     done: list[int] = []
 
     class Interrupting(FakePool):
@@ -45,8 +43,8 @@ def test_ctrl_c_finishes_or_stops_the_reruns(tmp_path: Path, signals: int, finis
     assert signal.getsignal(signal.SIGINT) is before
 
 
-def test_reruns_without_ctrl_c_all_finish(tmp_path: Path) -> None:
-    jobs, space = _jobs(tmp_path, 3)
+def test_reruns_without_ctrl_c_all_finish(tiny_space_file: Path) -> None:
+    jobs, space = _jobs(tiny_space_file, 3)
     done: list[Outcome] = []
     run_jobs(FakePool(workers=2), jobs, space, lambda job, outcome: done.append(outcome))  # type: ignore[arg-type]
     assert [o.kind for o in done] == ["ok"] * 3
