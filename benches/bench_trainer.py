@@ -7,11 +7,15 @@ split once per epoch, as ours does), by the wall clock and by this process's CPU
 shared machine the CPU-time figure is the one other processes cannot skew (use --threads 1).
 
 CPU (default here): ours vs a minimal loop (data already in memory, fp32). Target: ratio >= 0.95.
+CPU ``--variants``: today's CPU trainer (fp32, eager, contiguous, 1 thread) against each change
+we measured for a faster CPU proxy: channels_last, bf16 autocast, torch.compile, 2 threads; prints
+variant / today per clock (wall and CPU time; 2 threads are judged by the wall clock).
 CUDA: also ours (bf16 autocast, channels_last, data on the GPU) vs a naive DataLoader + fp32 loop.
 Targets: >= 2x over the naive loop; ResNet-18 (cifar stem, 32 px) >= 30k img/s on an H100.
 
     .venv/bin/python benches/bench_trainer.py                       # small CPU run, ~1 min
     .venv/bin/python benches/bench_trainer.py --image-size 16 --images 512 --rounds 5
+    .venv/bin/python benches/bench_trainer.py --variants --image-size 16 --images 512 --batch-size 64
     .venv/bin/python benches/bench_trainer.py --device cuda         # 32 px, 20k images, batch 512
 """
 
@@ -32,7 +36,7 @@ from nas_attn.data import ProxyData
 from nas_attn.data.base import make_proxy_data
 from nas_attn.data.synthetic import NUM_CLASSES, render
 from nas_attn.worker import ProxyConfig, train_proxy
-from nas_attn.worker.device import describe_device, resolve_device, synchronize
+from nas_attn.worker.device import POLICIES, DevicePolicy, describe_device, resolve_device, synchronize
 
 Runner = Callable[[nn.Module, ProxyData, ProxyConfig, torch.device], None]
 
@@ -151,6 +155,42 @@ def compare(
     return ratios
 
 
+def variant(policy: DevicePolicy | None = None, threads: int | None = None, compiled: bool = False) -> Runner:
+    """Our trainer with the CPU policy, thread count or torch.compile changed for one run."""
+
+    def run(model: nn.Module, data: ProxyData, cfg: ProxyConfig, device: torch.device) -> None:
+        saved_policy, saved_threads = POLICIES["cpu"], torch.get_num_threads()
+        POLICIES["cpu"] = policy or saved_policy
+        torch.set_num_threads(threads or saved_threads)
+        try:
+            ours(model, data, cfg.model_copy(update={"compile": compiled}), device)
+        finally:
+            POLICIES["cpu"], _ = saved_policy, torch.set_num_threads(saved_threads)
+
+    return run
+
+
+CPU_VARIANTS: dict[str, Runner] = {
+    "channels_last": variant(DevicePolicy(None, torch.channels_last, check_every=1)),
+    "bf16_autocast": variant(DevicePolicy(torch.bfloat16, torch.contiguous_format, check_every=1)),
+    "compile": variant(compiled=True),
+    "two_threads": variant(threads=2),
+}
+
+
+def compare_variants(data: ProxyData, cfg: ProxyConfig, rounds: int) -> None:
+    """Each CPU variant against today's trainer (``ours``), interleaved; variant/today ratios."""
+    device = torch.device("cpu")
+    summary = []
+    for name, runner in CPU_VARIANTS.items():
+        print(f"today's trainer vs {name}:")
+        ratios = compare(name, runner, data, cfg, device, rounds)
+        summary.append((name, 1 / ratios["wall"], 1 / ratios["cpu"]))
+    print("variant / today (> 1: faster than today's fp32 eager CPU trainer)")
+    for name, wall, cpu in summary:
+        print(f"  {name:14s} wall {wall:6.3f}  cpu {cpu:6.3f}")
+
+
 def verdict(ratio: float, target: float) -> str:
     return f"target >= {target:g}: {'ok' if ratio >= target else 'BELOW TARGET'}"
 
@@ -170,6 +210,9 @@ def main() -> None:
     )
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
     parser.add_argument("--compile", action="store_true", help="our trainer with torch.compile")
+    parser.add_argument(
+        "--variants", action="store_true", help="CPU: each faster-trainer candidate vs today's"
+    )
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -190,6 +233,9 @@ def main() -> None:
         f"batch {cfg.batch_size}, {cfg.epochs} epoch(s), crop_padding {cfg.crop_padding}, "
         f"compile {cfg.compile}, on {describe_device(device)}"
     )
+    if args.variants:
+        compare_variants(data, cfg, args.rounds)
+        return
     print("vs minimal hand-written loop (same data in memory, fp32):")
     ratios = compare("minimal", minimal_loop, data, cfg, device, args.rounds)
     if not gpu:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 from typer import Abort
 
-from nas_attn import cli_export, cli_followup
+from nas_attn import cli_export, cli_followup, cli_timm
 from nas_attn.exceptions import NasAttnError
 
 try:  # typer >= 0.2x vendors click as typer._click
@@ -166,6 +166,7 @@ def modules(
 
 cli_export.register(app)  # export, train, report, dashboard
 cli_followup.register(app)  # reseed, validate-proxy
+cli_timm.register(app)  # with-timm
 
 
 def _usage_line(exc: UsageError) -> str:
@@ -179,11 +180,20 @@ def _usage_line(exc: UsageError) -> str:
     )
 
 
+def _error_status(exc: NasAttnError) -> int:
+    """130 for a search the user stopped, 1 for any other user error. The driver module (and Ray
+    with it) is looked up, not imported: only a command that ran a search can have raised it, and
+    ``with-timm`` must leave a user's script a process without Ray in it."""
+    driver = sys.modules.get("nas_attn.search.driver")
+    rerun = sys.modules.get("nas_attn.search.reevaluate")  # reseed / validate-proxy stopped
+    interrupted = (driver is not None and isinstance(exc, driver.SearchInterrupted)) or (
+        rerun is not None and isinstance(exc, rerun.RerunInterrupted)
+    )
+    return EXIT_INTERRUPTED if interrupted else EXIT_USER_ERROR
+
+
 def main() -> None:
     """Entry point: one clean stderr line for user and usage errors, and exit 1, 2 or 130."""
-    from nas_attn.search.driver import SearchInterrupted
-    from nas_attn.search.reevaluate import RerunInterrupted
-
     try:
         code = app(standalone_mode=False)
     except NoArgsIsHelpError:  # the help text is already printed
@@ -193,12 +203,12 @@ def main() -> None:
         sys.exit(EXIT_USAGE)
     except Abort:
         code = EXIT_INTERRUPTED
-    except (SearchInterrupted, RerunInterrupted) as exc:
-        print(f"nas-attn: error: {exc}", file=sys.stderr)
-        _exit_interrupted()
     except NasAttnError as exc:
         print(f"nas-attn: error: {exc}", file=sys.stderr)
-        sys.exit(EXIT_USER_ERROR)
+        status = _error_status(exc)
+        if status == EXIT_INTERRUPTED:
+            _exit_interrupted()
+        sys.exit(status)
     if code == EXIT_INTERRUPTED:  # Typer answers a KeyboardInterrupt with a silent 130
         print(INTERRUPTED_LINE, file=sys.stderr)
         _exit_interrupted()

@@ -36,6 +36,7 @@ def export(
     from nas_attn.export import export_arch, export_onnx, export_torchscript, select_trial
     from nas_attn.search.storage import open_existing_storage, redact_url
     from nas_attn.search.study import load_existing_study
+    from nas_attn.timm_pipeline import DATA_DIR_PLACEHOLDER, timm_command
 
     check_outputs(storage, {"--out": out, "--onnx": onnx, "--torchscript": torchscript})
     the_study = load_existing_study(open_existing_storage(storage), study)
@@ -48,9 +49,13 @@ def export(
         console.info(f"ONNX -> {export_onnx(arch, onnx)}")
     if torchscript is not None:
         console.info(f"TorchScript -> {export_torchscript(arch, torchscript)}")
-    console.info(
-        f'train it: nas-attn train --arch {out}   or in timm: create_model("nas_attn", arch="{out}")'
-    )
+    console.info(f"train it: nas-attn train --arch {out}")
+    console.info(f"or with timm's train.py ({DATA_DIR_PLACEHOLDER}: train/ and val/, one folder per class):")
+    console.command_line(timm_command(arch, out))
+    if arch.normalization is None:
+        console.info(
+            "(this study's trials did not record their input normalisation: add your data's --mean/--std)"
+        )
 
 
 def train(

@@ -24,6 +24,7 @@ from rich.table import Table
 
 from nas_attn.attention import ZooRow
 from nas_attn.backbones import ArchConfig
+from nas_attn.search.latency_reference import CALIBRATION_NOTE
 from nas_attn.search.pool import PoolConfig
 from nas_attn.search.reevaluate import MISLEADING_TAU, ProxyValidation
 from nas_attn.search.results import FrontSummary, TrialRow
@@ -41,6 +42,11 @@ console = Console(
 def info(message: str) -> None:
     """A log line for the user (where the study and artifacts are, what runs where)."""
     console.print(message, markup=False)
+
+
+def command_line(command: str) -> None:
+    """A shell command on its own line, indented and never wrapped, so it copies as is."""
+    console.print(f"  {command}", markup=False, soft_wrap=True)
 
 
 class RichProgressObserver:
@@ -219,6 +225,9 @@ def trials_table(rows: Sequence[TrialRow], title: str, with_rank: bool = False) 
         table.add_column("epochs", justify="right")
     table.add_column("params", justify="right")
     table.add_column("placement")
+    if "latency_ms" in objective_names:
+        table.caption = f"latency ms: {CALIBRATION_NOTE}"
+        table.caption_justify = "left"
     for row in rows:
         table.add_row(
             str(row.number),

@@ -6,13 +6,14 @@
   versions); :func:`export_onnx` / :func:`export_torchscript` write deployable graphs.
 - Importing :mod:`nas_attn` registers the timm entrypoint ``nas_attn``, so
   ``timm.create_model("nas_attn", arch="best.yaml", num_classes=...)`` builds the exported
-  network in any timm-based training script (e.g. timm's ``train.py --model nas_attn
-  --model-kwargs arch=best.yaml``).
+  network in any timm-based training script; scripts that do not import :mod:`nas_attn` (timm's
+  own ``train.py``) run under ``nas-attn with-timm`` (:mod:`nas_attn.with_timm`).
 """
 
 from __future__ import annotations
 
 import datetime as _dt
+import math
 import warnings
 from pathlib import Path
 from typing import Any
@@ -65,14 +66,13 @@ def select_trial(
             )
         return complete[chosen]
     assert max_latency_ms is not None
-    ranked = {r.number for r in rows}
-    within = [
-        t
-        for t in complete.values()
-        if t.number in ranked and float(t.user_attrs.get("latency_ms", float("inf"))) <= max_latency_ms
-    ]
+    latency = {  # calibrated, on the study's current reference when it is an objective
+        r.number: r.values.get("latency_ms", float(complete[r.number].user_attrs.get("latency_ms", math.inf)))
+        for r in rows
+    }
+    within = [t for t in complete.values() if latency.get(t.number, math.inf) <= max_latency_ms]
     if not within:
-        fastest = min(float(t.user_attrs.get("latency_ms", float("inf"))) for t in complete.values())
+        fastest = min(latency.values(), default=math.inf)
         raise NasAttnError(
             f"no trial is within {max_latency_ms} ms (fastest: {fastest:.3f} ms); raise the budget"
         )
@@ -97,20 +97,34 @@ _METRIC_ATTRS = (
     "latency_ms",
     "latency_iqr_ms",
     "latency_ratio",
+    "latency_raw_ms",
     "params",
     "macs",
     "peak_memory_mb",
 )
 
 
+def _normalization(user_attrs: dict[str, Any]) -> dict[str, Any]:
+    """``{"normalization": ...}`` from the proxy data's mean/std a trial recorded (empty if none)."""
+    from nas_attn.timm_pipeline import NORM_DECIMALS
+
+    mean, std = user_attrs.get("input_mean"), user_attrs.get("input_std")
+    if not mean or not std:  # trials of studies made before the worker recorded them
+        return {}
+    rounded = {k: [round(float(v), NORM_DECIMALS) for v in vs] for k, vs in (("mean", mean), ("std", std))}
+    return {"normalization": rounded}
+
+
 def export_arch(
     study: optuna.Study, trial: optuna.trial.FrozenTrial, storage: str, out: str | Path | None = None
 ) -> ArchConfig:
-    """The trial's ArchConfig with provenance; written to ``out`` when given."""
+    """The trial's ArchConfig with provenance and the proxy's input normalisation; written to
+    ``out`` when given."""
     if "arch" not in trial.user_attrs:
         raise NasAttnError(
             f"trial {trial.number} carries no 'arch' user attribute; it was not made by nas-attn"
         )
+    from nas_attn.search.latency_reference import CALIBRATION_NOTE, LatencyReferences
     from nas_attn.search.results import objective_names, ranked_rows
 
     objectives = objective_names(study)
@@ -126,11 +140,20 @@ def export_arch(
         "arch_digest": trial.user_attrs.get("arch_digest"),
         "exported_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     }
+    reference = LatencyReferences.of(study.user_attrs).by_device.get(trial.user_attrs.get("device", ""))
+    if reference is not None and "latency_ms" in objectives:
+        provenance["latency_calibration"] = {
+            "note": CALIBRATION_NOTE,
+            "plain_backbone_ms": reference.median_ms,
+            "measured_by_trial": reference.trial,
+        }
     if row is not None and row.seeds > 1:  # the objectives above are means over the seeds
         provenance["seeds"], provenance["objectives_std"] = row.seeds, row.spread
     if row is not None and row.fidelity_epochs is not None:
         provenance["proxy_epochs"] = row.fidelity_epochs
-    arch = ArchConfig.from_dict({**trial.user_attrs["arch"], "provenance": provenance})
+    arch = ArchConfig.from_dict(
+        {**trial.user_attrs["arch"], **_normalization(trial.user_attrs), "provenance": provenance}
+    )
     if out is not None:
         write_atomic(out, arch.to_yaml(), storage_files(storage))
     return arch
@@ -187,17 +210,33 @@ def export_torchscript(arch: ArchConfig, path: str | Path, model: nn.Module | No
 def nas_attn(pretrained: bool = False, **kwargs: Any) -> nn.Module:
     """timm entrypoint: ``timm.create_model("nas_attn", arch=PATH_OR_DICT, num_classes=N)``.
 
-    Other timm options (``drop_rate``, ``drop_path_rate``, ...) reach the backbone. Weights come
-    from the arch's ``backbone_weights`` (local file), never from a hub.
+    ``num_classes`` overrides the arch's; other timm options (``drop_rate``, ``drop_path_rate``,
+    ``drop_block_rate``, ``global_pool``, ...) reach the backbone. Weights come from the arch's
+    ``backbone_weights`` (local file), never from a hub. The model's ``pretrained_cfg`` carries the
+    arch's input size and normalisation, which timm scripts use when given none of their own.
     """
+    from nas_attn.timm_pipeline import apply_data_config
+
     arch = kwargs.pop("arch", None)
     if arch is None:
-        raise NasAttnError('timm model "nas_attn" needs arch=PATH (an exported arch YAML) or a dict')
+        raise NasAttnError(
+            'timm model "nas_attn" needs arch=PATH (an exported arch YAML) or a dict; '
+            "in timm's scripts: --model-kwargs arch=best.yaml"
+        )
     if pretrained:
-        raise NasAttnError("nas_attn has no hub weights; set backbone_weights: PATH in the arch YAML instead")
-    if kwargs.pop("in_chans", 3) != 3:
-        raise NasAttnError("nas_attn models take 3-channel images (in_chans=3)")
+        raise NasAttnError(
+            'timm model "nas_attn" has no hub weights, so --pretrained (pretrained=True) cannot load any; '
+            "drop it and set backbone_weights: PATH (a local checkpoint of the backbone) in the arch YAML"
+        )
+    in_chans = kwargs.pop("in_chans", 3)
+    if in_chans != 3:
+        raise NasAttnError(
+            f'timm model "nas_attn" takes 3-channel RGB images, got in_chans={in_chans}; '
+            "use --input-size 3 H W (timm's loaders convert grey images to RGB) and no --in-chans"
+        )
     for key in ("pretrained_cfg", "pretrained_cfg_overlay", "cache_dir"):
         kwargs.pop(key, None)
-    num_classes = kwargs.pop("num_classes", None)
-    return build_model(arch, num_classes=num_classes, **kwargs)
+    cfg = ArchConfig.coerce(arch)
+    model = build_model(cfg, num_classes=kwargs.pop("num_classes", None), **kwargs)
+    apply_data_config(model, cfg)
+    return model

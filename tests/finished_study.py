@@ -10,12 +10,19 @@ import torch
 from nas_attn import ArchConfig
 
 ROWS = [("se", 0.60, 1.0), ("eca", 0.90, 2.0), ("cbam", 0.95, 5.0), ("none", 0.70, 3.0)]
+NORMALIZATION = ([0.25, 0.5, 0.75], [0.2, 0.3, 0.4])  # the proxy data's mean and std a worker reports
 
 
-def make_finished_study(directory: Path, rows: list[tuple[str, float, float]] = ROWS) -> optuna.Study:
+def make_finished_study(
+    directory: Path,
+    rows: list[tuple[str, float, float]] = ROWS,
+    name: str = "s",
+    db: str = "s.db",
+    normalization: tuple[list[float], list[float]] = NORMALIZATION,
+) -> optuna.Study:
     """Trials 0..n-1 with ``layer1`` = module and values (accuracy, latency_ms); plus one failed trial."""
     study = optuna.create_study(
-        study_name="s", storage=f"sqlite:///{directory}/s.db", directions=["maximize", "minimize"]
+        study_name=name, storage=f"sqlite:///{directory}/{db}", directions=["maximize", "minimize"]
     )
     study.set_user_attr("objectives", ["accuracy", "latency_ms"])
     for module, accuracy, latency in rows:
@@ -29,6 +36,8 @@ def make_finished_study(directory: Path, rows: list[tuple[str, float, float]] = 
             "params": 11_000_000,
             "device": "cpu test",
             "versions": {"torch": torch.__version__},
+            "input_mean": normalization[0],
+            "input_std": normalization[1],
         }.items():
             trial.set_user_attr(key, value)
         study.tell(trial, [accuracy, latency])

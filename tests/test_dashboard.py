@@ -2,15 +2,33 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from finished_study import make_finished_study
+
+from nas_attn import load_space
+from nas_attn.search import open_storage, open_study, run_search
+from nas_attn.search.inprocess import InProcessPool
+
+TWO_BASELINES_SPACE = """\
+name: named
+backbone: {name: resnet18, stem: cifar}
+stages:
+  layer1: {module: [none, se], reduction: [16], position: [block]}
+proxy: {dataset: digits, image_size: 8, epochs: 1, batch_size: 64, train_subset: 200, val_subset: 100}
+latency: {warmup: 1, repeats: 5}
+search: {sampler: random, seed: 0}
+"""
 
 
 def free_port() -> int:
@@ -19,37 +37,60 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def test_dashboard_serves_the_study_on_loopback(tmp_path: Path) -> None:
-    make_finished_study(tmp_path)
+@contextlib.contextmanager
+def dashboard(storage: str) -> Iterator[tuple[int, list[str]]]:
+    """``nas-attn dashboard`` on ``storage`` and a free loopback port; yields (port, its output
+    lines, filled when it stops)."""
     port = free_port()
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "nas_attn",
-            "dashboard",
-            "--storage",
-            f"sqlite:///{tmp_path}/s.db",
-            "--port",
-            str(port),
-        ],
+        [sys.executable, "-m", "nas_attn", "dashboard", "--storage", storage, "--port", str(port)],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
         env={**os.environ, "COLUMNS": "200"},
     )
+    output: list[str] = []
     try:
-        body = ""
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and not body:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/studies", timeout=2) as response:
-                    assert response.status == 200
-                    body = response.read().decode()
-            except OSError:
-                time.sleep(0.5)
-        assert '"study_name": "s"' in body.replace('":"', '": "')
+        yield port, output
     finally:
         proc.terminate()
         out, _ = proc.communicate(timeout=30)
-    assert f"at http://127.0.0.1:{port}/" in out
+        output.extend(out.splitlines())
+
+
+def get_json(port: int, path: str) -> Any:
+    """GET ``path`` from the dashboard, retrying until it answers (60 s at most)."""
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=2) as response:
+                assert response.status == 200
+                return json.loads(response.read().decode())
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+
+
+def test_dashboard_serves_the_study_on_loopback(tmp_path: Path) -> None:
+    make_finished_study(tmp_path)
+    with dashboard(f"sqlite:///{tmp_path}/s.db") as (port, output):
+        studies = get_json(port, "/api/studies")["study_summaries"]
+        assert [s["study_name"] for s in studies] == ["s"]
+    assert any(f"at http://127.0.0.1:{port}/" in line for line in output)
+
+
+def test_dashboard_labels_a_searched_studys_objectives_by_name(tmp_path: Path) -> None:
+    """A study made by the search (real worker code, two baselines) names its objectives, and
+    optuna-dashboard's API serves those names (not 0 and 1)."""
+    space_file = tmp_path / "space.yaml"
+    space_file.write_text(TWO_BASELINES_SPACE)
+    space = load_space(space_file)
+    url = f"sqlite:///{tmp_path}/named.db"
+    study = open_study(open_storage(url), space.name, space, space.search.sampler)
+    assert run_search(study, space, 2, InProcessPool(threads=1)).complete == 2
+    with dashboard(url) as (port, _):
+        (summary,) = get_json(port, "/api/studies")["study_summaries"]
+        detail = get_json(port, f"/api/studies/{summary['study_id']}")
+    assert detail["objective_names"] == ["accuracy", "latency_ms"]
+    assert [t["state"] for t in detail["trials"]] == ["Complete", "Complete"]

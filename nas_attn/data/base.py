@@ -1,13 +1,16 @@
 """ProxyData: a whole proxy dataset as uint8 tensors, plus the registries of datasets.
 
 Two registries: fixed names (``digits``, ``mnist5k``, ``synthetic``) map to a DatasetSpec, and
-path kinds (``cifar10``, ``cifar100``, ``imagefolder``) map to an opener that turns
-``kind:PATH`` into a DatasetSpec after checking the files cheaply (layout and class count are
-read without decoding any image).
+path kinds (``cifar10``, ``cifar100``, ``imagefolder``, ``mnist``, ``fashion-mnist``) map to an
+opener that turns ``kind:PATH`` into a DatasetSpec after checking the files cheaply (layout and
+class count are read without decoding any image). A kind with a :class:`DefaultLocation` may be
+written without a path (``fashion-mnist``): it is looked up in an environment variable, then in
+the system folders where a package installs it.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -101,12 +104,28 @@ DatasetOpener = Callable[[str, Path], DatasetSpec]
 
 
 @dataclass(frozen=True)
+class DefaultLocation:
+    """Where a kind's data is found when written without a path: ``$env_var``, else the first of
+    ``paths`` that exists; ``how_to_get`` tells the user how to get a copy when neither is there."""
+
+    env_var: str
+    paths: tuple[Path, ...]
+    how_to_get: str
+
+    def find(self) -> Path | None:
+        if value := os.environ.get(self.env_var):
+            return Path(value).expanduser()
+        return next((p for p in self.paths if p.is_dir()), None)
+
+
+@dataclass(frozen=True)
 class DatasetKind:
     """A ``kind:PATH`` family: ``open(name, path)`` checks the files and returns a DatasetSpec."""
 
     kind: str
     usage: str
     open: DatasetOpener
+    default: DefaultLocation | None = None
 
 
 _DATASETS: dict[str, DatasetSpec] = {}
@@ -123,28 +142,35 @@ def register_dataset(name: str, num_classes: int) -> Callable[[DatasetLoader], D
     return decorator
 
 
-def register_dataset_kind(kind: str, usage: str) -> Callable[[DatasetOpener], DatasetOpener]:
+def register_dataset_kind(
+    kind: str, usage: str, default: DefaultLocation | None = None
+) -> Callable[[DatasetOpener], DatasetOpener]:
     """Register ``opener(name, path) -> DatasetSpec`` for datasets written ``kind:PATH``.
 
-    ``usage`` says what PATH must be, e.g. ``"the extracted cifar-10-batches-py folder"``.
+    ``usage`` says what PATH must be, e.g. ``"the extracted cifar-10-batches-py folder"``. With a
+    ``default`` location the kind may also be written alone (``kind``, no path).
     """
 
     def decorator(opener: DatasetOpener) -> DatasetOpener:
-        _KINDS[kind] = DatasetKind(kind, usage, opener)
+        _KINDS[kind] = DatasetKind(kind, usage, opener, default)
         return opener
 
     return decorator
 
 
 def list_datasets() -> list[str]:
-    """Fixed dataset names, then the path kinds written ``kind:PATH``."""
-    return sorted(_DATASETS) + [f"{kind}:PATH" for kind in sorted(_KINDS)]
+    """Fixed dataset names (and kinds that have a default location), then ``kind:PATH`` forms."""
+    alone = [kind for kind, spec in _KINDS.items() if spec.default is not None]
+    return sorted([*_DATASETS, *alone]) + [f"{kind}:PATH" for kind in sorted(_KINDS)]
 
 
-def _split_name(name: str) -> tuple[DatasetKind, Path] | None:
-    """``(kind, path)`` for a ``kind:PATH`` name, None for a fixed name; errors for bad names."""
+def _split_name(name: str) -> tuple[DatasetKind, Path | None] | None:
+    """``(kind, path)`` for a ``kind:PATH`` name (path None: a kind written alone, to be found at
+    its default location), None for a fixed name; errors for bad names."""
     if name in _DATASETS:
         return None
+    if name in _KINDS and _KINDS[name].default is not None:
+        return _KINDS[name], None
     kind, sep, path = name.partition(":")
     if not sep or kind not in _KINDS:
         raise NasAttnError(f"unknown dataset '{name}'; available: {', '.join(list_datasets())}")
@@ -165,9 +191,29 @@ def get_dataset_spec(name: str) -> DatasetSpec:
     if split is None:
         return _DATASETS[name]
     kind, path = split
+    if path is None:
+        path = _default_path(name, kind)
     if not path.exists():
         raise NasAttnError(f"dataset '{name}': {path} does not exist; point {kind.kind}: at {kind.usage}")
     return kind.open(name, path)
+
+
+def _default_path(name: str, kind: DatasetKind) -> Path:
+    """The folder a kind written alone stands for; a NasAttnError saying how to get it when absent."""
+    assert kind.default is not None
+    found = kind.default.find()
+    if found is None:
+        where = ", ".join(str(p) for p in kind.default.paths)
+        raise NasAttnError(
+            f"dataset '{name}': no copy found (${kind.default.env_var} is unset and {where} does not exist); "
+            f"{kind.default.how_to_get}"
+        )
+    if not found.exists():
+        raise NasAttnError(
+            f"dataset '{name}': ${kind.default.env_var} names {found}, which does not exist; "
+            f"point it at {kind.usage}"
+        )
+    return found
 
 
 def load_dataset(name: str, image_size: int, seed: int = 0) -> ProxyData:

@@ -35,6 +35,8 @@ from nas_attn.search import trial_attrs as attrs
 from nas_attn.search.dispatch import Outcome, TrialPool
 from nas_attn.search.fidelity import FidelitySchedule, Member, fidelity_attrs
 from nas_attn.search.interrupts import FINISH, STOP_NOW, StopRequests
+from nas_attn.search.latency_reference import STUDY_ATTR as LATENCY_STUDY_ATTR
+from nas_attn.search.latency_reference import LatencyReferences, calibrated_attrs
 from nas_attn.search.ledger import (
     DONE,
     FAILED,
@@ -177,6 +179,7 @@ class _Driver:
         self.size = space_size(space)
         self.objectives = [o.name for o in space.objectives]
         self.constraints = list(space.constraints)
+        self.latency_references = LatencyReferences.of(study.user_attrs)
         self.payload_common = {
             "latency": space.latency.model_dump(mode="json"),
             "constraints": [c.model_dump(mode="json") for c in space.constraints],
@@ -558,7 +561,9 @@ class _Driver:
         (fail, or lose and re-enqueue) handles it: a first-budget run that did not succeed."""
         assert self.fidelity is not None
         if outcome.kind == "ok" and outcome.result is not None:
-            self.fidelity.record(member, outcome.result)
+            number = member.ref.trial.number
+            _, result = self.calibrate(number, TrialResult.from_dict(outcome.result), outcome.result)
+            self.fidelity.record(member, result)  # rungs compare latency on the study's one scale
             handled = True
         elif outcome.kind == "lost":
             handled = self.fidelity.lost(member, outcome.reason)
@@ -569,7 +574,7 @@ class _Driver:
 
     def complete(self, entry: _Training, result: dict[str, Any]) -> None:
         trial, digest = entry.trial, entry.digest
-        parsed = TrialResult.from_dict(result)
+        parsed, result = self.calibrate(trial.number, TrialResult.from_dict(result), result)
         values = parsed.objective_values(self.objectives)
         for constraint in self.constraints:
             violation = constraint.violation(parsed.objective(constraint.metric))
@@ -592,6 +597,16 @@ class _Driver:
         self.finish(trial, TrialState.COMPLETE, values, result, linked, also=[settle])
         self.consecutive_failures = 0
         self.observer.trial_finished(trial.number, parsed, None)
+
+    def calibrate(
+        self, number: int, parsed: TrialResult, result: dict[str, Any]
+    ) -> tuple[TrialResult, dict[str, Any]]:
+        """Refresh the study's latency reference from this result's plain-backbone timing if it
+        is less noisy, then calibrate the result's latency_ms with the reference."""
+        if self.latency_references.offer(parsed, number):
+            self.study.set_user_attr(LATENCY_STUDY_ATTR, self.latency_references.to_attr())
+        parsed = self.latency_references.calibrate(parsed)
+        return parsed, {**result, **calibrated_attrs(parsed)}
 
     def lost(self, trial: _Asked, digest: str, reason: str) -> None:
         known = trial.sql.user_attrs

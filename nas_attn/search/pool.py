@@ -27,6 +27,7 @@ from ray.exceptions import GetTimeoutError, RayActorError, RayError, RayTaskErro
 
 from nas_attn.exceptions import NasAttnError
 from nas_attn.search.dispatch import Outcome
+from nas_attn.search.local_ray import without_autoscaler
 from nas_attn.search.trial_attrs import WORKER_NODE
 from nas_attn.worker.config import SKIP_FILE_CHECKS, ProxyConfig
 from nas_attn.worker.proxy_data import load_proxy_data
@@ -65,7 +66,8 @@ def start_ray(address: str | None, workers: int) -> None:
     else:
         kwargs["address"] = address
     try:
-        ray.init(**kwargs)
+        with without_autoscaler() if address is None else contextlib.nullcontext():
+            ray.init(**kwargs)
     except (ConnectionError, RuntimeError, ValueError) as exc:
         raise NasAttnError(f"cannot start or reach Ray at '{address or 'local'}': {exc}") from None
 

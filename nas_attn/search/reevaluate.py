@@ -23,6 +23,8 @@ from nas_attn.exceptions import NasAttnError
 from nas_attn.rank_correlation import kendall_tau, spearman_rho
 from nas_attn.search.dispatch import Outcome, TrialPool
 from nas_attn.search.interrupts import FINISH, STOP_NOW, StopRequests
+from nas_attn.search.latency_reference import USED_ATTR as LATENCY_USED
+from nas_attn.search.latency_reference import calibrate_on_study
 from nas_attn.search.results import TrialRow, objective_names, pareto_rows, ranked_rows, seed_runs_key
 from nas_attn.search.space import SearchSpace
 from nas_attn.worker.config import ProxyConfig
@@ -128,9 +130,12 @@ def reseed_front(
                 report.failures.append(f"trial {job.trial} seed {job.proxy.training_seed}: {outcome.reason}")
                 return
             key = seed_runs_key(job.trial)
+            result = calibrate_on_study(study, outcome.result)
             runs = study.user_attrs.get(key) or {"seeds": [], "values": []}
+            runs.setdefault(LATENCY_USED, [None] * len(runs["values"]))
             runs["seeds"].append(job.proxy.training_seed)
-            runs["values"].append(_result_values(outcome.result, names))
+            runs["values"].append(_result_values(result, names))
+            runs[LATENCY_USED].append(result.get(LATENCY_USED))
             study.set_user_attr(key, runs)
             notice(f"trial {job.trial} seed {job.proxy.training_seed}: " + _describe(outcome.result, names))
 

@@ -25,6 +25,8 @@ from nas_attn.pareto import (
 )
 from nas_attn.search import trial_attrs as attrs
 from nas_attn.search.fidelity import FIDELITY_EPOCHS
+from nas_attn.search.latency_reference import USED_ATTR as LATENCY_USED
+from nas_attn.search.latency_reference import LatencyReferences, rescaled_latency
 
 
 @dataclass(frozen=True)
@@ -109,15 +111,36 @@ def seed_runs_key(trial_number: int) -> str:
     return f"{SEED_RUNS_PREFIX}{trial_number}"
 
 
+def _on_current_reference(
+    values: list[float], names: list[str], used_ms: float | None, current_ms: float | None
+) -> list[float]:
+    """``values`` with a calibrated ``latency_ms`` moved to the study's current reference."""
+    return [
+        rescaled_latency(v, used_ms, current_ms) if name == "latency_ms" else v
+        for v, name in zip(values, names, strict=True)
+    ]
+
+
 def trial_values(
-    study_attrs: dict[str, Any], trial: optuna.trial.FrozenTrial
+    study_attrs: dict[str, Any], trial: optuna.trial.FrozenTrial, names: list[str] | None = None
 ) -> tuple[list[float], list[float], int]:
     """The values a trial is ranked by: the mean over its seeds when it was re-run (with the
-    standard deviation per objective and the number of seeds), else its own values."""
+    standard deviation per objective and the number of seeds), else its own values. A
+    calibrated ``latency_ms`` (given ``names``) is put on the study's current latency reference."""
+    names = names or []
+    current = LatencyReferences.of(study_attrs).current_ms(trial.user_attrs.get("device"))
+    own = list(trial.values)
+    if "latency_ms" in names:
+        own = _on_current_reference(own, names, trial.user_attrs.get(LATENCY_USED), current)
     runs = study_attrs.get(seed_runs_key(trial.number))
     if not runs:
-        return list(trial.values), [], 1
-    per_seed = [list(trial.values)] + [list(v) for v in runs["values"]]
+        return own, [], 1
+    used = runs.get(LATENCY_USED) or [None] * len(runs["values"])
+    reruns = [
+        _on_current_reference(list(v), names, u, current) if "latency_ms" in names else list(v)
+        for v, u in zip(runs["values"], used, strict=True)
+    ]
+    per_seed = [own, *reruns]
     columns = list(zip(*per_seed, strict=True))
     return [statistics.fmean(c) for c in columns], [statistics.stdev(c) for c in columns], len(per_seed)
 
@@ -129,7 +152,7 @@ def ranked_rows(study: TrialSource) -> list[TrialRow]:
     directions = study_directions(study)
     trials = top_fidelity_trials(study)
     study_attrs = study.user_attrs
-    measured = [trial_values(study_attrs, t) for t in trials]
+    measured = [trial_values(study_attrs, t, names) for t in trials]
     values = [m[0] for m in measured]
     ranks = non_dominated_ranks(values, directions)
     crowding = [math.inf] * len(trials)

@@ -7,8 +7,10 @@ the baseline placements enqueued first (unless ``search.baselines: false``).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
+import warnings
 from typing import Any
 
 import optuna
@@ -112,8 +114,19 @@ def open_study(
                 study.enqueue_trial(params, user_attrs={attrs.BASELINE: name})
     else:
         _settle_identity(study, space)
+    name_objectives(study, [o.name for o in space.objectives])
     study.sampler = make_sampler(sampler_name, space, (space.search.seed + offset) % (SEED_MAX + 1))
     return study
+
+
+def name_objectives(study: optuna.Study, names: list[str]) -> None:
+    """Label the study's values by objective name (optuna-dashboard and the ``optuna`` CLI show
+    "accuracy" instead of 0); done once, also for studies created before names were stored."""
+    if study.metric_names == names:
+        return
+    with warnings.catch_warnings(), contextlib.suppress(StorageInternalError):  # a racing driver did it
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        study.set_metric_names(names)
 
 
 def load_existing_study(storage: optuna.storages.BaseStorage, study_name: str) -> optuna.Study:

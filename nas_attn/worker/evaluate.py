@@ -27,11 +27,16 @@ class TrialResult:
     """Everything a worker reports for one placement (JSON-safe via :meth:`to_dict`).
 
     ``latency_ratio`` is this placement's latency over the plain backbone's
-    (``baseline_latency_ms``), timed interleaved in the same worker. ``macs`` counts one forward
+    (``baseline_latency_ms``), timed interleaved in the same worker. ``latency_ms`` is calibrated:
+    that ratio times a reference latency of the plain backbone (``latency_reference_ms``: this
+    worker's own measurement here; the search replaces it with the study's lowest-noise one, see
+    ``search.latency_reference``), so it compares across trials measured under different load;
+    the raw median is ``latency_raw_ms``. ``macs`` counts one forward
     at batch 1. ``peak_memory_mb`` is the training's peak: the CUDA allocator on a GPU, the
     process's resident set on a CPU (``peak_memory_source`` says which). A placement that breaks
     a screening constraint is not trained: ``trained`` is False, ``violations`` names the broken
-    limits and ``accuracy`` is 0 (it is recorded infeasible and never ranked).
+    limits and ``accuracy`` is 0 (it is recorded infeasible and never ranked). ``input_mean`` /
+    ``input_std`` are the proxy data's normalisation, which export writes into the arch YAML.
     """
 
     accuracy: float
@@ -45,6 +50,10 @@ class TrialResult:
     latency_ratio: float = float("nan")
     latency_ratio_iqr: float = float("nan")
     baseline_latency_ms: float = float("nan")
+    baseline_latency_iqr_ms: float = float("nan")
+    latency_raw_ms: float = float("nan")
+    latency_raw_iqr_ms: float = float("nan")
+    latency_reference_ms: float = float("nan")
     macs: int = 0
     peak_memory_mb: float = 0.0
     peak_memory_source: str = ""
@@ -56,6 +65,8 @@ class TrialResult:
     val_accuracy_curve: list[float] = field(default_factory=list)
     train_loss_curve: list[float] = field(default_factory=list)
     versions: dict[str, str] = field(default_factory=dict)
+    input_mean: list[float] = field(default_factory=list)
+    input_std: list[float] = field(default_factory=list)
 
     def objective(self, name: str) -> float:
         """Value of objective ``name`` (one of :data:`OBJECTIVE_NAMES`)."""
@@ -87,7 +98,7 @@ def baseline_arch(arch: ArchConfig) -> ArchConfig:
     return arch.model_copy(update={"stages": {}, "provenance": None})
 
 
-def _time_against_baseline(
+def time_against_baseline(
     model: nn.Module, arch: ArchConfig, num_classes: int, latency: LatencyConfig, device: torch.device
 ) -> LatencyComparison:
     """Latency of ``model`` timed interleaved with the plain backbone; the plain backbone itself
@@ -124,11 +135,12 @@ def evaluate(
     params = count_params(model)
     macs = count_macs(model, arch.image_size)
     latency_device = device if latency.device == "auto" else resolve_device(latency.device)
-    timing = _time_against_baseline(model.to(latency_device), arch, data.num_classes, latency, latency_device)
+    timing = time_against_baseline(model.to(latency_device), arch, data.num_classes, latency, latency_device)
+    reference_ms = timing.baseline.median_ms
     measured = TrialResult(  # everything known before training
         accuracy=0.0,
-        latency_ms=timing.model.median_ms,
-        latency_iqr_ms=timing.model.iqr_ms,
+        latency_ms=timing.ratio * reference_ms,
+        latency_iqr_ms=timing.ratio_iqr * reference_ms,
         params=params,
         train_seconds=0.0,
         images_per_second=0.0,
@@ -136,9 +148,15 @@ def evaluate(
         device=describe_device(device),
         latency_ratio=timing.ratio,
         latency_ratio_iqr=timing.ratio_iqr,
-        baseline_latency_ms=timing.baseline.median_ms,
+        baseline_latency_ms=reference_ms,
+        baseline_latency_iqr_ms=timing.baseline.iqr_ms,
+        latency_raw_ms=timing.model.median_ms,
+        latency_raw_iqr_ms=timing.model.iqr_ms,
+        latency_reference_ms=reference_ms,
         macs=macs,
         versions=versions(),
+        input_mean=list(data.mean),
+        input_std=list(data.std),
     )
     broken = violations(constraints, measured)
     if broken:

@@ -13,11 +13,14 @@ from nas_attn.worker.config import SKIP_FILE_CHECKS
 def test_every_kind_is_listed() -> None:
     assert list_datasets() == [
         "digits",
+        "fashion-mnist",
         "mnist5k",
         "synthetic",
         "cifar10:PATH",
         "cifar100:PATH",
+        "fashion-mnist:PATH",
         "imagefolder:PATH",
+        "mnist:PATH",
     ]
 
 

@@ -1,3 +1,4 @@
+import os
 from pathlib import Path
 
 import optuna
@@ -11,12 +12,20 @@ from nas_attn.search import sample_arch
 REPO = Path(__file__).resolve().parents[2]
 
 
-@pytest.mark.parametrize("name", ["resnet18_stages.yaml", "resnet18_cifar10_gpu.yaml"])
+FASHION_COPY = Path("/usr/share/datasets/fashion-mnist")
+NEED_FASHION = os.environ.get("NAS_ATTN_REQUIRE_FASHION_MNIST") == "1"
+
+
+@pytest.mark.parametrize(
+    "name", ["resnet18_stages.yaml", "resnet18_cifar10_gpu.yaml", "resnet18_fashion.yaml"]
+)
 def test_shipped_spaces_load(name: str, tmp_path: Path) -> None:
     text = (REPO / "search_spaces" / name).read_text()
     dataset = yaml.safe_load(text)["proxy"]["dataset"]
     if ":" in dataset and not (REPO / dataset.split(":", 1)[1]).exists():
         text = text.replace(dataset, "digits")  # its files live on the user's machine, not here
+    if dataset == "fashion-mnist" and not FASHION_COPY.is_dir() and not NEED_FASHION:
+        text = text.replace("dataset: fashion-mnist", "dataset: digits")  # no Debian copy here
     path = tmp_path / name
     path.write_text(text)
     space = load_space(path)
@@ -29,6 +38,22 @@ def test_default_space_is_sized_for_a_laptop_cpu() -> None:
     space = load_space(REPO / "search_spaces" / "resnet18_stages.yaml")
     assert space.name == "resnet18_stages" and space.search.sampler == "nsga2"
     assert space.proxy.dataset == "digits" and space.proxy.image_size <= 16 and space.proxy.epochs <= 5
+
+
+@pytest.mark.skipif(
+    not FASHION_COPY.is_dir() and not NEED_FASHION, reason="dataset-fashion-mnist not installed"
+)
+def test_fashion_space_reads_debians_copy_at_the_measured_budget() -> None:
+    space = load_space(REPO / "search_spaces" / "resnet18_fashion.yaml")
+    proxy = space.proxy
+    assert (proxy.dataset, proxy.image_size, proxy.train_subset, proxy.val_subset, proxy.epochs) == (
+        "fashion-mnist",
+        16,
+        2500,
+        2000,
+        2,
+    )
+    assert space.num_classes == 10 and space.name == "resnet18_fashion"
 
 
 def write(tmp_path: Path, text: str) -> Path:

@@ -28,6 +28,8 @@ def test_runner_reports_all_metrics_and_caches_the_dataset() -> None:
     assert all(math.isfinite(parsed.objective(name)) for name in OBJECTIVE_NAMES)
     data = runner.data_for(ProxyConfig.model_validate(PROXY))
     assert len(data.train_labels) == 256 and len(data.val_labels) == 100
+    # the normalisation the proxy trained with (the subset's), which export writes into the arch YAML
+    assert (result["input_mean"], result["input_std"]) == (list(data.mean), list(data.std))
     plain = runner.run({"image_size": 8, "stages": {"layer1": {"module": "none"}}}, PROXY, LATENCY)["result"]
     assert runner.data_for(ProxyConfig.model_validate(PROXY)) is data
     # the plain backbone is its own baseline: exactly 1, not a noisy reading of 1
