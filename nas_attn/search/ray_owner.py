@@ -19,6 +19,7 @@ import json
 import os
 import signal
 from pathlib import Path
+from typing import Any
 
 from nas_attn.data.cache import cache_dir
 from nas_attn.redact import redact_url
@@ -96,7 +97,9 @@ def local_ray_pids() -> list[int]:
     try:
         from ray._private import worker
 
-        node = worker._global_node
+        node: Any = getattr(worker, "_global_node", None)
+        if node is None:
+            return []
         return [info.process.pid for infos in node.all_processes.values() for info in infos]
     except Exception:  # a private API: without it there is just no record
         return []
