@@ -36,7 +36,7 @@ class ProxyConfig(BaseModel):
     image_size: Int = Field(default=16, ge=4, le=MAX_IMAGE_SIZE)
     epochs: Int = Field(default=3, ge=1, le=10_000)
     batch_size: Int = Field(default=32, ge=1, le=4096)
-    lr: Float = Field(default=0.1, gt=0, le=100)
+    lr: Float = Field(default=0.1, gt=0)  # finite; a too-large one diverges: a failed trial with its reason
     momentum: Float = Field(default=0.9, ge=0, lt=1)
     weight_decay: Float = Field(default=5e-4, ge=0, le=1)
     label_smoothing: Float = Field(default=0.1, ge=0, lt=1)
