@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import signal
 import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -35,6 +37,7 @@ app = typer.Typer(
 EXIT_USER_ERROR = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
+INTERRUPTED_LINE = "nas-attn: error: interrupted (Ctrl-C); nothing half-done was written: re-run the command"
 
 
 @app.callback()
@@ -148,10 +151,10 @@ def front(
 
 @app.command()
 def modules(
-    channels: int = typer.Option(256, "--channels", min=1, help="Input channels C."),
-    size: int = typer.Option(16, "--size", min=1, help="Feature map height = width."),
+    channels: int = typer.Option(256, "--channels", min=1, max=4096, help="Input channels C."),
+    size: int = typer.Option(16, "--size", min=1, max=64, help="Feature map height = width."),
     reduction: int | None = typer.Option(
-        None, "--reduction", min=1, help="Ratio r (default: each module's)."
+        None, "--reduction", min=1, max=4096, help="Ratio r (default: each module's)."
     ),
 ) -> None:
     """The attention zoo: kind, paper, extra params/MACs and latency overhead at one shape."""
@@ -182,7 +185,10 @@ def _error_status(exc: NasAttnError) -> int:
     with it) is looked up, not imported: only a command that ran a search can have raised it, and
     ``with-timm`` must leave a user's script a process without Ray in it."""
     driver = sys.modules.get("nas_attn.search.driver")
-    interrupted = driver is not None and isinstance(exc, driver.SearchInterrupted)
+    rerun = sys.modules.get("nas_attn.search.reevaluate")  # reseed / validate-proxy stopped
+    interrupted = (driver is not None and isinstance(exc, driver.SearchInterrupted)) or (
+        rerun is not None and isinstance(exc, rerun.RerunInterrupted)
+    )
     return EXIT_INTERRUPTED if interrupted else EXIT_USER_ERROR
 
 
@@ -196,12 +202,25 @@ def main() -> None:
         print(f"nas-attn: error: {_usage_line(exc)}", file=sys.stderr)
         sys.exit(EXIT_USAGE)
     except Abort:
-        print("nas-attn: error: interrupted before the search started; nothing was run", file=sys.stderr)
-        sys.exit(EXIT_INTERRUPTED)
+        code = EXIT_INTERRUPTED
     except NasAttnError as exc:
         print(f"nas-attn: error: {exc}", file=sys.stderr)
-        sys.exit(_error_status(exc))
+        status = _error_status(exc)
+        if status == EXIT_INTERRUPTED:
+            _exit_interrupted()
+        sys.exit(status)
+    if code == EXIT_INTERRUPTED:  # Typer answers a KeyboardInterrupt with a silent 130
+        print(INTERRUPTED_LINE, file=sys.stderr)
+        _exit_interrupted()
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def _exit_interrupted() -> None:
+    """Exit 130 with further Ctrl-C ignored, so Ray's atexit shutdown runs to the end: no
+    traceback from an interrupted cleanup, and no Ray processes left behind by it."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    sys.exit(EXIT_INTERRUPTED)
 
 
 if __name__ == "__main__":

@@ -6,6 +6,8 @@ Registered on the main Typer app by :func:`register`; heavy imports happen insid
 
 from __future__ import annotations
 
+import errno
+import socket
 from pathlib import Path
 
 import typer
@@ -62,6 +64,7 @@ def export(
     from nas_attn.search.study import load_existing_study
     from nas_attn.timm_pipeline import DATA_DIR_PLACEHOLDER, timm_command
 
+    check_outputs(storage, {"--out": out, "--onnx": onnx, "--torchscript": torchscript})
     the_study = load_existing_study(open_existing_storage(storage), study)
     chosen = select_trial(the_study, trial=trial, knee=knee, max_latency_ms=max_latency_ms)
     arch = export_arch(the_study, chosen, redact_url(storage), out)
@@ -152,6 +155,7 @@ def report(
     from nas_attn.search.storage import open_existing_storage, redact_url
     from nas_attn.search.study import load_existing_study
 
+    check_outputs(storage, {"--out": out})
     path = write_report(load_existing_study(open_existing_storage(storage), study), redact_url(storage), out)
     console.info(f"report -> {path} (open it in a browser; it works offline)")
 
@@ -166,16 +170,46 @@ def dashboard(
 
     from nas_attn import console
     from nas_attn.artifacts import artifact_store_for
-    from nas_attn.search.storage import open_storage, redact_url
+    from nas_attn.search.storage import open_existing_storage, redact_url
 
-    opened = open_storage(storage)
+    check_bind_address(host)
+    opened = open_existing_storage(storage)
     if host not in {"127.0.0.1", "localhost", "::1"}:
         console.info(f"warning: binding to {host} exposes the dashboard to your network")
     console.info(f"dashboard for {redact_url(storage)} at http://{host}:{port}/ (Ctrl-C to stop)")
     try:
         run_server(opened, host=host, port=port, artifact_store=artifact_store_for(storage))
     except OSError as exc:
-        raise NasAttnError(f"cannot serve on {host}:{port}: {exc.strerror}; pick another --port") from None
+        fix = (
+            "pick another --port"
+            if exc.errno == errno.EADDRINUSE
+            else "pass an address of this machine as --host"
+        )
+        raise NasAttnError(f"cannot serve on {host}:{port}: {exc.strerror}; {fix}") from None
+
+
+def check_bind_address(host: str) -> None:
+    """Refuse a --host that is not an address or resolvable name (before anything is opened)."""
+    try:
+        socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+    except (OSError, UnicodeError):
+        raise NasAttnError(
+            f"--host '{host}' is not a valid address or host name; use 127.0.0.1 (this machine only), "
+            "0.0.0.0 (every interface) or one of this machine's addresses"
+        ) from None
+
+
+def check_outputs(storage: str, outputs: dict[str, Path | None]) -> None:
+    """Refuse, before any work, output paths that are folders, lack a folder, repeat each other
+    or would overwrite the study's database or another input."""
+    from nas_attn.outputs import check_output, storage_files
+
+    given = {flag: path for flag, path in outputs.items() if path is not None}
+    for flag, path in given.items():
+        check_output(path, storage_files(storage), flag)
+    resolved = [path.resolve() for path in given.values()]
+    if len(set(resolved)) != len(resolved):
+        raise NasAttnError(f"{' and '.join(given)} name the same file; give each output its own path")
 
 
 def _export_trained(

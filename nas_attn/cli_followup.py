@@ -12,6 +12,7 @@ import typer
 from nas_attn.exceptions import NasAttnError
 
 DEFAULT_STORAGE = "sqlite:///nas_attn.db"
+MAX_SEEDS = 20  # as search.final_seeds: each seed retrains the whole front
 
 # The options both commands share: which study, and where its trials run again.
 Study = Annotated[str, typer.Option("--study", help="Study name.")]
@@ -23,7 +24,9 @@ Device = Annotated[str, typer.Option("--device", help="auto | cpu | cuda")]
 
 def reseed(
     study: Study,
-    seeds: int = typer.Option(3, "--seeds", min=2, help="Seeds per front trial, its own included."),
+    seeds: int = typer.Option(
+        3, "--seeds", min=2, max=MAX_SEEDS, help="Seeds per front trial, its own included."
+    ),
     storage: Storage = DEFAULT_STORAGE,
     workers: Workers = None,
     ray_address: RayAddress = None,
@@ -50,8 +53,10 @@ def reseed(
 
 def validate_proxy(
     study: Study,
-    epochs: int = typer.Option(..., "--epochs", min=1, help="The longer budget to compare with."),
-    sample: int = typer.Option(8, "--sample", min=2, help="Trials to retrain, along the front and off it."),
+    epochs: int = typer.Option(..., "--epochs", min=1, max=10_000, help="The longer budget to compare with."),
+    sample: int = typer.Option(
+        8, "--sample", min=2, max=1000, help="Trials to retrain, along the front and off it."
+    ),
     storage: Storage = DEFAULT_STORAGE,
     workers: Workers = None,
     ray_address: RayAddress = None,
@@ -61,6 +66,7 @@ def validate_proxy(
     from nas_attn import console
     from nas_attn.search.followup import FollowupRequest, run_on_study
     from nas_attn.search.reevaluate import validate_proxy as run_validation
+    from nas_attn.search.reevaluate import validation_sample
 
     with console.JobProgress("validate-proxy") as progress:
         result = run_on_study(
@@ -68,6 +74,7 @@ def validate_proxy(
             lambda the_study, space, pool: run_validation(
                 the_study, space, pool, sample, epochs, console.info, observer=progress
             ),
+            check=lambda the_study, space: validation_sample(the_study, space, sample, epochs),
         )
     console.print_validation(result)
     console.info(f"stored in study '{study}' as user attribute 'proxy_validation'")

@@ -25,6 +25,7 @@ from torch import nn
 
 from nas_attn.backbones import ArchConfig, build_model
 from nas_attn.exceptions import NasAttnError
+from nas_attn.outputs import storage_files, write_atomic, write_atomic_with
 
 Selection = int | str | float
 
@@ -51,6 +52,7 @@ def select_trial(
                 f"trial {trial} is not a complete trial of '{study.study_name}'; complete trials: "
                 f"{', '.join(map(str, sorted(complete)))}"
             )
+        _check_trained(complete[trial], study)
         return complete[trial]
     from nas_attn.search.results import ranked_rows  # not at import: keeps `import nas_attn` free of Ray
 
@@ -75,6 +77,19 @@ def select_trial(
             f"no trial is within {max_latency_ms} ms (fastest: {fastest:.3f} ms); raise the budget"
         )
     return max(within, key=lambda t: (float(t.user_attrs.get("accuracy", 0.0)), -t.number))
+
+
+def _check_trained(trial: optuna.trial.FrozenTrial, study: optuna.Study) -> None:
+    """A trial screened out by a constraint was never trained: its accuracy is no result."""
+    if trial.user_attrs.get("trained", True) is not False:
+        return
+    from nas_attn.search.results import evaluated_trials
+
+    trained = ", ".join(str(t.number) for t in evaluated_trials(study)) or "none yet"
+    raise NasAttnError(
+        f"trial {trial.number} was screened out by a constraint and never trained, so it has no accuracy "
+        f"to export; export a trained trial (trained trials: {trained}) or use --knee"
+    )
 
 
 _METRIC_ATTRS = (
@@ -145,7 +160,7 @@ def export_arch(
         {**trial.user_attrs["arch"], **_normalization(trial.user_attrs), "provenance": provenance}
     )
     if out is not None:
-        arch.to_yaml(out)
+        write_atomic(out, arch.to_yaml(), storage_files(storage))
     return arch
 
 
@@ -161,19 +176,25 @@ def export_onnx(arch: ArchConfig, path: str | Path, model: nn.Module | None = No
         raise NasAttnError("ONNX export needs the 'onnx' package: pip install 'nas-attn[export]'") from None
     model = (model or build_model(arch)).eval()
     path = Path(path)
-    try:
+
+    def write(tmp: Path) -> None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", (FutureWarning, DeprecationWarning))
             torch.onnx.export(
                 model,
                 (_example_input(arch),),
-                str(path),
+                str(tmp),
                 input_names=["images"],
                 output_names=["logits"],
                 dynamic_axes={"images": {0: "batch"}, "logits": {0: "batch"}},
                 opset_version=opset,
                 dynamo=False,
             )
+
+    try:
+        write_atomic_with(path, write, flag="--onnx")
+    except NasAttnError:
+        raise
     except Exception as exc:
         raise NasAttnError(f"ONNX export failed: {str(exc).splitlines()[0]}") from None
     return path
@@ -186,7 +207,7 @@ def export_torchscript(arch: ArchConfig, path: str | Path, model: nn.Module | No
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)  # TorchScript is deprecated upstream, still loadable
         traced = torch.jit.trace(model, (_example_input(arch),))
-        traced.save(str(path))
+    write_atomic_with(path, lambda tmp: traced.save(str(tmp)), flag="--torchscript")
     return path
 
 

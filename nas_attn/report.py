@@ -18,6 +18,7 @@ import optuna
 
 from nas_attn import report_plots as plots
 from nas_attn._version import __version__
+from nas_attn.outputs import check_output, storage_files, write_atomic
 from nas_attn.pareto import default_reference_point, hypervolume
 from nas_attn.report_plots import module_frequencies
 from nas_attn.search.results import TrialRow, objective_names, ranked_rows, study_directions
@@ -133,6 +134,5 @@ def render_report(study: optuna.Study, storage_label: str) -> str:
 
 
 def write_report(study: optuna.Study, storage_label: str, out: str | Path) -> Path:
-    path = Path(out)
-    path.write_text(render_report(study, storage_label), encoding="utf-8")
-    return path
+    check_output(out, storage_files(storage_label))  # before rendering: fail fast, write nothing
+    return write_atomic(out, render_report(study, storage_label), storage_files(storage_label))

@@ -11,7 +11,6 @@ had never stopped. Checkpoints hold only tensors and plain values (``weights_onl
 from __future__ import annotations
 
 import math
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,9 +20,11 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from nas_attn._types import SEED_MAX
 from nas_attn.backbones import ArchConfig, build_model
 from nas_attn.data import ProxyData, load_dataset
 from nas_attn.exceptions import NasAttnError, TrialDivergedError
+from nas_attn.outputs import check_not_input, check_output_dir, make_output_dir, write_atomic_with
 from nas_attn.worker.augment import BatchTransform
 from nas_attn.worker.device import policy_for, resolve_device
 from nas_attn.worker.seeding import make_generator, seed_everything
@@ -50,6 +51,9 @@ class TrainSettings:
     seed: int = 0
     checkpoint_every: int = 1
 
+    def __post_init__(self) -> None:
+        check_settings(self)
+
     def identity(self) -> dict[str, Any]:
         """The fields a resumed run must share with the checkpoint."""
         keep = (
@@ -63,6 +67,26 @@ class TrainSettings:
             "seed",
         )
         return {k: getattr(self, k) for k in keep}
+
+
+MAX_EPOCHS = 100_000
+MAX_BATCH = 1 << 16
+
+
+def check_settings(settings: TrainSettings) -> None:
+    """Finite, in-range values, so a run cannot start and then do nothing or crash later."""
+    for name in ("lr", "momentum", "weight_decay", "label_smoothing", "warmup_fraction"):
+        value = getattr(settings, name)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise NasAttnError(f"--{name.replace('_', '-')} must be a finite number, got {value}")
+    if not settings.lr > 0:
+        raise NasAttnError(f"--lr must be positive, got {settings.lr}; e.g. --lr 0.1")
+    if not 0 <= settings.seed <= SEED_MAX:
+        raise NasAttnError(f"--seed must be between 0 and {SEED_MAX}, got {settings.seed}")
+    if not 1 <= settings.epochs <= MAX_EPOCHS:
+        raise NasAttnError(f"--epochs must be between 1 and {MAX_EPOCHS}, got {settings.epochs}")
+    if not 1 <= settings.batch_size <= MAX_BATCH:
+        raise NasAttnError(f"--batch-size must be between 1 and {MAX_BATCH}, got {settings.batch_size}")
 
 
 @dataclass
@@ -86,9 +110,11 @@ class TrainOutcome:
 
 
 def _save_atomic(payload: dict[str, Any], path: Path) -> None:
-    tmp = path.with_suffix(".tmp")
-    torch.save(payload, tmp)
-    os.replace(tmp, path)
+    make_output_dir(path.parent)  # created with the first checkpoint: a refused run leaves nothing
+    write_atomic_with(path, lambda tmp: torch.save(payload, tmp))
+
+
+CHECKPOINT_KEYS = ("model", "optimizer", "generator", "torch_rng", "epoch", "history", "best")
 
 
 def _load_checkpoint(path: Path, arch: ArchConfig, settings: TrainSettings) -> dict[str, Any] | None:
@@ -100,12 +126,40 @@ def _load_checkpoint(path: Path, arch: ArchConfig, settings: TrainSettings) -> d
         raise NasAttnError(
             f"cannot read checkpoint {path}: {str(exc).splitlines()[0]}; delete it to start over"
         ) from None
+    if not isinstance(state, dict) or any(k not in state for k in CHECKPOINT_KEYS):
+        raise NasAttnError(
+            f"checkpoint {path} is not a nas-attn training checkpoint (wrong type or missing entries); "
+            "delete it or use another --out directory to start over"
+        )
     if state.get("arch_digest") != arch.digest() or state.get("settings") != settings.identity():
         raise NasAttnError(
             f"checkpoint {path} was written for another arch or training settings; "
             "use another --out directory (or delete it) to start a new run"
         )
     return state
+
+
+def _restore(
+    state: dict[str, Any],
+    path: Path,
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    generator: torch.Generator,
+) -> tuple[list[float], float, int]:
+    """Load a checkpoint's model, optimiser and RNG state; a tampered one is one clear error."""
+    try:
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        generator.set_state(state["generator"].to(generator.get_state().device))
+        torch.set_rng_state(state["torch_rng"])
+        history, best, epoch = [float(a) for a in state["history"]], float(state["best"]), int(state["epoch"])
+    except (RuntimeError, TypeError, ValueError, KeyError, AttributeError) as exc:
+        raise NasAttnError(
+            f"checkpoint {path} does not fit this arch ({type(exc).__name__}: "
+            f"{str(exc).strip().splitlines()[0][:160] if str(exc).strip() else 'bad entry'}); "
+            "delete it or use another --out directory to start over"
+        ) from None
+    return history, best, epoch
 
 
 def train_arch(
@@ -117,8 +171,10 @@ def train_arch(
     data: ProxyData | None = None,
 ) -> TrainOutcome:
     """Train ``arch`` for ``settings.epochs`` (resuming from ``out_dir/last.pt`` if present)."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out = check_output_dir(out_dir)
+    for name in (CHECKPOINT, BEST):
+        check_not_input(out / name, [arch.backbone_weights] if arch.backbone_weights else [])
+    state = _load_checkpoint(out / CHECKPOINT, arch, settings)  # a bad one is refused before any work
     dev = resolve_device(device)
     data = (data or load_dataset(settings.dataset, arch.image_size, settings.seed)).to(dev)
     seed_everything(settings.seed)  # the initial weights are part of the run
@@ -143,13 +199,8 @@ def train_arch(
     history: list[float] = []
     best = -1.0
     start_epoch = 0
-    state = _load_checkpoint(out / CHECKPOINT, arch, settings)
     if state is not None:
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        generator.set_state(state["generator"].to(generator.get_state().device))
-        torch.set_rng_state(state["torch_rng"])
-        history, best, start_epoch = list(state["history"]), float(state["best"]), int(state["epoch"])
+        history, best, start_epoch = _restore(state, out / CHECKPOINT, model, optimizer, generator)
 
     for epoch in range(start_epoch, settings.epochs):
         began = time.perf_counter()

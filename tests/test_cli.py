@@ -6,6 +6,7 @@ Signals and a killed driver: tests/search_tests/test_cli_signals.py."""
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -378,7 +379,7 @@ def run_main(args: list[str], cwd: Path, capsys: pytest.CaptureFixture[str]) -> 
     """`nas-attn ARGS` in this process: exit code, stdout, stderr (any other exception fails)."""
     from nas_attn import cli
 
-    old_cwd, old_argv = Path.cwd(), sys.argv
+    old_cwd, old_argv, old_sigint = Path.cwd(), sys.argv, signal.getsignal(signal.SIGINT)
     os.chdir(cwd)
     sys.argv = ["nas-attn", *args]
     try:
@@ -389,6 +390,7 @@ def run_main(args: list[str], cwd: Path, capsys: pytest.CaptureFixture[str]) -> 
     finally:
         os.chdir(old_cwd)
         sys.argv = old_argv
+        signal.signal(signal.SIGINT, old_sigint)  # an interrupted command ignores Ctrl-C on its way out
     captured = capsys.readouterr()
     return code, captured.out, captured.err
 

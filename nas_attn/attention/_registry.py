@@ -35,6 +35,7 @@ class AttentionInfo:
         needs_context: the module attends from its input to a second input (the previous stage's
             output): constructor keyword ``context_channels: int``, ``forward(x, context)``.
         defaults: the module's default keyword arguments (``reduction`` included where it applies).
+        min_pixels: the smallest feature map (H * W) the module can run on.
     """
 
     name: str
@@ -46,6 +47,7 @@ class AttentionInfo:
     needs_feat_size: bool = False
     needs_context: bool = False
     defaults: dict[str, Any] = field(default_factory=dict)
+    min_pixels: int = 1
 
 
 AttentionFactory = Callable[..., nn.Module]

@@ -33,6 +33,7 @@ from nas_attn.exceptions import NasAttnError
         uses_reduction=False,
         constraints=("spatial size H*W >= 2 (the energy uses n = HW - 1)",),
         defaults={"e_lambda": 1e-4},
+        min_pixels=2,
     )
 )
 class SimAM(nn.Module):

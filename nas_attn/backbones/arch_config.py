@@ -15,12 +15,14 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from nas_attn._types import Bool, Float, Int
 from nas_attn._yaml import parse_yaml_mapping, read_yaml_mapping, validate_model
 from nas_attn.attention import Position, get_attention_info, list_attentions
 
 Stem = Literal["cifar", "imagenet"]
 ExistingAttention = Literal["keep", "replace"]
-OptionValue = int | float | bool | str
+OptionValue = Bool | Int | Float | str
+MAX_IMAGE_SIZE = 1024  # full training: beyond this no batch of activations fits a GPU
 
 
 def _is_yaml_text(source: str) -> bool:
@@ -37,7 +39,7 @@ class StagePlacement(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     module: str = "none"
-    reduction: int | None = Field(default=None, ge=1)
+    reduction: Int | None = Field(default=None, ge=1, le=4096)
     position: Position = "block"
     options: dict[str, OptionValue] = Field(default_factory=dict)
 
@@ -127,8 +129,8 @@ class ArchConfig(BaseModel):
 
     backbone: str = "resnet18"
     stem: Stem = "cifar"
-    image_size: int = Field(default=32, ge=4)
-    num_classes: int = Field(default=10, ge=1)
+    image_size: Int = Field(default=32, ge=4, le=MAX_IMAGE_SIZE)
+    num_classes: Int = Field(default=10, ge=1, le=1_000_000)
     stages: dict[str, StagePlacement] = Field(default_factory=dict)
     existing_attention: ExistingAttention = "keep"
     backbone_weights: str | None = None

@@ -57,7 +57,16 @@ def stage_problems(arch: ArchConfig, name: str, stage: StagePlacement, geo: Stag
     if stage.position != "stage_out" and geo.builtin and arch.existing_attention == "keep":
         problems.append(
             f"{where}: {arch.backbone} already has attention in {geo.builtin} block slot(s); "
-            "set existing_attention: replace, or use position stage_out"
+            "set existing_attention: replace (in a search space: backbone: {existing_attention: replace}), "
+            "or use position stage_out"
+        )
+    height, width = geo.feat_size
+    needs = get_attention_info(stage.module).min_pixels
+    if height * width < needs:
+        problems.append(
+            f"{where}: {stage.module} needs a feature map of at least {needs} pixels, but {name} gives "
+            f"{height}x{width} at image_size {arch.image_size}; use another module there or a larger "
+            "image_size"
         )
     channels = module_channels(stage, geo)
     reduction = stage.effective_reduction()

@@ -3,13 +3,13 @@
 PATH is the extracted ``cifar-10-batches-py`` (``data_batch_1..5``, ``test_batch``,
 ``batches.meta``) or ``cifar-100-python`` (``train``, ``test``, ``meta``) folder, or the folder
 that contains it. The official test split is the validation split (fixed, independent of the
-seed). The class count is read from the small meta file. Batches are Python pickles: only point
-this at folders you trust.
+seed). The class count is read from the small meta file. Batches are Python pickles, read with a
+restricted unpickler (:mod:`nas_attn.data.safe_pickle`): a file that names anything but plain
+data and numpy arrays is refused unrun.
 """
 
 from __future__ import annotations
 
-import pickle
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -20,6 +20,7 @@ import torch
 
 from nas_attn.data.base import DatasetSpec, ProxyData, make_proxy_data, register_dataset_kind
 from nas_attn.data.images import resize_uint8
+from nas_attn.data.safe_pickle import UnsafePickleError, load_data_pickle
 from nas_attn.exceptions import NasAttnError
 
 SIDE = 32
@@ -59,9 +60,13 @@ CIFAR100 = CifarLayout(
 def read_pickle(path: Path, layout: CifarLayout) -> dict[str, Any]:
     """One batch or meta file as a dict with str keys (the files hold Python 2 byte-string keys)."""
     try:
-        with path.open("rb") as f:
-            raw = pickle.load(f, encoding="bytes")
-    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ValueError, IndexError) as exc:
+        raw = load_data_pickle(path)
+    except UnsafePickleError as exc:
+        raise NasAttnError(
+            f"refused {path}: {exc}, so it is not a {layout.kind} batch (it was not run); "
+            f"replace it with the file from the official {layout.folder} archive"
+        ) from None
+    except Exception as exc:  # any malformed pickle (EOF, bad opcode, bad numpy args, too deep)
         raise NasAttnError(
             f"cannot read {path}: not a {layout.kind} python pickle batch ({type(exc).__name__}); "
             f"re-extract {layout.folder}"

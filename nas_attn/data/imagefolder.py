@@ -10,6 +10,7 @@ an unchanged folder reads one file, and any change to the folder rebuilds the ca
 from __future__ import annotations
 
 import os
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +27,7 @@ EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif"
 SPLITS = ("train", "val")
 USAGE = "a folder holding train/ and val/, each with one sub-folder of images per class"
 CACHE_FORMAT = 1
+MAX_PIXELS = 40_000_000  # a 40-megapixel photo; beyond, decoding one image can exhaust memory
 
 
 @dataclass(frozen=True)
@@ -57,7 +59,12 @@ def list_images(root: Path, classes: tuple[str, ...]) -> dict[str, list[ImageFil
                 key=lambda e: e.name,
             )
             for e in entries:
-                st = e.stat()
+                try:
+                    st = e.stat()
+                except OSError as exc:
+                    raise NasAttnError(
+                        f"cannot read {e.path}: {exc.strerror} (a symlink loop or broken link?); remove it"
+                    ) from None
                 files.append(ImageFile(Path(e.path), index[name], st.st_size, st.st_mtime_ns))
         out[split] = files
     for name in classes:
@@ -71,10 +78,20 @@ def list_images(root: Path, classes: tuple[str, ...]) -> dict[str, list[ImageFil
 def decode_image(path: Path, size: int) -> np.ndarray:
     """One image as uint8 (3, size, size): RGB, shorter side resized, centre-cropped."""
     try:
-        with Image.open(path) as img:
-            img.draft("RGB", (size, size))  # JPEG: decode at a reduced scale when possible
-            fitted = ImageOps.fit(img.convert("RGB"), (size, size), Image.Resampling.BILINEAR)
-    except (OSError, UnidentifiedImageError, ValueError, SyntaxError) as exc:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as img:
+                width, height = img.size
+                if width * height > MAX_PIXELS:
+                    raise NasAttnError(
+                        f"image {path} is {width}x{height} pixels (over {MAX_PIXELS:,}: a decompression "
+                        "bomb?); remove it or shrink it"
+                    )
+                img.draft("RGB", (size, size))  # JPEG: decode at a reduced scale when possible
+                fitted = ImageOps.fit(img.convert("RGB"), (size, size), Image.Resampling.BILINEAR)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise NasAttnError(f"image {path} is refused: {exc}; remove it or shrink it") from None
+    except (OSError, UnidentifiedImageError, ValueError, SyntaxError, MemoryError) as exc:
         raise NasAttnError(f"cannot decode image {path} ({exc}); remove or replace the file") from None
     return np.asarray(fitted, dtype=np.uint8).transpose(2, 0, 1)
 
@@ -115,7 +132,12 @@ def _load(name: str, root: Path, classes: tuple[str, ...], image_size: int) -> P
 @register_dataset_kind("imagefolder", USAGE)
 def open_imagefolder(name: str, path: Path) -> DatasetSpec:
     """Check the layout and read the class names (sub-folders of ``train/``); decode nothing."""
-    root = path.resolve()
+    try:
+        root = path.resolve()
+    except (RuntimeError, OSError):  # a symlink loop (RuntimeError before Python 3.13)
+        raise NasAttnError(
+            f"dataset '{name}': cannot resolve {path} (a symlink loop?); point imagefolder: at a real folder"
+        ) from None
     missing = [s for s in SPLITS if not (root / s).is_dir()]
     if missing:
         raise NasAttnError(

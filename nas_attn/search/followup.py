@@ -16,8 +16,9 @@ from pydantic import ValidationError
 
 from nas_attn.exceptions import NasAttnError
 from nas_attn.search.pool import WorkerPool, ready_pool
+from nas_attn.search.ray_owner import owner_key
 from nas_attn.search.service import plan_for
-from nas_attn.search.space import SearchSpace
+from nas_attn.search.space import STORED_SPACE_KEY, SearchSpace
 from nas_attn.search.storage import open_existing_storage
 from nas_attn.search.study import SPACE_ATTR, load_existing_study
 from nas_attn.worker.device import resolve_device
@@ -45,7 +46,7 @@ def open_study_and_space(request: FollowupRequest) -> tuple[optuna.Study, Search
             f"study '{request.study_name}' was not created by nas-attn search; nothing to re-run"
         )
     try:
-        space = SearchSpace.model_validate(identity)
+        space = SearchSpace.model_validate(identity, context={STORED_SPACE_KEY: True})
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
@@ -60,7 +61,8 @@ def worker_pool(request: FollowupRequest, space: SearchSpace) -> Iterator[Worker
     """Start (or join) Ray, start the workers and load their data; shut them down after."""
     if request.ray_address is None:
         resolve_device(request.device)  # CUDA asked for but absent: before Ray starts
-    plan = plan_for(request.ray_address, request.workers, request.device, request.gpus_per_trial)
+    owner = owner_key(request.storage_url, request.study_name)
+    plan = plan_for(request.ray_address, request.workers, request.device, request.gpus_per_trial, owner)
     with ready_pool(plan, space.proxy.model_dump(mode="json")) as pool:
         yield pool
 
@@ -69,9 +71,14 @@ Result = TypeVar("Result")
 
 
 def run_on_study(
-    request: FollowupRequest, work: Callable[[optuna.Study, SearchSpace, WorkerPool], Result]
+    request: FollowupRequest,
+    work: Callable[[optuna.Study, SearchSpace, WorkerPool], Result],
+    check: Callable[[optuna.Study, SearchSpace], object] | None = None,
 ) -> Result:
-    """Open the study and its space, start the workers, run ``work`` with them, stop them."""
+    """Open the study and its space, ``check`` them (before Ray starts), start the workers, run
+    ``work`` with them, stop them."""
     study, space = open_study_and_space(request)
+    if check is not None:
+        check(study, space)
     with worker_pool(request, space) as pool:
         return work(study, space, pool)

@@ -17,10 +17,12 @@ from typing import Any, Protocol
 
 import optuna
 
+from nas_attn._types import SEED_MAX
 from nas_attn.backbones import ArchConfig
 from nas_attn.exceptions import NasAttnError
 from nas_attn.rank_correlation import kendall_tau, spearman_rho
 from nas_attn.search.dispatch import Outcome, TrialPool
+from nas_attn.search.interrupts import FINISH, STOP_NOW, StopRequests
 from nas_attn.search.latency_reference import USED_ATTR as LATENCY_USED
 from nas_attn.search.latency_reference import calibrate_on_study
 from nas_attn.search.results import (
@@ -68,27 +70,44 @@ def run_jobs(
     on_done: JobDone,
     observer: JobObserver | None = None,
 ) -> None:
-    """Run ``jobs`` on ``pool`` (lost workers retried once); ``on_done`` gets each outcome."""
+    """Run ``jobs`` on ``pool`` (lost workers retried once); ``on_done`` gets each outcome.
+
+    Ctrl-C as in a search: the first submits nothing new and lets running jobs finish (their
+    results are kept), the second (or SIGTERM) stops at once; either ends in RerunInterrupted.
+    """
     if observer is not None:
         observer.jobs_added(len(jobs))
     pending = deque((job, 0) for job in jobs)
     running: dict[int, tuple[Job, int]] = {}
     latency = space.latency.model_dump(mode="json")
-    while pending or running:
-        while pending and pool.idle > 0:
-            job, tries = pending.popleft()
-            ticket = pool.submit(
-                {"arch": job.arch.to_dict(), "proxy": job.proxy.model_dump(mode="json"), "latency": latency}
+    done = 0
+    with StopRequests() as stop:
+        while (pending or running) and stop.level < STOP_NOW:
+            if stop.level >= FINISH:
+                pending.clear()
+            while pending and pool.idle > 0:
+                job, tries = pending.popleft()
+                proxy = job.proxy.model_dump(mode="json")
+                ticket = pool.submit({"arch": job.arch.to_dict(), "proxy": proxy, "latency": latency})
+                running[ticket] = (job, tries)
+            for ticket, outcome in pool.poll(POLL_SECONDS):
+                job, tries = running.pop(ticket)
+                if outcome.kind == "lost" and tries < MAX_JOB_RETRIES:
+                    pending.append((job, tries + 1))
+                else:
+                    on_done(job, outcome)
+                    done += 1
+                    if observer is not None:
+                        observer.job_done()
+        if stop.level:
+            raise RerunInterrupted(
+                f"interrupted: {done} of {len(jobs)} re-runs finished and are kept; "
+                "re-run the same command to do the rest"
             )
-            running[ticket] = (job, tries)
-        for ticket, outcome in pool.poll(POLL_SECONDS):
-            job, tries = running.pop(ticket)
-            if outcome.kind == "lost" and tries < MAX_JOB_RETRIES:
-                pending.append((job, tries + 1))
-            else:
-                on_done(job, outcome)
-                if observer is not None:
-                    observer.job_done()
+
+
+class RerunInterrupted(NasAttnError):
+    """Ctrl-C or SIGTERM during seed re-runs or proxy validation (finished re-runs are kept)."""
 
 
 def _budget(row: TrialRow, space: SearchSpace) -> int:
@@ -162,7 +181,7 @@ def _seed_jobs(study: optuna.Study, space: SearchSpace, seeds: int) -> list[Job]
     for row in front + plain[:1]:  # the plain backbone too: every delta is paired on the same seeds
         done = set((attrs.get(seed_runs_key(row.number)) or {}).get("seeds", []))
         for offset in range(1, seeds):
-            seed = space.proxy.training_seed + offset
+            seed = (space.proxy.training_seed + offset) % (SEED_MAX + 1)  # stays a valid seed
             if seed not in done:
                 proxy = space.proxy_at(epochs=_budget(row, space), train_seed=seed)
                 jobs.append(Job(row.number, ArchConfig.from_dict(row.arch), proxy))
@@ -235,6 +254,20 @@ def _evenly(rows: list[TrialRow], k: int) -> list[TrialRow]:
     return [rows[round(i * (len(rows) - 1) / (k - 1))] for i in range(k)]
 
 
+def validation_sample(study: optuna.Study, space: SearchSpace, sample: int, epochs: int) -> list[TrialRow]:
+    """The trials validate-proxy retrains; refuses a study or budget that cannot validate anything."""
+    if "accuracy" not in objective_names(study):
+        raise NasAttnError("validate-proxy compares accuracies, but this study has no accuracy objective")
+    chosen = pick_spread(ranked_rows(study), sample)
+    proxy_epochs = max(_budget(r, space) for r in chosen)
+    if epochs <= proxy_epochs:
+        raise NasAttnError(
+            f"--epochs {epochs} is not longer than the proxy's {proxy_epochs} epochs, so it cannot tell "
+            f"whether the proxy ranks right; pass a longer budget, e.g. --epochs {proxy_epochs * 4}"
+        )
+    return chosen
+
+
 def validate_proxy(
     study: optuna.Study,
     space: SearchSpace,
@@ -245,13 +278,8 @@ def validate_proxy(
     observer: JobObserver | None = None,
 ) -> ProxyValidation:
     """Retrain ``sample`` trials at ``epochs`` and correlate their proxy and long accuracies."""
-    names = objective_names(study)
-    if "accuracy" not in names:
-        raise NasAttnError("validate-proxy compares accuracies, but this study has no accuracy objective")
-    chosen = pick_spread(ranked_rows(study), sample)
+    chosen = validation_sample(study, space, sample, epochs)
     proxy_epochs = max(_budget(r, space) for r in chosen)
-    if epochs <= proxy_epochs:
-        notice(f"note: --epochs {epochs} is not longer than the proxy's {proxy_epochs} epochs")
     jobs = [Job(r.number, ArchConfig.from_dict(r.arch), space.proxy_at(epochs=epochs)) for r in chosen]
     notice(f"retraining {len(jobs)} trials at {epochs} epochs: {', '.join(str(j.trial) for j in jobs)}")
     long: dict[int, Outcome] = {}

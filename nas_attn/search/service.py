@@ -24,6 +24,8 @@ from nas_attn.exceptions import NasAttnError
 from nas_attn.search.driver import SearchObserver, SearchOutcome, TrialHook, run_search
 from nas_attn.search.placements import space_size
 from nas_attn.search.pool import PoolConfig, WorkerPool, plan_pool, ready_pool, start_ray
+from nas_attn.search.ray_address import check_ray_address
+from nas_attn.search.ray_owner import clean_up_dead_drivers, local_ray_pids, owner_key, record
 from nas_attn.search.reevaluate import reseed_front
 from nas_attn.search.results import TrialRow, evaluated_trials, pareto_rows
 from nas_attn.search.samplers import make_sampler
@@ -102,14 +104,27 @@ def prepare(request: SearchRequest) -> PreparedSearch:
 def plan_workers(prepared: PreparedSearch) -> PoolConfig:
     """Start (or join) Ray and size the worker pool for its resources."""
     request = prepared.request
-    return plan_for(request.ray_address, request.workers, request.device, request.gpus_per_trial)
+    owner = owner_key(request.storage_url, prepared.study_name)
+    return plan_for(request.ray_address, request.workers, request.device, request.gpus_per_trial, owner)
 
 
 def plan_for(
-    ray_address: str | None, workers: int | None, device: str, gpus_per_trial: float | None
+    ray_address: str | None,
+    workers: int | None,
+    device: str,
+    gpus_per_trial: float | None,
+    owner: str | None = None,
 ) -> PoolConfig:
-    """Start (or join) Ray at ``ray_address`` and size a worker pool for its resources."""
+    """Start (or join) Ray at ``ray_address`` and size a worker pool for its resources.
+
+    ``owner`` (a study's :func:`owner_key`): first stop the Ray processes a dead driver of that
+    study left behind, then record the local Ray instance this driver starts."""
+    check_ray_address(ray_address)  # seconds, not ray.init's minutes of retries
+    if owner is not None:
+        clean_up_dead_drivers(owner)
     start_ray(ray_address, workers or 1)
+    if owner is not None and ray_address is None:
+        record(owner, local_ray_pids())
     plan = plan_pool(workers, device, gpus_per_trial, remote=ray_address is not None)
     delay = os.environ.get(TRIAL_DELAY_ENV)
     return dataclasses.replace(plan, trial_delay_s=float(delay)) if delay else plan

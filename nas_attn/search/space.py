@@ -13,12 +13,13 @@ from pathlib import Path
 from typing import Any, Literal
 
 import optuna
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
+from nas_attn._types import Bool, Float, Int, Seed
 from nas_attn._yaml import read_yaml_mapping, validate_model
 from nas_attn.attention import Position, get_attention_info, list_attentions
 from nas_attn.backbones import ArchConfig, StageGeometry, StagePlacement, get_adapter, stage_geometry
-from nas_attn.backbones.arch_config import Stem
+from nas_attn.backbones.arch_config import ExistingAttention, Stem
 from nas_attn.backbones.builder import stage_problems
 from nas_attn.data import get_dataset_spec
 from nas_attn.exceptions import NasAttnError
@@ -28,6 +29,8 @@ from nas_attn.worker.evaluate import OBJECTIVE_NAMES
 Direction = Literal["maximize", "minimize"]
 _DEFAULT_POSITIONS: tuple[Position, ...] = ("block",)
 SamplerName = Literal["nsga2", "tpe", "random", "exhaustive"]
+#: Validation context key for a space read back from a study (its dump holds every default).
+STORED_SPACE_KEY = "stored_space"
 
 
 class BackboneSpec(BaseModel):
@@ -35,6 +38,7 @@ class BackboneSpec(BaseModel):
 
     name: str = "resnet18"
     stem: Stem = "cifar"
+    existing_attention: ExistingAttention = "keep"  # replace: the backbone's own block attention
 
 
 class StageChoices(BaseModel):
@@ -43,7 +47,7 @@ class StageChoices(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     module: list[str] = Field(min_length=1)
-    reduction: list[int] = Field(default_factory=lambda: [16], min_length=1)
+    reduction: list[Int] = Field(default_factory=lambda: [16], min_length=1)
     position: list[Position] = Field(default_factory=lambda: list(_DEFAULT_POSITIONS), min_length=1)
 
     @field_validator("module")
@@ -77,9 +81,12 @@ class StageChoices(BaseModel):
         return self
 
     @model_validator(mode="after")
-    def _reduction_applies(self) -> StageChoices:
-        if "reduction" in self.model_fields_set and not any(
-            get_attention_info(m).uses_reduction for m in self.module
+    def _reduction_applies(self, info: ValidationInfo) -> StageChoices:
+        stored = (info.context or {}).get(STORED_SPACE_KEY, False)  # a study's dump lists every field
+        if (
+            not stored
+            and "reduction" in self.model_fields_set
+            and not any(get_attention_info(m).uses_reduction for m in self.module)
         ):
             raise ValueError(
                 f"reduction {self.reduction} cannot apply: none of {self.module} uses a reduction; "
@@ -120,9 +127,9 @@ class FidelitySettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    epochs: list[int] = Field(min_length=2)
-    bracket: int = Field(default=8, ge=2)
-    promote: Literal["front"] | float = "front"
+    epochs: list[Int] = Field(min_length=2)
+    bracket: Int = Field(default=8, ge=2, le=10_000)
+    promote: Literal["front"] | Float = "front"
 
     @field_validator("epochs")
     @classmethod
@@ -143,12 +150,12 @@ class SearchSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     sampler: SamplerName = "nsga2"
-    n_trials: int = Field(default=40, ge=1)
-    seed: int = 0
-    population_size: int = Field(default=16, ge=2)
-    baselines: bool = True  # evaluate "no attention" and "SE everywhere" first
+    n_trials: Int = Field(default=40, ge=1, le=1_000_000)
+    seed: Seed = 0
+    population_size: Int = Field(default=16, ge=2, le=10_000)
+    baselines: Bool = True  # evaluate "no attention" and "SE everywhere" first
     fidelity: FidelitySettings | None = None
-    final_seeds: int = Field(default=1, ge=1, le=20)  # re-run the final front with this many seeds
+    final_seeds: Int = Field(default=1, ge=1, le=20)  # re-run the final front with this many seeds
 
 
 class SearchSpace(BaseModel):
@@ -193,6 +200,7 @@ class SearchSpace(BaseModel):
         return ArchConfig(
             backbone=self.backbone.name,
             stem=self.backbone.stem,
+            existing_attention=self.backbone.existing_attention,
             image_size=self.proxy.image_size,
             num_classes=self.num_classes,
         )
@@ -200,9 +208,12 @@ class SearchSpace(BaseModel):
     def identity(self) -> dict[str, Any]:
         """Everything that defines what a trial of this study means (not how many to run).
 
-        ``constraints`` and ``proxy.train_seed`` join the identity only when set, so studies made
+        ``constraints``, ``proxy.train_seed`` and ``backbone.existing_attention`` join the identity
+        only when set, so studies made
         before they existed still resume."""
         exclude: dict[str, Any] = {"search": True}
+        if self.backbone.existing_attention == "keep":
+            exclude["backbone"] = {"existing_attention"}
         if not self.constraints:
             exclude["constraints"] = True
         if self.proxy.train_seed is None:

@@ -8,9 +8,10 @@ restarted server's dropped connections are replaced.
 
 from __future__ import annotations
 
-import re
+import sqlite3
 import time
 from collections.abc import Callable
+from contextlib import closing
 from pathlib import Path
 
 import optuna
@@ -18,39 +19,23 @@ import sqlalchemy.exc
 from sqlalchemy.engine import URL, make_url
 
 from nas_attn.exceptions import NasAttnError
+from nas_attn.redact import redact_text, redact_url
 
 DEFAULT_STORAGE = "sqlite:///nas_attn.db"
 SQLITE_LOCK_TIMEOUT_S = 60
 POSTGRES_CONNECT_TIMEOUT_S = 10
+OPTUNA_TABLES = frozenset({"studies", "trials", "version_info"})
 EXAMPLES = "e.g. sqlite:///nas_attn.db or postgresql+psycopg://user:password@host:5432/db"
-
-
-def redact_url(url: str) -> str:
-    """The storage URL with any password replaced by ``***`` (safe for logs and errors)."""
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:  # not a SQLAlchemy URL: still hide anything that looks like user:pass@
-        return _hide_userinfo(url)
-
-
-def _hide_userinfo(text: str) -> str:
-    return re.sub(r"(://[^:/@\s]*):[^@\s]*@", r"\1:***@", text)
-
-
-def redact_text(text: str, url: str) -> str:
-    """``text`` (e.g. a driver's error message) with the URL's password removed wherever it appears."""
-    try:
-        password = make_url(url).password
-    except Exception:
-        password = None
-    if password:
-        text = text.replace(str(password), "***")
-    return _hide_userinfo(text)
 
 
 def _sqlite_options(url: URL, safe: str) -> dict[str, object]:
     database = url.database or ""
-    if database and database != ":memory:" and not Path(database).parent.resolve().is_dir():
+    if not database or database == ":memory:" or url.query.get("mode") == "memory":
+        raise NasAttnError(
+            f"storage '{safe}' is an in-memory database that keeps nothing after the command; "
+            "name a file, e.g. sqlite:///nas_attn.db"
+        )
+    if not Path(database).parent.resolve().is_dir():
         raise NasAttnError(f"storage directory does not exist for '{safe}'; create it first")
     return {"connect_args": {"timeout": SQLITE_LOCK_TIMEOUT_S}}
 
@@ -108,12 +93,31 @@ def open_existing_storage(url: str) -> optuna.storages.RDBStorage:
         parsed = None
     if parsed is not None and parsed.get_backend_name() == "sqlite":
         database = parsed.database or ""
-        if database and database != ":memory:" and not Path(database).is_file():
-            raise NasAttnError(
-                f"no SQLite database at '{database}'; run nas-attn search first, or pass the --storage "
-                "the search used"
-            )
+        if database and database != ":memory:":
+            check_optuna_sqlite(Path(database))
     return open_storage(url)
+
+
+def check_optuna_sqlite(path: Path) -> None:
+    """Refuse a path that is not an existing SQLite database holding Optuna's tables (read-only
+    look: opening it as a storage would create those tables in any other file)."""
+    if not path.is_file():
+        raise NasAttnError(
+            f"no SQLite database at '{path}'; run nas-attn search first, or pass the --storage "
+            "the search used"
+        )
+    try:
+        with closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=5)) as conn:
+            tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    except sqlite3.Error as exc:
+        raise NasAttnError(
+            f"'{path}' is not a SQLite database ({exc}); pass the --storage file a search wrote"
+        ) from None
+    if not tables >= OPTUNA_TABLES:
+        raise NasAttnError(
+            f"'{path}' is a SQLite database without nas-attn/Optuna studies (it is left unchanged); "
+            "pass the --storage file a search wrote"
+        )
 
 
 def error_reason(exc: BaseException, url: str) -> str:

@@ -16,6 +16,7 @@ from typing import Any
 import optuna
 from optuna.exceptions import DuplicatedStudyError, StorageInternalError
 
+from nas_attn._types import SEED_MAX
 from nas_attn.exceptions import NasAttnError
 from nas_attn.search import trial_attrs as attrs
 from nas_attn.search.ledger import STALE_AFTER_S, Ledger, driver_alive
@@ -114,7 +115,7 @@ def open_study(
     else:
         _settle_identity(study, space)
     name_objectives(study, [o.name for o in space.objectives])
-    study.sampler = make_sampler(sampler_name, space, space.search.seed + offset)
+    study.sampler = make_sampler(sampler_name, space, (space.search.seed + offset) % (SEED_MAX + 1))
     return study
 
 

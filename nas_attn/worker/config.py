@@ -7,9 +7,11 @@ from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
+from nas_attn._types import Bool, Float, Int, Seed
 from nas_attn.data import check_dataset_name, get_dataset_spec
 
 DeviceChoice = Literal["auto", "cpu", "cuda"]
+MAX_IMAGE_SIZE = 512  # proxy images: beyond this one batch of activations outgrows any machine
 
 #: Validation context for workers that may hold shipped data and lack the dataset's files.
 SKIP_FILE_CHECKS = {"check_files": False}
@@ -31,22 +33,22 @@ class ProxyConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     dataset: str = "digits"
-    image_size: int = Field(default=16, ge=4, le=1024)
-    epochs: int = Field(default=3, ge=1)
-    batch_size: int = Field(default=32, ge=1)
-    lr: float = Field(default=0.1, gt=0)
-    momentum: float = Field(default=0.9, ge=0, lt=1)
-    weight_decay: float = Field(default=5e-4, ge=0)
-    label_smoothing: float = Field(default=0.1, ge=0, lt=1)
-    warmup_fraction: float = Field(default=0.15, ge=0, lt=1)
-    crop_padding: int = Field(default=2, ge=0)
-    flip: bool = False
-    train_subset: int | None = Field(default=None, ge=1)
-    val_subset: int | None = Field(default=None, ge=1)
-    compile: bool = False
-    max_seconds: float | None = Field(default=None, gt=0)
-    seed: int = 0
-    train_seed: int | None = None
+    image_size: Int = Field(default=16, ge=4, le=MAX_IMAGE_SIZE)
+    epochs: Int = Field(default=3, ge=1, le=10_000)
+    batch_size: Int = Field(default=32, ge=1, le=4096)
+    lr: Float = Field(default=0.1, gt=0)  # finite; a too-large one diverges: a failed trial with its reason
+    momentum: Float = Field(default=0.9, ge=0, lt=1)
+    weight_decay: Float = Field(default=5e-4, ge=0, le=1)
+    label_smoothing: Float = Field(default=0.1, ge=0, lt=1)
+    warmup_fraction: Float = Field(default=0.15, ge=0, lt=1)
+    crop_padding: Int = Field(default=2, ge=0, le=64)
+    flip: Bool = False
+    train_subset: Int | None = Field(default=None, ge=1)
+    val_subset: Int | None = Field(default=None, ge=1)
+    compile: Bool = False
+    max_seconds: Float | None = Field(default=None, gt=0)
+    seed: Seed = 0
+    train_seed: Seed | None = None
 
     @property
     def training_seed(self) -> int:
@@ -73,9 +75,9 @@ class LatencyConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     device: DeviceChoice = "auto"
-    batch_size: int = Field(default=1, ge=1)
-    warmup: int = Field(default=10, ge=0)
-    repeats: int = Field(default=50, ge=3)
+    batch_size: Int = Field(default=1, ge=1, le=1024)
+    warmup: Int = Field(default=10, ge=0, le=10_000)
+    repeats: Int = Field(default=50, ge=3, le=10_000)
 
 
 #: Metrics known before training (measured first, so a violating placement is never trained).
@@ -96,7 +98,7 @@ class Constraint(BaseModel):
 
     metric: ScreeningMetric
     op: Literal["<=", ">="]
-    limit: float
+    limit: Float
 
     @model_validator(mode="before")
     @classmethod

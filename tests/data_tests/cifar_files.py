@@ -93,3 +93,19 @@ def write_cifar100(root: Path, train: int = 12, test: int = 5) -> Path:
         },
     )
     return folder
+
+
+class CodeOnLoad:
+    """A pickle payload: unpickling it calls ``exec`` (the standard unpickler would run it)."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+
+    def __reduce__(self) -> tuple[object, tuple[str]]:
+        return exec, (self.source,)
+
+
+def plant_payload(path: Path, marker: Path) -> None:
+    """Overwrite a batch or meta file with a dict whose value runs code that creates ``marker``."""
+    source = f"open({str(marker)!r}, 'w').write('ran')"
+    _dump(path, {b"label_names": [b"cat"], b"payload": CodeOnLoad(source)})

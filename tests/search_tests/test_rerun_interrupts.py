@@ -1,0 +1,63 @@
+"""Ctrl-C during seed re-runs / proxy validation behaves as in a search (issue #17, classes 7-8):
+the first lets running jobs finish and submits nothing new, the second stops at once, and the
+CLI exits 130 with Ctrl-C ignored while Ray shuts down."""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+
+import pytest
+from fakes import FakePool
+
+from nas_attn import load_space
+from nas_attn.search.dispatch import Outcome
+from nas_attn.search.reevaluate import Job, RerunInterrupted, run_jobs
+
+
+def _jobs(tiny_space_file: Path, n: int) -> tuple[list[Job], object]:
+    space = load_space(tiny_space_file)
+    return [Job(i, space.base_arch(), space.proxy_at(train_seed=i + 1)) for i in range(n)], space
+
+
+@pytest.mark.parametrize(("signals", "finished"), [(1, 2), (2, 0)])
+def test_ctrl_c_finishes_or_stops_the_reruns(tiny_space_file: Path, signals: int, finished: int) -> None:
+    jobs, space = _jobs(tiny_space_file, 5)
+    done: list[int] = []
+
+    class Interrupting(FakePool):
+        def submit(self, payload: dict[str, object]) -> int:
+            ticket = super().submit(payload)
+            if len(self.trained) == 2:  # both workers busy: the user presses Ctrl-C
+                for _ in range(signals):
+                    os.kill(os.getpid(), signal.SIGINT)
+            return ticket
+
+    pool = Interrupting(workers=2, polls=3)
+    before = signal.getsignal(signal.SIGINT)
+    with pytest.raises(RerunInterrupted, match=f"interrupted: {finished} of 5 re-runs finished and are kept"):
+        run_jobs(pool, jobs, space, lambda job, outcome: done.append(job.trial))  # type: ignore[arg-type]
+    assert len(pool.trained) == 2  # nothing submitted after the Ctrl-C
+    assert sorted(done) == [0, 1][:finished]
+    assert signal.getsignal(signal.SIGINT) is before
+
+
+def test_reruns_without_ctrl_c_all_finish(tiny_space_file: Path) -> None:
+    jobs, space = _jobs(tiny_space_file, 3)
+    done: list[Outcome] = []
+    run_jobs(FakePool(workers=2), jobs, space, lambda job, outcome: done.append(outcome))  # type: ignore[arg-type]
+    assert [o.kind for o in done] == ["ok"] * 3
+
+
+def test_an_interrupted_command_ignores_further_ctrl_c_while_it_exits() -> None:
+    from nas_attn import cli
+
+    before = signal.getsignal(signal.SIGINT)
+    try:
+        with pytest.raises(SystemExit) as exit_info:
+            cli._exit_interrupted()
+        assert exit_info.value.code == 130
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, before)
