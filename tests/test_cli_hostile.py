@@ -837,7 +837,7 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from nas_attn.search import open_storage, open_study, sample_arch
 
     root = tmp_path_factory.mktemp("hostile")
-    (root / "tiny.yaml").write_text(_tiny_space_text())
+    (root / "tiny.yaml").write_text(tiny_space_text())
     storage = open_storage(f"sqlite:///{root / DB}")
     tiny = load_space(root / "tiny.yaml")
     study = open_study(storage, "tiny", tiny, "random")
@@ -850,7 +850,7 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
         study.tell(trial, [accuracy, latency])
     _tell(study, tiny.base_arch().to_dict(), [0.0, 9.0], trained=False, latency_ms=9.0)  # screened out
     (root / "nr.yaml").write_text(
-        _tiny_space_text()
+        tiny_space_text()
         .replace("name: tiny", "name: noreduction")
         .replace(TINY_LAYER1, "layer1: {module: [none, eca]}")
     )
@@ -928,7 +928,7 @@ def test_following_the_existing_attention_hint_makes_the_space_load(tmp_path: Pa
     from nas_attn import NasAttnError, build_model, load_space
     from nas_attn.search import sample_arch
 
-    se_backbone = _tiny_space_text().replace("name: resnet18", "name: seresnet18")
+    se_backbone = tiny_space_text().replace("name: resnet18", "name: seresnet18")
     (tmp_path / "keep.yaml").write_text(se_backbone)
     with pytest.raises(NasAttnError, match=r"backbone: \{existing_attention: replace\}"):
         load_space(tmp_path / "keep.yaml")
@@ -945,7 +945,7 @@ def test_following_the_existing_attention_hint_makes_the_space_load(tmp_path: Pa
 
 
 def _tiny(tmp_path: Path) -> Path:
-    (tmp_path / "tiny.yaml").write_text(_tiny_space_text())
+    (tmp_path / "tiny.yaml").write_text(tiny_space_text())
     return tmp_path / "tiny.yaml"
 
 
@@ -962,7 +962,7 @@ def test_a_port_in_use_is_the_only_case_that_suggests_another_port(
     assert code == 1 and err.strip().endswith("Address already in use; pick another --port"), err
 
 
-def _tiny_space_text() -> str:
+def tiny_space_text() -> str:
     """TINY_SPACE of tests/conftest.py (imported by path: 'conftest' is ambiguous across folders)."""
     import importlib.util
 

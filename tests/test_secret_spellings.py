@@ -12,6 +12,7 @@ import optuna
 import psycopg
 import pytest
 from test_cli import run_main
+from test_cli_hostile import tiny_space_text
 
 from nas_attn._devtools.postgres_server import PostgresServer
 
@@ -49,7 +50,7 @@ def _make_study(url: str, space_file: Path) -> None:
     from nas_attn import load_space
     from nas_attn.search import open_storage, open_study, sample_arch
 
-    space_file.write_text(_tiny_space_text())
+    space_file.write_text(tiny_space_text())
     space = load_space(space_file)
     study = open_study(open_storage(url), "tiny", space, "random")
     for accuracy, latency in [(0.9, 2.0), (0.8, 1.0), (0.7, 3.0)]:
@@ -122,16 +123,3 @@ def test_no_spelling_of_a_password_is_ever_rendered(
     leaks = [s for s in secrets if s in everything]
     assert not leaks, leaks
     assert len(rendered) > 60
-
-
-def _tiny_space_text() -> str:
-    """TINY_SPACE of tests/conftest.py (imported by path: 'conftest' is ambiguous across folders)."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location(
-        "_root_conftest", Path(__file__).resolve().parent / "conftest.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return str(module.TINY_SPACE)

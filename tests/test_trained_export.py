@@ -6,13 +6,12 @@ compared with the checkpoint's PyTorch model, rebuilt here independently of nas_
 
 from __future__ import annotations
 
-import os
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from test_cli import run_main as run_cli
 
 from nas_attn import ArchConfig, NasAttnError, build_model
 from nas_attn.data import load_dataset
@@ -129,25 +128,6 @@ def test_files_that_are_not_checkpoints_are_refused(trained: Path, tmp_path: Pat
         load_trained(ARCH, tmp_path / "cut.pt")
     with pytest.raises(NasAttnError, match="checkpoint not found"):
         load_trained(ARCH, tmp_path / "nope.pt")
-
-
-def run_cli(args: list[str], cwd: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    """`nas-attn ARGS` in this process (as tests/test_cli.py does): exit code, stdout, stderr."""
-    from nas_attn import cli
-
-    old_cwd, old_argv = Path.cwd(), sys.argv
-    os.chdir(cwd)
-    sys.argv = ["nas-attn", *args]
-    try:
-        cli.main()
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    finally:
-        os.chdir(old_cwd)
-        sys.argv = old_argv
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def test_cli_export_of_trained_weights_and_its_errors(
