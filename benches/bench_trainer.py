@@ -178,11 +178,12 @@ CPU_VARIANTS: dict[str, Runner] = {
 }
 
 
-def compare_variants(data: ProxyData, cfg: ProxyConfig, rounds: int) -> None:
-    """Each CPU variant against today's trainer (``ours``), interleaved; variant/today ratios."""
+def compare_variants(data: ProxyData, cfg: ProxyConfig, rounds: int, names: list[str]) -> None:
+    """Each CPU variant in ``names`` against today's trainer (``ours``), interleaved; variant/today ratios."""
     device = torch.device("cpu")
     summary = []
-    for name, runner in CPU_VARIANTS.items():
+    for name in names:
+        runner = CPU_VARIANTS[name]
         print(f"today's trainer vs {name}:")
         ratios = compare(name, runner, data, cfg, device, rounds)
         summary.append((name, 1 / ratios["wall"], 1 / ratios["cpu"]))
@@ -234,7 +235,7 @@ def main() -> None:
         f"compile {cfg.compile}, on {describe_device(device)}"
     )
     if args.variants:
-        compare_variants(data, cfg, args.rounds)
+        compare_variants(data, cfg, args.rounds, args.variant or list(CPU_VARIANTS))
         return
     print("vs minimal hand-written loop (same data in memory, fp32):")
     ratios = compare("minimal", minimal_loop, data, cfg, device, args.rounds)

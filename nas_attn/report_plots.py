@@ -52,7 +52,7 @@ class Axis:
 
 AXES = {
     "accuracy": Axis("accuracy (top-1, %)", 100.0, "fraction"),
-    "latency_ms": Axis("latency (ms, median at batch 1)", 1.0, "ms"),
+    "latency_ms": Axis("latency (ms, calibrated, batch 1)", 1.0, "ms"),
     "latency_ratio": Axis("latency (ratio to the plain backbone)", 1.0, "ratio"),
     "params": Axis("parameters (millions)", 1e-6, "count"),
     "macs": Axis("MACs (millions)", 1e-6, "count"),

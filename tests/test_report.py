@@ -175,7 +175,7 @@ def test_pareto_plot_has_units_round_ticks_and_nothing_clipped(tmp_path: Path) -
     fig = pareto_figure(rows, objective_names(study), 1)
     assert_nothing_clipped(fig)
     (ax,) = fig.axes
-    assert ax.get_xlabel() == "latency (ms, median at batch 1)"
+    assert ax.get_xlabel() == "latency (ms, calibrated, batch 1)"
     assert ax.get_ylabel() == "accuracy (top-1, %)"
     assert_round(visible_ticks(ax, "x"))
     assert_round(visible_ticks(ax, "y"))
