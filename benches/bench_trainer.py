@@ -214,6 +214,12 @@ def main() -> None:
     parser.add_argument(
         "--variants", action="store_true", help="CPU: each faster-trainer candidate vs today's"
     )
+    parser.add_argument(
+        "--variant",
+        action="append",
+        choices=sorted(CPU_VARIANTS),
+        help="with --variants: only these (repeatable)",
+    )
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
