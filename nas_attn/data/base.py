@@ -169,8 +169,13 @@ def _split_name(name: str) -> tuple[DatasetKind, Path | None] | None:
     its default location), None for a fixed name; errors for bad names."""
     if name in _DATASETS:
         return None
-    if name in _KINDS and _KINDS[name].default is not None:
-        return _KINDS[name], None
+    if name in _KINDS:
+        if _KINDS[name].default is not None:
+            return _KINDS[name], None
+        raise NasAttnError(
+            f"dataset '{name}' needs a path: write {name}:PATH with PATH {_KINDS[name].usage} "
+            f"(or one of: {', '.join(list_datasets())})"
+        )
     kind, sep, path = name.partition(":")
     if not sep or kind not in _KINDS:
         raise NasAttnError(f"unknown dataset '{name}'; available: {', '.join(list_datasets())}")

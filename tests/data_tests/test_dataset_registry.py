@@ -31,7 +31,14 @@ def test_class_counts_of_fixed_names_are_known_without_loading() -> None:
 @pytest.mark.parametrize(
     ("name", "message"),
     [
-        ("mnist", "unknown dataset 'mnist'; available: digits, mnist5k, synthetic, cifar10:PATH"),
+        (
+            "mnist",
+            "dataset 'mnist' needs a path: write mnist:PATH with PATH a folder holding train-images-idx3",
+        ),
+        (
+            "mnist5",
+            "unknown dataset 'mnist5'; available: digits, fashion-mnist, mnist5k, synthetic, cifar10:PATH",
+        ),
         ("svhn:/data", "unknown dataset 'svhn:/data'"),
         ("cifar10:", "dataset 'cifar10:' needs a path: write cifar10:PATH with PATH the extracted cifar-10"),
         ("imagefolder: ", "needs a path: write imagefolder:PATH with PATH a folder holding train/ and val/"),
