@@ -50,5 +50,7 @@ def test_native_size_keeps_pixels() -> None:
 
 
 def test_unknown_dataset_lists_available() -> None:
-    with pytest.raises(NasAttnError, match="unknown dataset 'mnist'.*digits"):
-        load_dataset("mnist", 16)
+    with pytest.raises(NasAttnError, match="unknown dataset 'mnist4'.*digits"):
+        load_dataset("mnist4", 16)
+    with pytest.raises(NasAttnError, match="dataset 'mnist' needs a path.*digits"):
+        load_dataset("mnist", 16)  # the IDX kind, written without its folder
