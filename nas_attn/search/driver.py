@@ -35,8 +35,7 @@ from nas_attn.search import trial_attrs as attrs
 from nas_attn.search.dispatch import Outcome, TrialPool
 from nas_attn.search.fidelity import FidelitySchedule, Member, fidelity_attrs
 from nas_attn.search.interrupts import FINISH, STOP_NOW, StopRequests
-from nas_attn.search.latency_reference import STUDY_ATTR as LATENCY_STUDY_ATTR
-from nas_attn.search.latency_reference import LatencyReferences, calibrated_attrs
+from nas_attn.search.latency_reference import LatencyReferences
 from nas_attn.search.ledger import (
     DONE,
     FAILED,
@@ -603,10 +602,7 @@ class _Driver:
     ) -> tuple[TrialResult, dict[str, Any]]:
         """Refresh the study's latency reference from this result's plain-backbone timing if it
         is less noisy, then calibrate the result's latency_ms with the reference."""
-        if self.latency_references.offer(parsed, number):
-            self.study.set_user_attr(LATENCY_STUDY_ATTR, self.latency_references.to_attr())
-        parsed = self.latency_references.calibrate(parsed)
-        return parsed, {**result, **calibrated_attrs(parsed)}
+        return self.latency_references.absorb(self.study, parsed, result, number)
 
     def lost(self, trial: _Asked, digest: str, reason: str) -> None:
         known = trial.sql.user_attrs

@@ -102,6 +102,16 @@ class LatencyReferences:
             latency_reference_ms=reference.median_ms,
         )
 
+    def absorb(
+        self, study: StudyAttrs, parsed: TrialResult, result: dict[str, Any], trial: int | None
+    ) -> tuple[TrialResult, dict[str, Any]]:
+        """Offer ``parsed``'s plain-backbone timing (storing the references in ``study`` when it
+        improves them), then calibrate: the calibrated result and ``result`` overlaid with it."""
+        if self.offer(parsed, trial):
+            study.set_user_attr(STUDY_ATTR, self.to_attr())
+        calibrated = self.calibrate(parsed)
+        return calibrated, {**result, **calibrated_attrs(calibrated)}
+
     def current_ms(self, device: str | None) -> float | None:
         reference = self.by_device.get(device or "")
         return None if reference is None else reference.median_ms
@@ -127,7 +137,4 @@ def calibrate_on_study(study: StudyAttrs, result: dict[str, Any], trial: int | N
     """A worker's ``result`` calibrated with ``study``'s references, after offering its plain-backbone
     timing to them (the study attribute is rewritten when the reference improves)."""
     references = LatencyReferences.of(study.user_attrs)
-    parsed = TrialResult.from_dict(result)
-    if references.offer(parsed, trial):
-        study.set_user_attr(STUDY_ATTR, references.to_attr())
-    return {**result, **calibrated_attrs(references.calibrate(parsed))}
+    return references.absorb(study, TrialResult.from_dict(result), result, trial)[1]
