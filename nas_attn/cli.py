@@ -185,7 +185,7 @@ def _error_status(exc: NasAttnError) -> int:
     with it) is looked up, not imported: only a command that ran a search can have raised it, and
     ``with-timm`` must leave a user's script a process without Ray in it."""
     driver = sys.modules.get("nas_attn.search.driver")
-    rerun = sys.modules.get("nas_attn.search.reevaluate")  # reseed / validate-proxy stopped
+    rerun = sys.modules.get("nas_attn.search.seed_runs")  # seed re-runs / validate-proxy stopped
     interrupted = (driver is not None and isinstance(exc, driver.SearchInterrupted)) or (
         rerun is not None and isinstance(exc, rerun.RerunInterrupted)
     )

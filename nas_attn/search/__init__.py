@@ -1,13 +1,40 @@
-"""Search: typed spaces, the Optuna study on SQL storage, the Ray worker pool and the driver."""
+"""Search: typed spaces, the Optuna study on SQL storage, the Ray worker pool and the driver.
 
-from nas_attn.search.driver import SearchInterrupted, SearchObserver, SearchOutcome, run_search
-from nas_attn.search.placements import baseline_params, enumerate_params, space_size
-from nas_attn.search.pool import PoolConfig, WorkerPool, plan_pool, start_ray
-from nas_attn.search.results import TrialRow, evaluated_trials, pareto_rows, ranked_rows
-from nas_attn.search.samplers import SAMPLERS, make_sampler
-from nas_attn.search.space import SearchSpace, load_space, sample_arch
-from nas_attn.search.storage import DEFAULT_STORAGE, open_storage, redact_url
-from nas_attn.search.study import open_study
+The names below are imported lazily (PEP 562), so ``import nas_attn.search.results`` or
+``nas_attn.search.space`` never pulls in Ray; only the pool and the driver need it.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+_HOMES: dict[str, str] = {
+    "SearchInterrupted": "driver",
+    "SearchObserver": "driver",
+    "SearchOutcome": "driver",
+    "run_search": "driver",
+    "baseline_params": "placements",
+    "enumerate_params": "placements",
+    "space_size": "placements",
+    "PoolConfig": "pool",
+    "WorkerPool": "pool",
+    "plan_pool": "pool",
+    "start_ray": "pool",
+    "TrialRow": "results",
+    "evaluated_trials": "results",
+    "pareto_rows": "results",
+    "ranked_rows": "results",
+    "SAMPLERS": "samplers",
+    "make_sampler": "samplers",
+    "SearchSpace": "space",
+    "load_space": "space",
+    "sample_arch": "space",
+    "DEFAULT_STORAGE": "storage",
+    "open_storage": "storage",
+    "redact_url": "storage",
+    "open_study": "study",
+}
 
 __all__ = [
     "DEFAULT_STORAGE",
@@ -35,3 +62,27 @@ __all__ = [
     "space_size",
     "start_ray",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'nas_attn.search' has no attribute '{name}'")
+    value = getattr(importlib.import_module(f"nas_attn.search.{home}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
+
+if TYPE_CHECKING:
+    from nas_attn.search.driver import SearchInterrupted, SearchObserver, SearchOutcome, run_search
+    from nas_attn.search.placements import baseline_params, enumerate_params, space_size
+    from nas_attn.search.pool import PoolConfig, WorkerPool, plan_pool, start_ray
+    from nas_attn.search.results import TrialRow, evaluated_trials, pareto_rows, ranked_rows
+    from nas_attn.search.samplers import SAMPLERS, make_sampler
+    from nas_attn.search.space import SearchSpace, load_space, sample_arch
+    from nas_attn.search.storage import DEFAULT_STORAGE, open_storage, redact_url
+    from nas_attn.search.study import open_study

@@ -1,9 +1,10 @@
 """Train placements of a finished study again, on the same worker pool as the search.
 
-Two uses: re-running the final Pareto candidates with more seeds (noise control: the front
-then ranks the mean, see ``results.trial_values``) and ``validate-proxy`` (does the proxy rank
-placements like a longer budget does?). Results go to study user attributes, because Optuna
-does not let a COMPLETE trial change; the driver process stays the only writer.
+Two uses: re-running the final Pareto candidates with more seeds (``reseed``: noise control,
+the front then ranks the mean, see ``results.trial_values``; the loop is
+:mod:`nas_attn.search.seed_runs`, shared with racing) and ``validate-proxy`` (does the proxy
+rank placements like a longer budget does?). Results go to study user attributes, because
+Optuna does not let a COMPLETE trial change; the driver process stays the only writer.
 """
 
 from __future__ import annotations
@@ -12,33 +13,31 @@ import math
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from dataclasses import dataclass
+from typing import Any
 
 import optuna
 
-from nas_attn._types import SEED_MAX
 from nas_attn.backbones import ArchConfig
 from nas_attn.exceptions import NasAttnError
 from nas_attn.rank_correlation import kendall_tau, spearman_rho
 from nas_attn.search.dispatch import Outcome, TrialPool
 from nas_attn.search.interrupts import FINISH, STOP_NOW, StopRequests
-from nas_attn.search.latency_reference import USED_ATTR as LATENCY_USED
-from nas_attn.search.latency_reference import calibrate_on_study
-from nas_attn.search.results import (
-    TrialRow,
-    is_plain,
-    objective_names,
-    pareto_rows,
-    ranked_rows,
-    seed_runs_key,
+from nas_attn.search.results import TrialRow, first_seed, objective_names, ranked_rows
+from nas_attn.search.seed_policy import FixedSeeds
+from nas_attn.search.seed_runs import (
+    MAX_JOB_RETRIES,
+    POLL_SECONDS,
+    JobObserver,
+    RerunInterrupted,
+    SeedRunReport,
+    budget_of,
+    run_seed_policy,
 )
 from nas_attn.search.space import SearchSpace
 from nas_attn.worker.config import ProxyConfig
-from nas_attn.worker.evaluate import TrialResult
 
-POLL_SECONDS = 0.5
-MAX_JOB_RETRIES = 1  # a job whose worker was lost is tried once more
+__all__ = ["JobObserver", "RerunInterrupted", "reseed_front", "run_jobs", "validate_proxy"]
 PROXY_VALIDATION_ATTR = "proxy_validation"
 MISLEADING_TAU = 0.5  # below this Kendall tau the proxy is said to mislead
 
@@ -53,14 +52,6 @@ class Job:
 
 
 JobDone = Callable[[Job, Outcome], None]
-
-
-class JobObserver(Protocol):
-    """Follows the trainings of ``reseed`` / ``validate-proxy`` (e.g. a progress bar)."""
-
-    def jobs_added(self, count: int) -> None: ...
-
-    def job_done(self) -> None: ...
 
 
 def run_jobs(
@@ -106,90 +97,22 @@ def run_jobs(
             )
 
 
-class RerunInterrupted(NasAttnError):
-    """Ctrl-C or SIGTERM during seed re-runs or proxy validation (finished re-runs are kept)."""
-
-
-def _budget(row: TrialRow, space: SearchSpace) -> int:
-    return row.fidelity_epochs or space.proxy.epochs
-
-
-def _result_values(result: dict[str, Any], names: list[str]) -> list[float]:
-    return TrialResult.from_dict(result).objective_values(names)
-
-
 # -- seeds -------------------------------------------------------------------------------------
-@dataclass
-class ReseedReport:
-    failures: list[str] = field(default_factory=list)
-    front: list[TrialRow] = field(default_factory=list)
-
-
 def reseed_front(
     study: optuna.Study,
     space: SearchSpace,
     pool: TrialPool,
     seeds: int,
     notice: Callable[[str], None] = lambda _: None,
-    max_rounds: int = 3,
     observer: JobObserver | None = None,
-) -> ReseedReport:
-    """Re-run every front trial until it has ``seeds`` seeds (its own plus ``seeds - 1`` more).
-
-    The front is ranked by the means, so it can change; trials that join it are re-run too
-    (up to ``max_rounds`` rounds). The re-runs vary the training seed (initial weights, batch
-    order, augmentation: ``proxy.training_seed + 1``, ``+ 2``, ...) on the same data split, and
-    train at the budget the trial's values come from.
-    """
-    report = ReseedReport()
-    names = objective_names(study)
-    for _round in range(max_rounds):
-        jobs = _seed_jobs(study, space, seeds)
-        if not jobs:
-            break
-        notice(
-            f"re-running {len({j.trial for j in jobs})} front trial(s) with {seeds} seeds ({len(jobs)} runs)"
-        )
-
-        def store(job: Job, outcome: Outcome) -> None:
-            if outcome.kind != "ok" or outcome.result is None:
-                report.failures.append(f"trial {job.trial} seed {job.proxy.training_seed}: {outcome.reason}")
-                return
-            key = seed_runs_key(job.trial)
-            result = calibrate_on_study(study, outcome.result)
-            runs = study.user_attrs.get(key) or {"seeds": [], "values": []}
-            runs.setdefault(LATENCY_USED, [None] * len(runs["values"]))
-            runs["seeds"].append(job.proxy.training_seed)
-            runs["values"].append(_result_values(result, names))
-            runs[LATENCY_USED].append(result.get(LATENCY_USED))
-            study.set_user_attr(key, runs)
-            notice(f"trial {job.trial} seed {job.proxy.training_seed}: " + _describe(outcome.result, names))
-
-        run_jobs(pool, jobs, space, store, observer)
-        if report.failures:
-            break
-    report.front = pareto_rows(study)
-    return report
-
-
-def _seed_jobs(study: optuna.Study, space: SearchSpace, seeds: int) -> list[Job]:
-    jobs = []
-    attrs = study.user_attrs
-    front = pareto_rows(study)
-    on_front = {row.number for row in front}
-    plain = [r for r in ranked_rows(study) if r.number not in on_front and is_plain(r.arch)]
-    for row in front + plain[:1]:  # the plain backbone too: every delta is paired on the same seeds
-        done = set((attrs.get(seed_runs_key(row.number)) or {}).get("seeds", []))
-        for offset in range(1, seeds):
-            seed = (space.proxy.training_seed + offset) % (SEED_MAX + 1)  # stays a valid seed
-            if seed not in done:
-                proxy = space.proxy_at(epochs=_budget(row, space), train_seed=seed)
-                jobs.append(Job(row.number, ArchConfig.from_dict(row.arch), proxy))
-    return jobs
-
-
-def _describe(result: dict[str, Any], names: list[str]) -> str:
-    return ", ".join(f"{n} {v:.4g}" for n, v in zip(names, _result_values(result, names), strict=True))
+) -> SeedRunReport:
+    """Re-run every front trial (and the plain backbone) until it has ``seeds`` seeds: its own
+    plus ``seeds - 1`` more, training seeds ``proxy.training_seed + 1``, ``+ 2``, ... on the same
+    data split, at the budget the trial's values come from. The front is ranked by the means,
+    so it can change; trials that join it are re-run too. ``reseed`` and ``search.final_seeds``;
+    the same loop as racing (:mod:`nas_attn.search.seed_runs`)."""
+    policy = FixedSeeds(seeds, first_seed(study.user_attrs))
+    return run_seed_policy(study, space, pool, policy, notice, observer)
 
 
 # -- proxy validation --------------------------------------------------------------------------
@@ -259,7 +182,7 @@ def validation_sample(study: optuna.Study, space: SearchSpace, sample: int, epoc
     if "accuracy" not in objective_names(study):
         raise NasAttnError("validate-proxy compares accuracies, but this study has no accuracy objective")
     chosen = pick_spread(ranked_rows(study), sample)
-    proxy_epochs = max(_budget(r, space) for r in chosen)
+    proxy_epochs = max(budget_of(r, space) for r in chosen)
     if epochs <= proxy_epochs:
         raise NasAttnError(
             f"--epochs {epochs} is not longer than the proxy's {proxy_epochs} epochs, so it cannot tell "
@@ -279,7 +202,7 @@ def validate_proxy(
 ) -> ProxyValidation:
     """Retrain ``sample`` trials at ``epochs`` and correlate their proxy and long accuracies."""
     chosen = validation_sample(study, space, sample, epochs)
-    proxy_epochs = max(_budget(r, space) for r in chosen)
+    proxy_epochs = max(budget_of(r, space) for r in chosen)
     jobs = [Job(r.number, ArchConfig.from_dict(r.arch), space.proxy_at(epochs=epochs)) for r in chosen]
     notice(f"retraining {len(jobs)} trials at {epochs} epochs: {', '.join(str(j.trial) for j in jobs)}")
     long: dict[int, Outcome] = {}

@@ -46,6 +46,7 @@ class TrialRow:
     accuracy_ci95: list[float] | None = None  # Student-t 95% interval over the seeds (None: 1 seed)
     delta_vs_baseline: PairedDelta | None = None  # accuracy - plain backbone's, paired by seed
     seed_list: list[int] = field(default_factory=list)
+    seed_accuracy: dict[int, float] = field(default_factory=dict)  # accuracy by training seed
 
     @property
     def significant(self) -> bool:
@@ -234,6 +235,7 @@ def ranked_rows(study: TrialSource) -> list[TrialRow]:
                 accuracy_ci95=interval.as_list if interval is not None else None,
                 delta_vs_baseline=delta,
                 seed_list=sorted(accuracies),
+                seed_accuracy=dict(sorted(accuracies.items())),
             )
         )
     return rows

@@ -26,9 +26,10 @@ from nas_attn.search.placements import space_size
 from nas_attn.search.pool import PoolConfig, WorkerPool, plan_pool, ready_pool, start_ray
 from nas_attn.search.ray_address import check_ray_address
 from nas_attn.search.ray_owner import clean_up_dead_drivers, local_ray_pids, owner_key, record
-from nas_attn.search.reevaluate import reseed_front
-from nas_attn.search.results import TrialRow, evaluated_trials, pareto_rows
+from nas_attn.search.results import TrialRow, evaluated_trials, first_seed, pareto_rows
 from nas_attn.search.samplers import make_sampler
+from nas_attn.search.seed_policy import FixedSeeds, Racing, SeedPolicy
+from nas_attn.search.seed_runs import run_seed_policy
 from nas_attn.search.space import SearchSpace, load_space
 from nas_attn.search.storage import error_reason, open_storage, redact_url
 from nas_attn.search.study import check_study, load_existing_study, open_study
@@ -148,13 +149,23 @@ def _search_with(prepared: PreparedSearch, pool: WorkerPool, observer: SearchObs
     study = open_study(prepared.storage, prepared.study_name, prepared.space, prepared.sampler)
     hook = artifact_uploader(prepared.request.storage_url)
     outcome = run_search(study, prepared.space, prepared.target, pool, observer, hook)
-    seeds = prepared.space.search.final_seeds
-    if seeds > 1:
-        report = reseed_front(study, prepared.space, pool, seeds, observer.notice)
+    policy = seed_policy_for(prepared.space, first_seed(study.user_attrs))
+    if policy is not None:
+        report = run_seed_policy(study, prepared.space, pool, policy, observer.notice)
         for failure in report.failures:
             observer.notice(f"seed re-run failed: {failure}")
         outcome.front = report.front
     return outcome
+
+
+def seed_policy_for(space: SearchSpace, first: int) -> SeedPolicy | None:
+    """What adds seeds after the search: racing, a fixed ``final_seeds``, or nothing."""
+    settings = space.search
+    if settings.racing is not None:
+        return Racing(settings.racing.max_seeds, first)
+    if settings.final_seeds > 1:
+        return FixedSeeds(settings.final_seeds, first)
+    return None
 
 
 def artifact_uploader(storage_url: str) -> TrialHook:

@@ -146,6 +146,14 @@ class FidelitySettings(BaseModel):
         return promote
 
 
+class RacingSettings(BaseModel):
+    """Extra seeds where the front is still open (``nas_attn.search.seed_policy.Racing``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    max_seeds: Int = Field(default=3, ge=2, le=20)  # per placement, its own seed included
+
+
 class SearchSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -156,6 +164,16 @@ class SearchSettings(BaseModel):
     baselines: Bool = True  # evaluate "no attention" and "SE everywhere" first
     fidelity: FidelitySettings | None = None
     final_seeds: Int = Field(default=1, ge=1, le=20)  # re-run the final front with this many seeds
+    racing: RacingSettings | None = None  # extra seeds only where the front is still open
+
+    @model_validator(mode="after")
+    def _one_seed_rule(self) -> SearchSettings:
+        if self.racing is not None and self.final_seeds > 1:
+            raise ValueError(
+                "search.final_seeds and search.racing both add seeds after the search; keep one "
+                "(racing spends seeds only where the front is still open)"
+            )
+        return self
 
 
 class SearchSpace(BaseModel):

@@ -49,11 +49,12 @@ def test_fashion_space_reads_debians_copy_at_the_measured_budget() -> None:
     assert (proxy.dataset, proxy.image_size, proxy.train_subset, proxy.val_subset, proxy.epochs) == (
         "fashion-mnist",
         16,
-        2500,
+        5000,
         2000,
         2,
     )
     assert space.num_classes == 10 and space.name == "resnet18_fashion"
+    assert space.search.racing is not None and space.search.racing.max_seeds == 3
 
 
 def write(tmp_path: Path, text: str) -> Path:
