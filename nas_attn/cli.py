@@ -85,7 +85,7 @@ def search(
         console.info(
             f"the space has only {prepared.size} distinct placements; the search ends when all are evaluated"
         )
-    if prepared.remaining == 0:
+    if prepared.remaining == 0 and not service.seeds_pending(prepared):
         console.info("target already reached; pass a larger --n-trials to continue this study")
         front = service.front(prepared)
     else:
@@ -99,6 +99,7 @@ def search(
         if outcome.duplicates_this_run:
             console.info(f"{outcome.duplicates_this_run} duplicate placement(s) answered without training")
     console.print_front(front, name)
+    console.info(f"compute: {service.compute(prepared).describe()}")
     console.info(f"study '{name}' is stored in {url}")
     console.info(
         f"inspect it: nas-attn dashboard --storage {url}   or: nas-attn report --study {name} --storage {url}"
@@ -136,7 +137,7 @@ def front(
 ) -> None:
     """The study's complete trials ranked by non-dominated sorting (rank 1 = Pareto front)."""
     from nas_attn import console
-    from nas_attn.search.results import front_summary, ranked_rows
+    from nas_attn.search.results import compute_spent, front_summary, ranked_rows
     from nas_attn.search.storage import open_existing_storage
     from nas_attn.search.study import load_existing_study
 
@@ -145,7 +146,11 @@ def front(
     the_study = load_existing_study(open_existing_storage(storage), study)
     rows = sorted(ranked_rows(the_study), key=lambda r: (r.rank, -r.crowding, r.number))
     console.print_rows(
-        rows, output_format, f"trials of '{study}' by Pareto rank", front_summary(the_study, rows)
+        rows,
+        output_format,
+        f"trials of '{study}' by Pareto rank",
+        front_summary(the_study, rows),
+        compute_spent(the_study),
     )
 
 

@@ -10,7 +10,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.progress import (
@@ -27,12 +27,14 @@ from rich.table import Table
 from nas_attn.attention import ZooRow
 from nas_attn.backbones import ArchConfig
 from nas_attn.search.latency_reference import CALIBRATION_NOTE
-from nas_attn.search.pool import PoolConfig
 from nas_attn.search.reevaluate import MISLEADING_TAU, ProxyValidation
-from nas_attn.search.results import FrontSummary, TrialRow
+from nas_attn.search.results import ComputeSpent, FrontSummary, TrialRow, baseline_verdict
 from nas_attn.search.space import SearchSpace
 from nas_attn.training import EpochReport, TrainOutcome
 from nas_attn.worker.evaluate import TrialResult
+
+if TYPE_CHECKING:  # the pool module imports Ray; the console must not
+    from nas_attn.search.pool import PoolConfig
 
 # Piped output (logs, CI) gets a wide fixed width so tables do not wrap at 80 columns.
 PIPED_WIDTH = 140
@@ -145,23 +147,6 @@ def _format_delta(row: TrialRow) -> str:
     return text + (" *" if delta.significant else "")
 
 
-def baseline_verdict(rows: Sequence[TrialRow]) -> str | None:
-    """In words: which placements beat the plain backbone significantly (None without a plain
-    backbone to compare with)."""
-    compared = [r for r in rows if r.delta_vs_baseline is not None]
-    if not compared:
-        return None
-    winners = [r for r in compared if r.beats_baseline]
-    seeds = max(len(r.delta_vs_baseline.seeds) for r in compared if r.delta_vs_baseline is not None)
-    if not winners:
-        return (
-            f"no placement beats the plain backbone significantly (paired 95% CI over up to {seeds} "
-            "seed(s)); differences inside the noise are not wins"
-        )
-    listed = ", ".join(f"trial {r.number}" for r in winners)
-    return f"{len(winners)} placement(s) beat the plain backbone significantly (paired 95% CI): {listed}"
-
-
 ROW_FORMATS = ("table", "csv", "json")
 
 
@@ -221,16 +206,23 @@ def _summary_text(summary: FrontSummary | None) -> str:
 
 
 def print_rows(
-    rows: Sequence[TrialRow], output_format: str, title: str, summary: FrontSummary | None
+    rows: Sequence[TrialRow],
+    output_format: str,
+    title: str,
+    summary: FrontSummary | None,
+    compute: ComputeSpent | None = None,
 ) -> None:
     """Ranked trials (rank, crowding distance, knee) as a rich table, CSV or JSON on stdout.
 
-    JSON is one object with the hypervolume, its reference point and the trials; CSV is the
-    trials only (the hypervolume line goes to stderr so the CSV stays clean).
+    JSON is one object with the hypervolume, its reference point, the compute spent and the
+    trials; CSV is the trials only (the hypervolume and compute lines go to stderr so the CSV
+    stays clean).
     """
     if output_format == "table":
         console.print(trials_table(rows, title, with_rank=True))
         console.print(_summary_text(summary), markup=False)
+        if compute is not None:
+            console.print(f"compute: {compute.describe()}", markup=False)
         if (verdict := baseline_verdict(rows)) is not None:
             console.print(verdict, markup=False)
         return
@@ -247,6 +239,7 @@ def print_rows(
             "accuracy_ci95": r.accuracy_ci95,
             "delta_vs_baseline": r.delta_vs_baseline.to_dict() if r.delta_vs_baseline else None,
             "significant": r.significant,
+            "racing": r.racing,
             "fidelity_epochs": r.fidelity_epochs,
             "placement": r.placement,
         }
@@ -256,11 +249,14 @@ def print_rows(
         document = {
             "hypervolume": summary.hypervolume if summary else None,
             "reference_point": summary.reference if summary else None,
+            "compute": compute.to_dict() if compute is not None else None,
             "trials": records,
         }
         print(json.dumps(document, indent=2))
         return
     print(_summary_text(summary), file=sys.stderr)
+    if compute is not None:
+        print(f"compute: {compute.describe()}", file=sys.stderr)
     records = [_flat(record) for record in records]
     buffer = io.StringIO()
     fields = list(records[0]) if records else ["trial", "rank", "params", "placement"]

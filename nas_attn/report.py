@@ -21,7 +21,14 @@ from nas_attn._version import __version__
 from nas_attn.outputs import check_output, storage_files, write_atomic
 from nas_attn.pareto import default_reference_point, hypervolume
 from nas_attn.report_plots import module_frequencies
-from nas_attn.search.results import TrialRow, objective_names, ranked_rows, study_directions
+from nas_attn.search.results import (
+    TrialRow,
+    baseline_verdict,
+    compute_spent,
+    objective_names,
+    ranked_rows,
+    study_directions,
+)
 from nas_attn.search.trial_attrs import DUPLICATE_OF
 
 __all__ = [
@@ -55,7 +62,13 @@ def _tip(t: TrialRow) -> str:
         f"{n}={v:.4g}" + (f" ± {t.spread[n]:.2g}" if n in t.spread else "") for n, v in t.values.items()
     )
     seeds = f" ({t.seeds} seeds)" if t.seeds > 1 else ""
-    return f"trial {t.number}: {values}{seeds}\n{t.placement}"
+    delta = t.delta_vs_baseline
+    versus = ""
+    if delta is not None and delta.interval.as_list is not None:
+        low, high = delta.interval.as_list
+        mark = ", better than plain" if t.beats_baseline else ""
+        versus = f"\nvs plain: {delta.interval.mean:+.4f} [{low:+.4f}, {high:+.4f}]{mark}"
+    return f"trial {t.number}: {values}{seeds}{versus}\n{t.placement}"
 
 
 def scatter_svg(trials: list[TrialRow], names: list[str], knee: int | None) -> str:
@@ -111,7 +124,9 @@ def render_report(study: optuna.Study, storage_label: str) -> str:
         "summary": html.escape(
             f"{len(trials)} placements evaluated in {len(study.trials)} trials; "
             f"{len(front)} on the Pareto front; "
-            f"knee: trial {knee}; storage {storage_label}"
+            f"knee: trial {knee}; storage {storage_label}. "
+            f"Compute: {compute_spent(study).describe()}. "
+            + (baseline_verdict(trials) or "No plain backbone to compare with.")
         ),
         "x_label": html.escape(names[1] if len(names) > 1 else names[0]),
         "y_label": html.escape(names[0]),

@@ -27,6 +27,7 @@ from matplotlib.ticker import MaxNLocator
 from nas_attn.search.results import TrialRow
 
 FRONT, DOMINATED, KNEE, SEEDS = "#d1495b", "#9aa3b2", "#1d2330", "#5b6475"
+BEATS = "#1b7f3b"  # better than the plain backbone, significantly
 RC = {
     "svg.fonttype": "path",
     "svg.hashsalt": "nas-attn",  # deterministic ids
@@ -133,6 +134,14 @@ def pareto_figure(trials: Sequence[TrialRow], names: Sequence[str], knee: int | 
             zorder=4,
         )
         point.set_gid(f"{'front' if on_front else 'dominated'}-trial-{t.number}")
+    winners = [t for t in trials if t.beats_baseline]
+    for t in winners:  # a star on the point: the paired 95% CI of accuracy - plain excludes zero
+        (star,) = ax.plot(*xy(t), marker="*", ms=13, mfc="none", mec=BEATS, mew=1.2, ls="none", zorder=6)
+        star.set_gid(f"beats-baseline-trial-{t.number}")
+    if winners:
+        ax.plot(
+            [], [], marker="*", ms=10, mfc="none", mec=BEATS, ls="none", label="beats plain (paired 95% CI)"
+        )
     ax.plot([], [], marker="o", ls="--", color=FRONT, mec="#7a1f2c", label="Pareto front")
     if any(t.rank > 1 for t in trials):
         ax.plot([], [], marker="o", ls="none", color=DOMINATED, mec="#6b7485", label="dominated")

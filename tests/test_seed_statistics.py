@@ -112,3 +112,38 @@ def test_the_front_says_in_words_whether_anything_beats_the_baseline(
     assert baseline_verdict(ranked_rows(win)) == (
         f"1 placement(s) beat the plain backbone significantly (paired 95% CI): trial {win_numbers['se']}"
     )
+
+
+def test_compute_counts_the_search_and_every_extra_seed() -> None:
+    from nas_attn.search.results import compute_spent
+
+    study, numbers = study_with_seeds({"none": [0.78, 0.775, 0.79], "se": [0.80, 0.796], "eca": [0.79]})
+    spent = compute_spent(study)
+    assert (spent.placements, spent.seed_runs) == (3, 3)  # 2 re-runs of none, 1 of se
+    assert spent.placement_epochs == spent.seed_run_epochs == 0  # no epochs recorded anywhere here
+    key = seed_runs_key(numbers["se"])
+    study.set_user_attr(key, {**study.user_attrs[key], "epochs": [4]})
+    assert compute_spent(study).seed_run_epochs == 4
+    assert "3 extra seed run(s)" in compute_spent(study).describe()
+
+
+def test_the_report_marks_placements_that_beat_the_plain_backbone() -> None:
+    from nas_attn.report import render_report
+    from nas_attn.report_plots import pareto_figure
+    from nas_attn.search.results import objective_names
+
+    study, numbers = study_with_seeds(
+        {"none": [0.78, 0.775, 0.79], "se": [0.80, 0.796, 0.811], "eca": [0.79, 0.77]}
+    )
+    fig = pareto_figure(ranked_rows(study), objective_names(study), None)
+    marks = {
+        str(line.get_gid()) for line in fig.axes[0].lines if str(line.get_gid()).startswith("beats-baseline")
+    }
+    assert marks == {f"beats-baseline-trial-{numbers['se']}"}  # eca is inside the noise: no mark
+    legend = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert "beats plain (paired 95% CI)" in legend
+    page = render_report(study, "memory")
+    assert (
+        f"1 placement(s) beat the plain backbone significantly (paired 95% CI): trial {numbers['se']}" in page
+    )
+    assert "Compute: 3 placement(s) trained" in page and "vs plain: +0.0207" in page

@@ -15,9 +15,7 @@ import optuna
 from pydantic import ValidationError
 
 from nas_attn.exceptions import NasAttnError
-from nas_attn.search.pool import WorkerPool, ready_pool
-from nas_attn.search.ray_owner import owner_key
-from nas_attn.search.service import plan_for
+from nas_attn.search.dispatch import TrialPool
 from nas_attn.search.space import STORED_SPACE_KEY, SearchSpace
 from nas_attn.search.storage import open_existing_storage
 from nas_attn.search.study import SPACE_ATTR, load_existing_study
@@ -57,8 +55,12 @@ def open_study_and_space(request: FollowupRequest) -> tuple[optuna.Study, Search
 
 
 @contextmanager
-def worker_pool(request: FollowupRequest, space: SearchSpace) -> Iterator[WorkerPool]:
+def worker_pool(request: FollowupRequest, space: SearchSpace) -> Iterator[TrialPool]:
     """Start (or join) Ray, start the workers and load their data; shut them down after."""
+    from nas_attn.search.pool import ready_pool  # Ray: only once workers are wanted
+    from nas_attn.search.ray_owner import owner_key
+    from nas_attn.search.service import plan_for
+
     if request.ray_address is None:
         resolve_device(request.device)  # CUDA asked for but absent: before Ray starts
     owner = owner_key(request.storage_url, request.study_name)
@@ -72,7 +74,7 @@ Result = TypeVar("Result")
 
 def run_on_study(
     request: FollowupRequest,
-    work: Callable[[optuna.Study, SearchSpace, WorkerPool], Result],
+    work: Callable[[optuna.Study, SearchSpace, TrialPool], Result],
     check: Callable[[optuna.Study, SearchSpace], object] | None = None,
 ) -> Result:
     """Open the study and its space, ``check`` them (before Ray starts), start the workers, run

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Container
+from collections.abc import Container, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -24,7 +24,7 @@ from nas_attn.pareto import (
     non_dominated_ranks,
 )
 from nas_attn.search import trial_attrs as attrs
-from nas_attn.search.fidelity import FIDELITY_EPOCHS
+from nas_attn.search.fidelity import FIDELITY_EPOCHS, FIDELITY_SPENT
 from nas_attn.search.latency_reference import USED_ATTR as LATENCY_USED
 from nas_attn.search.latency_reference import LatencyReferences, rescaled_latency
 from nas_attn.seed_statistics import PairedDelta, mean_interval, paired_delta
@@ -47,6 +47,7 @@ class TrialRow:
     delta_vs_baseline: PairedDelta | None = None  # accuracy - plain backbone's, paired by seed
     seed_list: list[int] = field(default_factory=list)
     seed_accuracy: dict[int, float] = field(default_factory=dict)  # accuracy by training seed
+    racing: str | None = None  # the last seed decision taken for it (racing / fixed seeds)
 
     @property
     def significant(self) -> bool:
@@ -63,6 +64,26 @@ class TrialRow:
 
 
 @dataclass(frozen=True)
+class ComputeSpent:
+    """What a study's trainings cost: the search's placements and the extra seeds on top."""
+
+    placements: int  # placements the search trained (screened-out ones never train)
+    placement_epochs: int
+    seed_runs: int  # extra seeds: racing, search.final_seeds, reseed
+    seed_run_epochs: int
+
+    def describe(self) -> str:
+        text = f"{self.placements} placement(s) trained ({self.placement_epochs} epochs)"
+        if self.seed_runs:
+            share = 100 * self.seed_run_epochs / self.placement_epochs if self.placement_epochs else 0.0
+            text += f" + {self.seed_runs} extra seed run(s) ({self.seed_run_epochs} epochs, +{share:.0f}%)"
+        return text
+
+    def to_dict(self) -> dict[str, int]:
+        return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
 class FrontSummary:
     """Hypervolume of the front with the reference point it was measured against."""
 
@@ -71,6 +92,7 @@ class FrontSummary:
 
 
 SEED_RUNS_PREFIX = "seed_runs:"
+RACING_PREFIX = "racing:"
 SPACE_ATTR = "nas_attn_space"  # the space identity the study stores (search.study)
 
 
@@ -128,6 +150,21 @@ def top_fidelity_trials(study: TrialSource) -> list[optuna.trial.FrozenTrial]:
 def seed_runs_key(trial_number: int) -> str:
     """The study user attribute holding the seed re-runs of trial ``trial_number``."""
     return f"{SEED_RUNS_PREFIX}{trial_number}"
+
+
+def racing_key(trial_number: int) -> str:
+    """The study user attribute holding the seed decisions taken for trial ``trial_number``."""
+    return f"{RACING_PREFIX}{trial_number}"
+
+
+def last_decision(study_attrs: dict[str, Any], trial_number: int) -> str | None:
+    """The last seed decision for a trial in words, e.g. ``resolved (told apart ...)``."""
+    history = study_attrs.get(racing_key(trial_number)) or []
+    if not history:
+        return None
+    last = history[-1]
+    reason = last.get("reason")
+    return f"{last.get('verdict')} ({reason})" if reason else str(last.get("verdict"))
 
 
 def _on_current_reference(
@@ -236,9 +273,47 @@ def ranked_rows(study: TrialSource) -> list[TrialRow]:
                 delta_vs_baseline=delta,
                 seed_list=sorted(accuracies),
                 seed_accuracy=dict(sorted(accuracies.items())),
+                racing=last_decision(study_attrs, trial.number),
             )
         )
     return rows
+
+
+def compute_spent(study: TrialSource) -> ComputeSpent:
+    """Trainings and epochs the study spent: every trained placement (all its multi-fidelity
+    budgets) and every extra seed run."""
+    trained = evaluated_trials(study)
+    placement_epochs = sum(
+        int(t.user_attrs.get(FIDELITY_SPENT) or t.user_attrs.get("epochs") or 0) for t in trained
+    )
+    study_attrs = study.user_attrs
+    proxy_epochs = int(((study_attrs.get(SPACE_ATTR) or {}).get("proxy") or {}).get("epochs") or 0)
+    runs = epochs = 0
+    for key, record in study_attrs.items():
+        if not key.startswith(SEED_RUNS_PREFIX) or not isinstance(record, dict):
+            continue
+        count = len(record.get("values") or [])
+        recorded = record.get("epochs") or [None] * count
+        runs += count
+        epochs += sum(int(e) if e is not None else proxy_epochs for e in recorded)
+    return ComputeSpent(len(trained), placement_epochs, runs, epochs)
+
+
+def baseline_verdict(rows: Sequence[TrialRow]) -> str | None:
+    """In words: which placements beat the plain backbone significantly (None without a plain
+    backbone to compare with)."""
+    compared = [r for r in rows if r.delta_vs_baseline is not None]
+    if not compared:
+        return None
+    winners = [r for r in compared if r.beats_baseline]
+    seeds = max(len(r.delta_vs_baseline.seeds) for r in compared if r.delta_vs_baseline is not None)
+    if not winners:
+        return (
+            f"no placement beats the plain backbone significantly (paired 95% CI over up to {seeds} "
+            "seed(s)); differences inside the noise are not wins"
+        )
+    listed = ", ".join(f"trial {r.number}" for r in winners)
+    return f"{len(winners)} placement(s) beat the plain backbone significantly (paired 95% CI): {listed}"
 
 
 def front_summary(study: TrialSource, rows: list[TrialRow]) -> FrontSummary | None:

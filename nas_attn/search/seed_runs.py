@@ -35,6 +35,7 @@ from nas_attn.search.results import (
     TrialRow,
     objective_names,
     pareto_rows,
+    racing_key,
     ranked_rows,
     seed_runs_key,
     study_directions,
@@ -45,7 +46,6 @@ from nas_attn.worker.evaluate import TrialResult
 
 POLL_SECONDS = 0.5
 MAX_JOB_RETRIES = 1  # a training whose worker was lost is tried once more
-RACING_PREFIX = "racing:"
 
 
 class RerunInterrupted(NasAttnError):
@@ -66,11 +66,6 @@ class _Unobserved:
 
     def job_done(self) -> None:
         pass
-
-
-def racing_key(trial_number: int) -> str:
-    """The study user attribute holding the seed decisions taken for trial ``trial_number``."""
-    return f"{RACING_PREFIX}{trial_number}"
 
 
 @dataclass

@@ -26,7 +26,16 @@ from nas_attn.search.placements import space_size
 from nas_attn.search.pool import PoolConfig, WorkerPool, plan_pool, ready_pool, start_ray
 from nas_attn.search.ray_address import check_ray_address
 from nas_attn.search.ray_owner import clean_up_dead_drivers, local_ray_pids, owner_key, record
-from nas_attn.search.results import TrialRow, evaluated_trials, first_seed, pareto_rows
+from nas_attn.search.results import (
+    ComputeSpent,
+    TrialRow,
+    compute_spent,
+    evaluated_trials,
+    first_seed,
+    pareto_rows,
+    ranked_rows,
+    study_directions,
+)
 from nas_attn.search.samplers import make_sampler
 from nas_attn.search.seed_policy import FixedSeeds, Racing, SeedPolicy
 from nas_attn.search.seed_runs import run_seed_policy
@@ -168,6 +177,18 @@ def seed_policy_for(space: SearchSpace, first: int) -> SeedPolicy | None:
     return None
 
 
+def seeds_pending(prepared: PreparedSearch) -> bool:
+    """Whether the study's racing (or ``final_seeds``) still wants seeds: a search stopped during
+    them resumes them even when its placements are all evaluated."""
+    if prepared.complete == 0:
+        return False
+    study = load_existing_study(prepared.storage, prepared.study_name)
+    policy = seed_policy_for(prepared.space, first_seed(study.user_attrs))
+    if policy is None:
+        return False
+    return bool(policy.plan(ranked_rows(study), study_directions(study), []).wanted)
+
+
 def artifact_uploader(storage_url: str) -> TrialHook:
     """Each evaluated trial's arch YAML and learning curve, for optuna-dashboard."""
     store = artifact_store_for(storage_url)
@@ -182,3 +203,8 @@ def artifact_uploader(storage_url: str) -> TrialHook:
 def front(prepared: PreparedSearch) -> list[TrialRow]:
     """The Pareto front of the study as it stands."""
     return pareto_rows(load_existing_study(prepared.storage, prepared.study_name))
+
+
+def compute(prepared: PreparedSearch) -> ComputeSpent:
+    """The trainings and epochs the study has spent (the search's placements and extra seeds)."""
+    return compute_spent(load_existing_study(prepared.storage, prepared.study_name))

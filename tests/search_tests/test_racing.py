@@ -20,9 +20,9 @@ from nas_attn.backbones import ArchConfig
 from nas_attn.exceptions import NasAttnError
 from nas_attn.search import run_search
 from nas_attn.search.dispatch import Outcome
-from nas_attn.search.results import ranked_rows, seed_runs_key
+from nas_attn.search.results import racing_key, ranked_rows, seed_runs_key
 from nas_attn.search.seed_policy import FixedSeeds, Racing, SeedJob, Verdict
-from nas_attn.search.seed_runs import racing_key, run_seed_policy
+from nas_attn.search.seed_runs import run_seed_policy
 from nas_attn.search.service import seed_policy_for
 from nas_attn.search.space import SearchSpace, load_space
 
@@ -225,3 +225,20 @@ def test_the_search_settings_pick_the_policy(tmp_path: Path) -> None:
         load_space(write_space(tmp_path, space_yaml(SMALL_STAGES, final_seeds=3, racing="{max_seeds: 4}")))
     with pytest.raises(NasAttnError, match="max_seeds"):
         load_space(write_space(tmp_path, space_yaml(SMALL_STAGES, racing="{max_seeds: 1}")))
+
+
+def test_a_search_stopped_during_racing_resumes_it(tmp_path: Path) -> None:
+    from nas_attn.search.service import SearchRequest, prepare, seeds_pending
+
+    text = space_yaml(SMALL_STAGES, sampler="exhaustive", baselines=False, n_trials=4, racing="{max_seeds: 3}")
+    path = write_space(tmp_path, text)
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    study, space = make_study(url, path)
+    pool = NoisyPool(NEAR_TIE, sigma=0.01)
+    run_search(study, space, 4, pool)
+    request = SearchRequest(path, url, device="cpu")
+    assert prepare(request).remaining == 0 and seeds_pending(prepare(request))  # racing not run yet
+    run_search(study, space, 4, pool)  # the target is reached: the driver trains nothing more
+    assert len(pool.submitted) == 4
+    run_seed_policy(study, space, pool, Racing(3, 0))
+    assert not seeds_pending(prepare(request))  # done: the same command now just shows the front

@@ -1,0 +1,44 @@
+"""``nas-attn validate-proxy`` without Ray: the same sample, retraining and correlations, run by one
+in-process worker (e.g. on a single GPU machine, or to debug the worker code in one process).
+
+Uses the command's own functions (``search.followup.open_study_and_space``,
+``search.reevaluate.validate_proxy``, ``console.print_validation``) with
+:class:`~nas_attn.search.inprocess.InProcessPool` in place of the Ray pool; the result is stored
+in the study exactly as the command stores it (user attribute ``proxy_validation``).
+
+    .venv/bin/python benches/validate_proxy_inprocess.py --study resnet18_fashion \\
+        --storage sqlite:///nas_attn.db --sample 8 --epochs 8 --device cuda
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+from nas_attn import console
+from nas_attn.search.followup import FollowupRequest, open_study_and_space
+from nas_attn.search.inprocess import InProcessPool
+from nas_attn.search.reevaluate import validate_proxy
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--study", required=True)
+    parser.add_argument("--storage", required=True)
+    parser.add_argument("--sample", type=int, default=8)
+    parser.add_argument("--epochs", type=int, required=True)
+    parser.add_argument("--device", default="cpu")
+    args = parser.parse_args()
+    study, space = open_study_and_space(FollowupRequest(args.storage, args.study, device=args.device))
+    started = time.perf_counter()
+    result = validate_proxy(study, space, InProcessPool(args.device), args.sample, args.epochs, console.info)
+    console.print_validation(result)
+    console.info(
+        f"{len(result.rows)} retrainings at {args.epochs} epochs in {time.perf_counter() - started:.0f} s"
+    )
+
+
+if __name__ == "__main__":
+    main()
