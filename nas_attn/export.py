@@ -156,6 +156,8 @@ def export_arch(
         provenance["seeds"], provenance["objectives_std"] = row.seeds, row.spread
     if row is not None and row.fidelity_epochs is not None:
         provenance["proxy_epochs"] = row.fidelity_epochs
+    if row is not None and row.racing is not None:  # the last seed decision taken for it
+        provenance["racing"] = row.racing
     arch = ArchConfig.from_dict(
         {**trial.user_attrs["arch"], **_normalization(trial.user_attrs), "provenance": provenance}
     )

@@ -65,3 +65,19 @@ def storage_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'study.db'}"
     return str(request.getfixturevalue("postgres_url"))
+
+
+def _uses_postgres(item: pytest.Item) -> bool:
+    fixtures = getattr(item, "fixturenames", ())
+    if "postgres_server" in fixtures or "postgres_url" in fixtures:
+        return True
+    callspec = getattr(item, "callspec", None)
+    return callspec is not None and callspec.params.get("storage_url") == "postgresql"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests that start the session's PostgreSQL server carry the ``postgres`` marker, so the fast
+    tier can leave them out (``-m "not postgres"``) without anyone marking them by hand."""
+    for item in items:
+        if _uses_postgres(item):
+            item.add_marker(pytest.mark.postgres)

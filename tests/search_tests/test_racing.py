@@ -230,7 +230,9 @@ def test_the_search_settings_pick_the_policy(tmp_path: Path) -> None:
 def test_a_search_stopped_during_racing_resumes_it(tmp_path: Path) -> None:
     from nas_attn.search.service import SearchRequest, prepare, seeds_pending
 
-    text = space_yaml(SMALL_STAGES, sampler="exhaustive", baselines=False, n_trials=4, racing="{max_seeds: 3}")
+    text = space_yaml(
+        SMALL_STAGES, sampler="exhaustive", baselines=False, n_trials=4, racing="{max_seeds: 3}"
+    )
     path = write_space(tmp_path, text)
     url = f"sqlite:///{tmp_path / 's.db'}"
     study, space = make_study(url, path)
@@ -242,3 +244,14 @@ def test_a_search_stopped_during_racing_resumes_it(tmp_path: Path) -> None:
     assert len(pool.submitted) == 4
     run_seed_policy(study, space, pool, Racing(3, 0))
     assert not seeds_pending(prepare(request))  # done: the same command now just shows the front
+
+
+def test_the_exported_config_says_what_racing_decided(tmp_path: Path) -> None:
+    from nas_attn.export import export_arch
+
+    study, space, pool = searched(tmp_path, NEAR_TIE, sigma=0.01)
+    run_seed_policy(study, space, pool, Racing(max_seeds=3, first_seed=0))
+    tied = next(r for r in ranked_rows(study) if key_of(ArchConfig.from_dict(r.arch)) == "se/16")
+    provenance = export_arch(study, study.trials[tied.number], "sqlite:///s.db").provenance or {}
+    assert provenance["racing"].startswith("max seeds (not told apart from trial")
+    assert provenance["seeds"] == 3 and len(provenance["accuracy_ci95"]) == 2
