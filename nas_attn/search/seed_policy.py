@@ -15,9 +15,10 @@ Racing (``search.racing: {max_seeds: N}``), the rule:
 - *Contenders* are the placements that matter for the front: those on it (by their means), and
   those no placement clearly dominates (dominates by the means and is told apart from it). Until
   the seed noise is known, only the front's members are contenders.
-- A contender is *unresolved* while it has one seed, or while it is not told apart from a
-  placement that dominates it or that it dominates (means, all objectives): which of the two
-  belongs on the front is still open.
+- A contender is *unresolved* while it has one seed, or while it is not told apart from another
+  contender that dominates it or that it dominates (means, all objectives): which of the two
+  belongs on the front is still open. (Whether it dominates a placement already clearly off the
+  front changes nothing, so those comparisons are not asked.)
 - An unresolved contender below ``max_seeds`` gets its next seed. Fewest seeds first (an
   interval narrows fastest at small n: the t quantile falls from 12.7 at two seeds to 4.3 at
   three), then front members (they are what users export), then higher accuracy. One seed at a
@@ -168,11 +169,12 @@ class Racing:
         pairing, plain = _pairing_jobs(rows, running)
         decisions: dict[int, Decision] = {}
         candidates: list[tuple[tuple[float, ...], SeedJob]] = []
+        contenders = {row.number for row in rows if judge.contender(row)}
         for row in rows:
-            if not judge.contender(row):
+            if row.number not in contenders:
                 decisions[row.number] = Decision(row.number, row.seeds, Verdict.OFF_FRONT, judge.why_off(row))
                 continue
-            reason = judge.open_question(row)
+            reason = judge.open_question(row, contenders)
             if reason is None:
                 decisions[row.number] = Decision(
                     row.number, row.seeds, Verdict.RESOLVED, "told apart from its neighbours"
@@ -237,12 +239,13 @@ class _Judge:
             f"clearly dominated by trial {other.number}" if other is not None else "seed noise not known yet"
         )
 
-    def open_question(self, row: TrialRow) -> str | None:
-        """Why ``row``'s place is still open (None when it is resolved)."""
+    def open_question(self, row: TrialRow, contenders: Collection[int]) -> str | None:
+        """Why ``row``'s place is still open (None when it is resolved). Only contenders count:
+        whether ``row`` dominates a placement already clearly off the front changes nothing."""
         if row.seeds < 2:
             return "one seed"
         for other in self.rows:
-            if other is row:
+            if other is row or other.number not in contenders:
                 continue
             if self.dominates(other, row):
                 relation = "which dominates it"
