@@ -169,8 +169,10 @@ def test_front_formats(tmp_path: Path, tiny_space_file: Path) -> None:
         "trial,rank,accuracy,latency_ms,crowding_distance,knee,params,seeds,"
         "accuracy_std,latency_ms_std,accuracy_ci95_low,accuracy_ci95_high,delta_vs_baseline_mean,"
         "delta_vs_baseline_low,delta_vs_baseline_high,delta_vs_baseline_seeds,significant,"
-        "fidelity_epochs,placement"
+        "racing,fidelity_epochs,placement"
     )
+    assert document["compute"] == {"placements": 3, "placement_epochs": 0, "seed_runs": 0, "seed_run_epochs": 0}
+    assert all(r["racing"] is None for r in records)  # no extra seeds were decided here
     assert len(csv_out.splitlines()) == 4
     table = nas_attn("front", "--storage", storage, "--study", "tiny", cwd=tmp_path)
     assert table.returncode == 0 and "rank" in table.stdout and "knee" in table.stdout
