@@ -32,6 +32,7 @@ from nas_attn.exceptions import NasAttnError
 from nas_attn.search import trial_attrs as attrs
 from nas_attn.search.dispatch import Outcome, TrialPool
 from nas_attn.search.driver_ask import Asker
+from nas_attn.search.driver_liveness import HEARTBEAT_S, STALE_AFTER_S
 from nas_attn.search.driver_state import Setup, State
 from nas_attn.search.driver_tell import Teller
 from nas_attn.search.driver_types import (
@@ -42,7 +43,7 @@ from nas_attn.search.driver_types import (
     TrialHook,
 )
 from nas_attn.search.interrupts import FINISH, STOP_NOW
-from nas_attn.search.ledger import DONE, HEARTBEAT_S, SCREENED, STALE_AFTER_S
+from nas_attn.search.ledger import DONE, SCREENED
 from nas_attn.search.recovery import recover_stale, requeue
 from nas_attn.search.results import TrialRow, own_trials, pareto_rows
 from nas_attn.search.space import SearchSpace

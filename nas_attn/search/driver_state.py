@@ -14,11 +14,12 @@ from typing import Any
 import optuna
 
 from nas_attn.search.dispatch import TrialPool
+from nas_attn.search.driver_liveness import DriverInfo
 from nas_attn.search.driver_types import SearchObserver, Training, TrialHook, Waiting
 from nas_attn.search.fidelity import FidelitySchedule
 from nas_attn.search.interrupts import StopRequests
 from nas_attn.search.latency_reference import LatencyReferences
-from nas_attn.search.ledger import DriverInfo, Ledger
+from nas_attn.search.ledger import Ledger
 from nas_attn.search.mirror import SamplerMirror
 from nas_attn.search.placements import space_size
 from nas_attn.search.space import SearchSpace
