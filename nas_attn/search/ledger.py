@@ -2,7 +2,8 @@
 drivers on one study safe.
 
 ``nas_attn_drivers``: one row per live driver (host, pid, heartbeat time). A driver beats every
-few seconds; a row that stops beating, or whose process is gone from this host, is a dead driver.
+few seconds; a row that stops beating, or whose process is gone from this host, is a dead driver
+(``driver_liveness.py``).
 
 ``nas_attn_evaluations``: one row per placement evaluation, with two unique keys per study:
 
@@ -22,10 +23,7 @@ the same code is atomic on SQLite and PostgreSQL.
 
 from __future__ import annotations
 
-import os
-import socket
 import time
-import uuid
 from collections import Counter
 from dataclasses import dataclass
 
@@ -34,6 +32,26 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from nas_attn.exceptions import NasAttnError
+from nas_attn.search.driver_liveness import HEARTBEAT_S, STALE_AFTER_S, DriverInfo, DriverRow, driver_alive
+
+__all__ = [  # the liveness names are importable from here too, as before they moved
+    "DONE",
+    "FAILED",
+    "HEARTBEAT_S",
+    "RESERVED",
+    "RUNNING",
+    "SCREENED",
+    "STALE_AFTER_S",
+    "DriverInfo",
+    "DriverRow",
+    "Evaluation",
+    "Ledger",
+    "driver_alive",
+    "drivers_table",
+    "evaluations_table",
+    "metadata",
+    "rdb_storage_of",
+]
 
 metadata = sa.MetaData()
 
@@ -66,29 +84,6 @@ evaluations_table = sa.Table(
 
 RESERVED, RUNNING, DONE, FAILED = "reserved", "running", "done", "failed"
 SCREENED = "screened"  # measured, broke a constraint, never trained: digest kept, slot freed
-HEARTBEAT_S = 5.0  # how often a driver beats
-STALE_AFTER_S = 60.0  # a driver silent this long is dead (12 missed beats)
-
-
-@dataclass(frozen=True)
-class DriverInfo:
-    """Who a driver is: a unique id plus where it runs (for the same-host liveness check)."""
-
-    driver_id: str
-    host: str
-    pid: int
-
-    @classmethod
-    def this_process(cls) -> DriverInfo:
-        host, pid = socket.gethostname(), os.getpid()
-        return cls(f"{host}:{pid}:{uuid.uuid4().hex[:8]}", host, pid)
-
-
-@dataclass(frozen=True)
-class DriverRow:
-    info: DriverInfo
-    started_at: float
-    heartbeat_at: float
 
 
 @dataclass(frozen=True)
@@ -101,28 +96,6 @@ class Evaluation:
     state: str
     driver_id: str | None
     note: str | None
-
-
-def _process_gone(pid: int) -> bool:
-    """True when ``pid`` is not a live process on this host (a zombie counts as gone)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[0] == "Z"
-    except (OSError, IndexError):
-        return False
-
-
-def driver_alive(row: DriverRow | None, now: float, stale_after_s: float) -> bool:
-    """A driver is alive while it beats, and (on this host) while its process exists."""
-    if row is None or now - row.heartbeat_at > stale_after_s:
-        return False
-    return not (row.info.host == socket.gethostname() and _process_gone(row.info.pid))
 
 
 def rdb_storage_of(study: optuna.Study) -> optuna.storages.RDBStorage:

@@ -19,7 +19,8 @@ from optuna.exceptions import StorageInternalError, UpdateFinishedTrialError
 from optuna.trial import FrozenTrial, TrialState
 
 from nas_attn.search import trial_attrs as attrs
-from nas_attn.search.ledger import RESERVED, RUNNING, DriverInfo, DriverRow, Ledger, driver_alive
+from nas_attn.search.driver_liveness import DriverInfo, DriverRow, driver_alive
+from nas_attn.search.ledger import RESERVED, RUNNING, Ledger
 
 RETRY_BUDGET = 2  # re-enqueues per placement after lost workers or dead drivers
 

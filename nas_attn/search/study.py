@@ -19,7 +19,8 @@ from optuna.exceptions import DuplicatedStudyError, StorageInternalError
 from nas_attn._types import SEED_MAX
 from nas_attn.exceptions import NasAttnError
 from nas_attn.search import trial_attrs as attrs
-from nas_attn.search.ledger import STALE_AFTER_S, Ledger, driver_alive
+from nas_attn.search.driver_liveness import STALE_AFTER_S, driver_alive
+from nas_attn.search.ledger import Ledger
 from nas_attn.search.placements import baseline_params
 from nas_attn.search.results import SPACE_ATTR
 from nas_attn.search.samplers import make_sampler

@@ -1,0 +1,227 @@
+"""Asking: start trials on idle workers while the target, the space and the slots allow.
+
+Each round reserves ledger slots (so several drivers together never exceed the target), samples
+placements on the sampler's mirror, writes them into the study as RUNNING trials and claims
+their digests (so no placement is trained twice); several new trials go in one batch, enqueued
+ones (baselines, retries) one by one. A placement that cannot be claimed is known: it is
+answered from the earlier trial, or parked until that trial ends. Promoted members of a
+multi-fidelity bracket are sent first, at their next budget.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from typing import Any
+
+from nas_attn.exceptions import NasAttnError
+from nas_attn.search import trial_attrs as attrs
+from nas_attn.search.driver_state import Setup, State
+from nas_attn.search.driver_tell import Teller
+from nas_attn.search.driver_types import Asked, Draft, Training, Waiting
+from nas_attn.search.ledger import DONE, FAILED, RUNNING, SCREENED
+from nas_attn.search.space import sample_arch
+from nas_attn.search.trial_store import TakenTrial, TrialDraft
+
+MAX_DUPLICATES_PER_ROUND = 20  # then wait for a result (or a few seconds) before asking again
+DUPLICATE_BACKOFF_SECONDS = 5.0
+MAX_BATCH = 16  # new trials written together; larger batches make their first workers wait longer
+SLOTS_RECHECK_SECONDS = 2.0  # all slots held: look again this often (other drivers may free one)
+
+
+class Asker:
+    """Asks new trials and sends them to workers (see the module docstring); what cannot train
+    (an invalid placement, a known one) goes to the ``Teller``."""
+
+    def __init__(self, setup: Setup, state: State, teller: Teller) -> None:
+        self.setup, self.state, self.teller = setup, state, teller
+
+    def fill(self) -> None:
+        """Start trials on idle workers while the target and the space allow."""
+        setup, state = self.setup, self.state
+        ledger, pool = setup.ledger, setup.pool
+        if state.stopping or state.too_many_failures():
+            self.close_bracket()  # no more placements: the open bracket must not wait for any
+            return
+        self.start_promotions()
+        if pool.idle == 0 or time.monotonic() < max(state.backoff_until, state.full_until):
+            return
+        unanswered = 0  # asks in this round that started no training (duplicates, invalid)
+        counts = ledger.counts()  # once per round: this round's own starts are added below
+        setup.mirror.sync()  # once per round: others' results, enqueued trials
+        while (
+            pool.idle > 0
+            and unanswered < MAX_DUPLICATES_PER_ROUND
+            and not state.stop.level
+            and not state.too_many_failures()  # else reserve/unreserve would spin here forever
+        ):
+            if counts[DONE] >= setup.target:
+                self.close_bracket()
+                return
+            settled = counts[DONE] + counts[FAILED] + counts[SCREENED]
+            if settled >= setup.size:
+                state.exhausted = True
+                self.close_bracket()
+                return
+            if settled + counts[RUNNING] >= setup.size:
+                return  # every placement is evaluated or being evaluated: a new ask can only repeat one
+            batch = min(pool.idle, setup.size - settled - counts[RUNNING], MAX_BATCH)
+            if batch > 1 and not setup.mirror.waiting:  # several new trials at once (enqueued: one by one)
+                asked = self.fill_batch(batch)
+                if asked is None:
+                    return  # every slot is held
+                unanswered += asked[0] - asked[1]
+                counts[RUNNING] += asked[1]
+                if asked[1] < asked[0]:
+                    counts = ledger.counts()  # a duplicate or a failure: the space may be used up
+                continue
+            slot = ledger.reserve(setup.me.driver_id, setup.target)
+            if slot is None:
+                self.slots_held()
+                return
+            started = False
+            try:
+                while not started and unanswered < MAX_DUPLICATES_PER_ROUND and not state.too_many_failures():
+                    started = self.ask_into(slot)
+                    unanswered += not started
+            finally:
+                if not started:
+                    ledger.unreserve(slot, setup.me.driver_id)
+            counts[RUNNING] += started
+            if not started:
+                counts = ledger.counts()  # a duplicate or a failure: the space may be used up
+        if unanswered >= MAX_DUPLICATES_PER_ROUND:
+            state.backoff_until = time.monotonic() + DUPLICATE_BACKOFF_SECONDS
+
+    def slots_held(self) -> None:
+        """Every slot is held by running or finished evaluations: ask again once one can have
+        been freed (or after a while: another driver may free one), and close the open bracket."""
+        self.state.full_until = time.monotonic() + SLOTS_RECHECK_SECONDS
+        self.close_bracket()
+
+    def fill_batch(self, wanted: int) -> tuple[int, int] | None:
+        """Reserve up to ``wanted`` slots and ask a trial for each: (asked, training), or None
+        when no slot was free. Slots whose trial does not train are given back."""
+        ledger, driver_id = self.setup.ledger, self.setup.me.driver_id
+        slots = ledger.reserve_many(driver_id, self.setup.target, wanted)
+        if not slots:
+            self.slots_held()
+            return None
+        started: list[bool] = []
+        try:
+            started = self.ask_many(slots)
+        finally:
+            for slot, ok in itertools.zip_longest(slots, started, fillvalue=False):
+                if not ok:
+                    ledger.unreserve(slot, driver_id)
+        return len(slots), sum(started)
+
+    def ask_into(self, slot: int) -> bool:
+        """Ask one trial; train it in ``slot`` (True) or answer/park it as a duplicate (False)."""
+        mine = {attrs.DRIVER: self.setup.me.driver_id}
+        taken = self.setup.store.take_waiting(self.setup.mirror.waiting, mine)  # enqueued first
+        draft = self.draft(taken)
+        (trial,) = self.record([draft])
+        return self.launch(trial, draft, slot, claimed=False)
+
+    def ask_many(self, slots: list[int]) -> list[bool]:
+        """Ask one new trial per slot: sampled one after another, written and claimed with a
+        few statements for all of them; per slot, whether it trains."""
+        drafts = [self.draft(None) for _ in slots]
+        trials = self.record(drafts)
+        claims = [
+            (slot, d.digest, t.number, t.sql.trial_id)
+            for slot, d, t in zip(slots, drafts, trials, strict=True)
+            if d.arch is not None
+        ]
+        claimed = len(claims) == len(slots) and self.setup.ledger.claim_many(claims)  # else one by one
+        return [self.launch(t, d, slot, claimed) for slot, d, t in zip(slots, drafts, trials, strict=True)]
+
+    def draft(self, taken: TakenTrial | None) -> Draft:
+        """Sample a placement on the mirror (with ``taken``'s enqueued parameters, if any)."""
+        memory = self.setup.mirror.ask(taken.fixed_params if taken is not None else None)
+        try:
+            return Draft(memory, taken, sample_arch(memory, self.setup.space))
+        except NasAttnError as exc:
+            return Draft(memory, taken, None, f"invalid placement: {exc}")
+
+    def record(self, drafts: list[Draft]) -> list[Asked]:
+        """Write ``drafts`` into the study as RUNNING trials (the new ones in one transaction)
+        with their driver (so recovery knows the owner), placement and digest."""
+        store, mirror = self.setup.store, self.setup.mirror
+        stored = []
+        for d in drafts:
+            user_attrs: dict[str, Any] = {attrs.DRIVER: self.setup.me.driver_id}
+            if d.arch is not None:
+                user_attrs |= {attrs.ARCH: d.arch.to_dict(), attrs.DIGEST: d.digest}
+            system_attrs = mirror.system_attrs(d.memory)
+            stored.append(TrialDraft(d.memory.params, d.memory.distributions, user_attrs, system_attrs))
+        fresh = [s for d, s in zip(drafts, stored, strict=True) if d.taken is None]
+        created = iter(store.start_many(fresh) if fresh else [])
+        asked = []
+        for d, s in zip(drafts, stored, strict=True):
+            sql = next(created) if d.taken is None else store.start(d.taken, s)
+            mirror.adopt(d.memory, sql.trial_id, sql.number)
+            asked.append(Asked(sql, d.memory))
+        return asked
+
+    def launch(self, trial: Asked, draft: Draft, slot: int, claimed: bool) -> bool:
+        """Send ``trial`` to a worker in ``slot`` (True), claiming its digest unless ``claimed``;
+        or fail it (invalid placement) or answer/park it (a known placement) (False)."""
+        if draft.arch is None:
+            self.teller.fail(trial, draft.problem, counts=True)
+            return False
+        digest = draft.digest
+        while not claimed and not self.setup.ledger.claim(slot, digest, trial.number, trial.sql.trial_id):
+            if self.answer_or_park(trial, digest):  # the placement is known: answered or parked
+                return False
+        trial.pending[attrs.SLOT] = slot  # written when it finishes: it was sent for training
+        entry = Training(trial, digest, draft.arch)
+        if self.setup.fidelity is not None:
+            entry.member = self.setup.fidelity.admit(trial.number, entry)
+        self.submit(entry)
+        self.setup.observer.trial_started(trial.number, draft.arch)
+        return True
+
+    def answer_or_park(self, trial: Asked, digest: str) -> bool:
+        """Answer ``trial`` from the ledger if its placement is known; False if it is new."""
+        known = self.setup.ledger.lookup(digest)
+        if known is None:
+            return False
+        if known.state in (DONE, FAILED, SCREENED):
+            self.teller.answer(trial, known)
+        else:
+            self.state.waiting[trial.number] = Waiting(trial, digest, known.trial_number or -1)
+        return True
+
+    def submit(self, entry: Training) -> None:
+        """Send ``entry`` to an idle worker at its budget (its bracket's rung, else the proxy's)."""
+        fidelity = self.setup.fidelity
+        epochs = fidelity.budget(entry.member) if fidelity and entry.member else None
+        payload = {
+            "arch": entry.arch.to_dict(),
+            "proxy": self.setup.proxy_payloads[epochs],
+            **self.setup.payload_common,
+        }
+        ticket = self.setup.pool.submit(payload)
+        self.state.training[ticket] = entry
+
+    # -- multi-fidelity -----------------------------------------------------------------------
+    def start_promotions(self) -> None:
+        """Retrain promoted placements at their next budget first, while workers are idle."""
+        fidelity = self.setup.fidelity
+        while fidelity is not None and self.setup.pool.idle > 0:
+            member = fidelity.next_promotion()
+            if member is None:
+                return
+            entry: Training = member.ref
+            self.submit(entry)
+            self.setup.observer.notice(
+                f"trial {entry.trial.number} promoted to {fidelity.budget(member)} epochs"
+            )
+
+    def close_bracket(self) -> None:
+        """No more placements for now: the open bracket goes on without more members."""
+        if self.setup.fidelity is not None:
+            self.setup.fidelity.close_open()
+            self.teller.tell_finals()

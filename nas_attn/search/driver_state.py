@@ -1,0 +1,127 @@
+"""What the parts of the driver share: ``Setup``, fixed when a run starts (the study, its space,
+the pool, the storage and the per-run constants derived from them), and ``State``, what changes
+as the run goes (trials in flight, stop flags, failure counts, ask back-offs).
+
+The loop (``driver.py``), the asking (``driver_ask.py``) and the telling (``driver_tell.py``)
+each hold the same two objects; nothing else is shared between them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import optuna
+
+from nas_attn.search.dispatch import TrialPool
+from nas_attn.search.driver_liveness import DriverInfo
+from nas_attn.search.driver_types import SearchObserver, Training, TrialHook, Waiting
+from nas_attn.search.fidelity import FidelitySchedule
+from nas_attn.search.interrupts import StopRequests
+from nas_attn.search.latency_reference import LatencyReferences
+from nas_attn.search.ledger import Ledger
+from nas_attn.search.mirror import SamplerMirror
+from nas_attn.search.placements import space_size
+from nas_attn.search.space import SearchSpace
+from nas_attn.search.trial_store import TrialStore
+from nas_attn.worker.config import Constraint
+
+MAX_CONSECUTIVE_FAILURES = 5
+
+
+@dataclass
+class Setup:
+    """One run's fixed wiring: what it searches, where results go, and who this driver is."""
+
+    study: optuna.Study
+    space: SearchSpace
+    target: int  # evaluated placements the study should hold
+    pool: TrialPool
+    observer: SearchObserver
+    on_result: TrialHook | None
+    ledger: Ledger
+    store: TrialStore
+    mirror: SamplerMirror
+    me: DriverInfo
+    size: int  # placements in the space
+    objectives: list[str]
+    constraints: list[Constraint]
+    latency_references: LatencyReferences
+    payload_common: dict[str, Any]  # sent with every trial
+    fidelity: FidelitySchedule | None
+    proxy_payloads: dict[int | None, dict[str, Any]]  # the proxy as sent, per budget (None: plain)
+
+    @classmethod
+    def build(
+        cls,
+        study: optuna.Study,
+        space: SearchSpace,
+        target: int,
+        pool: TrialPool,
+        observer: SearchObserver,
+        on_result: TrialHook | None = None,
+    ) -> Setup:
+        """Open the study's ledger (creating its tables), trial store and sampler mirror."""
+        ledger = Ledger.of(study)
+        store = TrialStore(ledger.storage, ledger.study_id)
+        mirror = SamplerMirror(study, store)
+        me = DriverInfo.this_process()
+        size = space_size(space)
+        objectives = [o.name for o in space.objectives]
+        constraints = list(space.constraints)
+        latency_references = LatencyReferences.of(study.user_attrs)
+        payload_common = {
+            "latency": space.latency.model_dump(mode="json"),
+            "constraints": [c.model_dump(mode="json") for c in space.constraints],
+        }
+        fidelity = space.search.fidelity
+        schedule = (
+            FidelitySchedule(
+                fidelity.epochs, fidelity.bracket, fidelity.promote, objectives, list(space.directions)
+            )
+            if fidelity is not None
+            else None
+        )
+        budgets = fidelity.epochs if fidelity is not None else []
+        proxy_payloads: dict[int | None, dict[str, Any]] = {
+            epochs: space.proxy_at(epochs=epochs).model_dump(mode="json") for epochs in [None, *budgets]
+        }
+        return cls(
+            study=study,
+            space=space,
+            target=target,
+            pool=pool,
+            observer=observer,
+            on_result=on_result,
+            ledger=ledger,
+            store=store,
+            mirror=mirror,
+            me=me,
+            size=size,
+            objectives=objectives,
+            constraints=constraints,
+            latency_references=latency_references,
+            payload_common=payload_common,
+            fidelity=schedule,
+            proxy_payloads=proxy_payloads,
+        )
+
+
+@dataclass
+class State:
+    """What changes during a run, read and written by the loop, the asking and the telling."""
+
+    training: dict[int, Training] = field(default_factory=dict)  # by pool ticket
+    waiting: dict[int, Waiting] = field(default_factory=dict)  # parked duplicates, by trial number
+    stopping: bool = False  # no new trials (first Ctrl-C)
+    exhausted: bool = False  # every placement of the space is evaluated or failed
+    failed: int = 0
+    duplicates: int = 0
+    consecutive_failures: int = 0
+    last_reason: str = ""  # of the last counted failure
+    backoff_until: float = 0.0  # too many asks without training: ask again after this (monotonic)
+    full_until: float = 0.0  # every slot held: ask again after this (monotonic)
+    stop: StopRequests = field(default_factory=StopRequests)
+
+    def too_many_failures(self) -> bool:
+        return self.consecutive_failures >= MAX_CONSECUTIVE_FAILURES

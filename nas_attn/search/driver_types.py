@@ -1,0 +1,121 @@
+"""The driver's types: what callers of ``run_search`` see, and the handles it keeps per trial.
+
+Public: ``SearchObserver`` (progress hooks) with its no-op ``NullObserver``, ``SearchOutcome``
+(what a finished search returns), ``TrialHook`` (runs before an evaluated trial is told) and
+``SearchInterrupted``. Internal to the driver: one handle per trial on its way through a run,
+``Draft`` (sampled, not yet in the study) -> ``Asked`` (a RUNNING trial) -> ``Training`` (sent
+to a worker) or ``Waiting`` (a duplicate parked until its placement finishes elsewhere).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import optuna
+
+from nas_attn.backbones import ArchConfig
+from nas_attn.exceptions import NasAttnError
+from nas_attn.search.fidelity import Member
+from nas_attn.search.results import TrialRow
+from nas_attn.search.trial_store import OwnTrial, TakenTrial
+from nas_attn.worker.evaluate import TrialResult
+
+
+class SearchInterrupted(NasAttnError):
+    """The user stopped the search; completed trials are kept and a re-run resumes."""
+
+
+class SearchObserver(Protocol):
+    """Progress hooks (the CLI renders them; tests may record them)."""
+
+    def started(self, target: int, complete: int) -> None: ...
+
+    def trial_started(self, number: int, arch: ArchConfig) -> None: ...
+
+    def trial_finished(self, number: int, result: TrialResult | None, reason: str | None) -> None: ...
+
+    def trial_duplicate(self, number: int, of: int) -> None: ...
+
+    def notice(self, message: str) -> None: ...
+
+
+class NullObserver:
+    def started(self, target: int, complete: int) -> None:
+        pass
+
+    def trial_started(self, number: int, arch: ArchConfig) -> None:
+        pass
+
+    def trial_finished(self, number: int, result: TrialResult | None, reason: str | None) -> None:
+        pass
+
+    def trial_duplicate(self, number: int, of: int) -> None:
+        pass
+
+    def notice(self, message: str) -> None:
+        pass
+
+
+@dataclass
+class SearchOutcome:
+    study_name: str
+    complete: int  # evaluated placements in the study (COMPLETE trials that are not duplicates)
+    failed_this_run: int
+    duplicates_this_run: int = 0
+    exhausted: bool = False  # every placement of the space is evaluated (or failed)
+    front: list[TrialRow] = field(default_factory=list)
+
+
+#: Called with the number of a trial about to be COMPLETE, its placement and its result dict,
+#: e.g. to store artifacts; returns system attributes to record with the trial (e.g. the links
+#: to those artifacts). A failure there is reported, never fatal.
+TrialHook = Callable[[int, ArchConfig, dict[str, Any]], dict[str, Any]]
+
+
+@dataclass
+class Asked:
+    """A trial this driver asked: the SQL trial and the same trial in the sampler's mirror."""
+
+    sql: OwnTrial
+    memory: optuna.Trial
+    pending: dict[str, Any] = field(default_factory=dict)  # user attrs to write when it finishes
+
+    @property
+    def number(self) -> int:
+        return self.sql.number
+
+
+@dataclass
+class Training:
+    """An asked trial sent to a worker (its ticket is the key of ``State.training``)."""
+
+    trial: Asked
+    digest: str
+    arch: ArchConfig
+    member: Member | None = None  # its place in a multi-fidelity bracket
+
+
+@dataclass
+class Waiting:
+    """An asked trial whose placement trial ``holder`` is training: answered when that ends."""
+
+    trial: Asked
+    digest: str
+    holder: int
+
+
+@dataclass(frozen=True)
+class Draft:
+    """A placement the mirror sampled, before it is a trial of the study."""
+
+    memory: optuna.Trial
+    taken: TakenTrial | None  # the enqueued trial it fills, else a new trial
+    arch: ArchConfig | None  # None: the parameters make no valid placement (``problem``)
+    problem: str = ""
+
+    @property
+    def digest(self) -> str:
+        assert self.arch is not None
+        return self.arch.digest()
