@@ -171,7 +171,12 @@ def test_front_formats(tmp_path: Path, tiny_space_file: Path) -> None:
         "delta_vs_baseline_low,delta_vs_baseline_high,delta_vs_baseline_seeds,significant,"
         "racing,fidelity_epochs,placement"
     )
-    assert document["compute"] == {"placements": 3, "placement_epochs": 0, "seed_runs": 0, "seed_run_epochs": 0}
+    assert document["compute"] == {
+        "placements": 3,
+        "placement_epochs": 0,
+        "seed_runs": 0,
+        "seed_run_epochs": 0,
+    }
     assert all(r["racing"] is None for r in records)  # no extra seeds were decided here
     assert len(csv_out.splitlines()) == 4
     table = nas_attn("front", "--storage", storage, "--study", "tiny", cwd=tmp_path)
