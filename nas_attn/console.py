@@ -143,7 +143,8 @@ def _format_delta(row: TrialRow) -> str:
     if delta is None:
         return "-"
     ci = delta.interval.as_list
-    text = f"{delta.interval.mean:+.4f}" + (f" {_format_ci(ci)}" if ci else f" (seed {delta.seeds[0]} only)")
+    missing = f" (seed {delta.seeds[0]} only)" if len(delta.seeds) == 1 else " (no spread: no interval)"
+    text = f"{delta.interval.mean:+.4f}" + (f" {_format_ci(ci)}" if ci else missing)
     return text + (" *" if delta.significant else "")
 
 

@@ -57,14 +57,19 @@ class Interval:
 
 
 def mean_interval(values: list[float]) -> Interval:
-    """Mean and Student-t 95% interval of ``values`` (no interval with one value)."""
+    """Mean and Student-t 95% interval of ``values`` (no interval with one value, or with
+    values that are all equal)."""
     if not values:
         raise ValueError("no values")
     n = len(values)
     mean = statistics.fmean(values)
-    if n == 1:
-        return Interval(mean, None, None, 1)
-    half = t_quantile_975(n - 1) * statistics.stdev(values) / math.sqrt(n)
+    spread = statistics.stdev(values) if n > 1 else 0.0
+    if n == 1 or spread == 0.0:
+        # Accuracies are counts over the validation images, so equal values (or equal paired
+        # differences) happen; a zero sample spread says nothing about the noise, and a
+        # zero-width interval would call any such difference significant. No interval then.
+        return Interval(mean, None, None, n)
+    half = t_quantile_975(n - 1) * spread / math.sqrt(n)
     return Interval(mean, mean - half, mean + half, n)
 
 

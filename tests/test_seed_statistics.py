@@ -147,3 +147,13 @@ def test_the_report_marks_placements_that_beat_the_plain_backbone() -> None:
         f"1 placement(s) beat the plain backbone significantly (paired 95% CI): trial {numbers['se']}" in page
     )
     assert "Compute: 3 placement(s) trained" in page and "vs plain: +0.0207" in page
+
+
+def test_equal_values_give_no_interval_and_no_significance() -> None:
+    # Accuracies are multiples of 1/n_val: two seeds can differ from the plain backbone by exactly
+    # the same amount. A zero sample spread must not make a zero-width "significant" interval.
+    same = mean_interval([0.6835, 0.6835])
+    assert same.as_list is None and same.n == 2 and not same.excludes_zero()
+    delta = paired_delta({0: 0.700, 1: 0.690}, {0: 0.7165, 1: 0.7065})  # -0.0165 at both seeds
+    assert delta is not None and delta.interval.mean == pytest.approx(-0.0165)
+    assert delta.interval.as_list is None and not delta.significant
