@@ -66,16 +66,8 @@ class _Driver:
     """One run: the loop, its housekeeping and stopping; asks through ``asker``, tells through
     ``teller``."""
 
-    def __init__(
-        self,
-        study: optuna.Study,
-        space: SearchSpace,
-        target: int,
-        pool: TrialPool,
-        observer: SearchObserver,
-        on_result: TrialHook | None = None,
-    ) -> None:
-        self.setup = Setup.build(study, space, target, pool, observer, on_result)
+    def __init__(self, setup: Setup) -> None:
+        self.setup = setup
         self.state = State()
         self.teller = Teller(self.setup, self.state)
         self.asker = Asker(self.setup, self.state, self.teller)
@@ -242,4 +234,4 @@ def run_search(
     placement of the space is evaluated. ``on_result`` runs for each evaluated trial before it
     is told (e.g. to upload its artifacts).
     """
-    return _Driver(study, space, n_trials, pool, observer or NullObserver(), on_result).run()
+    return _Driver(Setup.build(study, space, n_trials, pool, observer or NullObserver(), on_result)).run()
