@@ -54,6 +54,7 @@ from nas_attn.search.mirror import SamplerMirror
 from nas_attn.search.service import artifact_uploader
 from nas_attn.search.simulate import SimulatedWorker, result_template
 from nas_attn.search.trial_store import TrialStore
+from nas_attn.worker.request import TrainRequest
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_SPACE = REPO / "search_spaces" / "resnet18_stages.yaml"
@@ -149,14 +150,14 @@ class TimedPool(WorkerPool):
     gaps: list[float]  # per trial after a worker's first: how long the worker sat idle before it
     freed_at: dict[int, float]  # actor -> when its last result came back
 
-    def submit(self, payload: dict[str, Any]) -> int:
+    def submit(self, request: TrainRequest) -> int:
         now = time.perf_counter()
         self.submitted.append(now)
         actor = id(self._idle[-1])  # the one WorkerPool.submit takes
         if actor in self.freed_at:
             self.gaps.append(now - self.freed_at.pop(actor))
         with self.clock.on("dispatch"):
-            return super().submit(payload)
+            return super().submit(request)
 
     def poll(self, timeout: float) -> list[Any]:
         running = dict(self._busy.values())  # ticket -> actor

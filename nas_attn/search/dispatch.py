@@ -1,9 +1,11 @@
-"""What the driver needs from a worker pool: tickets in, outcomes out (no Ray types)."""
+"""What the driver needs from a worker pool: requests in, tickets and outcomes out (no Ray types)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
+
+from nas_attn.worker.request import TrainRequest
 
 OutcomeKind = Literal["ok", "failed", "lost", "error"]
 
@@ -28,7 +30,7 @@ class TrialPool(Protocol):
     @property
     def idle(self) -> int: ...
 
-    def submit(self, payload: dict[str, Any]) -> int: ...
+    def submit(self, request: TrainRequest) -> int: ...
 
     def poll(self, timeout: float) -> list[tuple[int, Outcome]]: ...
 

@@ -33,6 +33,7 @@ from nas_attn.search import trial_attrs as attrs
 from nas_attn.search.dispatch import Outcome, TrialPool
 from nas_attn.search.driver_ask import Asker
 from nas_attn.search.driver_liveness import HEARTBEAT_S, STALE_AFTER_S
+from nas_attn.search.driver_racing import RacingDuringSearch
 from nas_attn.search.driver_state import Setup, State
 from nas_attn.search.driver_tell import Teller
 from nas_attn.search.driver_types import (
@@ -71,6 +72,7 @@ class _Driver:
         self.state = State()
         self.teller = Teller(self.setup, self.state)
         self.asker = Asker(self.setup, self.state, self.teller)
+        self.racing = RacingDuringSearch(self.setup, self.state)
         self.backlog: list[tuple[int, Outcome]] = []  # results in, not told yet (see run)
         self.last_beat = self.last_recovery = 0.0
 
@@ -92,14 +94,16 @@ class _Driver:
                     self.housekeeping()
                     if self.may_ask():
                         self.asker.fill()
+                    self.racing.offer()  # workers the asking left idle train extra seeds
                     if self.finished():
                         break
-                    arrived = setup.pool.poll(0.0 if self.backlog else POLL_SECONDS)
+                    arrived = self.racing.take(setup.pool.poll(0.0 if self.backlog else POLL_SECONDS))
                     self.backlog += arrived
                     if arrived and self.may_ask():
                         self.asker.fill()  # the workers just freed restart before their results are told
                     elif self.backlog:  # a quiet moment: tell one result, then look again
                         self.teller.collect(*self.backlog.pop(0))
+                        self.racing.changed()
                     self.teller.resolve_waiting()
             clean = True
         except KeyboardInterrupt:
@@ -150,6 +154,8 @@ class _Driver:
         state, fidelity = self.state, self.setup.fidelity
         if state.training or state.waiting or (fidelity is not None and fidelity.pending):
             return False
+        if self.racing.busy:
+            return False  # its seed trainings land (and are stored) before the driver ends
         if state.stopping or state.too_many_failures() or state.exhausted:
             return True
         return self.evaluated() >= self.setup.target
@@ -217,6 +223,7 @@ class _Driver:
         state.training.clear()
         self.teller.tell_finals()
         setup.pool.shutdown()
+        self.racing.abandon()
 
 
 def run_search(

@@ -20,6 +20,7 @@ from nas_attn.search.driver_state import Setup, State
 from nas_attn.search.driver_tell import Teller
 from nas_attn.search.driver_types import Asked, Draft, Training, Waiting
 from nas_attn.search.ledger import DONE, FAILED, RUNNING, SCREENED
+from nas_attn.search.requests import train_request
 from nas_attn.search.space import sample_arch
 from nas_attn.search.trial_store import TakenTrial, TrialDraft
 
@@ -46,6 +47,7 @@ class Asker:
         self.start_promotions()
         if pool.idle == 0 or time.monotonic() < max(state.backoff_until, state.full_until):
             return
+        state.nothing_to_ask = False
         unanswered = 0  # asks in this round that started no training (duplicates, invalid)
         counts = ledger.counts()  # once per round: this round's own starts are added below
         setup.mirror.sync()  # once per round: others' results, enqueued trials
@@ -64,6 +66,7 @@ class Asker:
                 self.close_bracket()
                 return
             if settled + counts[RUNNING] >= setup.size:
+                state.nothing_to_ask = True
                 return  # every placement is evaluated or being evaluated: a new ask can only repeat one
             batch = min(pool.idle, setup.size - settled - counts[RUNNING], MAX_BATCH)
             if batch > 1 and not setup.mirror.waiting:  # several new trials at once (enqueued: one by one)
@@ -198,12 +201,7 @@ class Asker:
         """Send ``entry`` to an idle worker at its budget (its bracket's rung, else the proxy's)."""
         fidelity = self.setup.fidelity
         epochs = fidelity.budget(entry.member) if fidelity and entry.member else None
-        payload = {
-            "arch": entry.arch.to_dict(),
-            "proxy": self.setup.proxy_payloads[epochs],
-            **self.setup.payload_common,
-        }
-        ticket = self.setup.pool.submit(payload)
+        ticket = self.setup.pool.submit(train_request(self.setup.space, entry.arch, epochs=epochs))
         self.state.training[ticket] = entry
 
     # -- multi-fidelity -----------------------------------------------------------------------
@@ -222,6 +220,7 @@ class Asker:
 
     def close_bracket(self) -> None:
         """No more placements for now: the open bracket goes on without more members."""
+        self.state.nothing_to_ask = True
         if self.setup.fidelity is not None:
             self.setup.fidelity.close_open()
             self.teller.tell_finals()

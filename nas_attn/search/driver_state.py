@@ -9,7 +9,6 @@ each hold the same two objects; nothing else is shared between them.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 import optuna
 
@@ -47,9 +46,7 @@ class Setup:
     objectives: list[str]
     constraints: list[Constraint]
     latency_references: LatencyReferences
-    payload_common: dict[str, Any]  # sent with every trial
     fidelity: FidelitySchedule | None
-    proxy_payloads: dict[int | None, dict[str, Any]]  # the proxy as sent, per budget (None: plain)
 
     @classmethod
     def build(
@@ -70,10 +67,6 @@ class Setup:
         objectives = [o.name for o in space.objectives]
         constraints = list(space.constraints)
         latency_references = LatencyReferences.of(study.user_attrs)
-        payload_common = {
-            "latency": space.latency.model_dump(mode="json"),
-            "constraints": [c.model_dump(mode="json") for c in space.constraints],
-        }
         fidelity = space.search.fidelity
         schedule = (
             FidelitySchedule(
@@ -82,10 +75,6 @@ class Setup:
             if fidelity is not None
             else None
         )
-        budgets = fidelity.epochs if fidelity is not None else []
-        proxy_payloads: dict[int | None, dict[str, Any]] = {
-            epochs: space.proxy_at(epochs=epochs).model_dump(mode="json") for epochs in [None, *budgets]
-        }
         return cls(
             study=study,
             space=space,
@@ -101,9 +90,7 @@ class Setup:
             objectives=objectives,
             constraints=constraints,
             latency_references=latency_references,
-            payload_common=payload_common,
             fidelity=schedule,
-            proxy_payloads=proxy_payloads,
         )
 
 
@@ -121,6 +108,7 @@ class State:
     last_reason: str = ""  # of the last counted failure
     backoff_until: float = 0.0  # too many asks without training: ask again after this (monotonic)
     full_until: float = 0.0  # every slot held: ask again after this (monotonic)
+    nothing_to_ask: bool = False  # the last ask found no placement to start (target held, space used up)
     stop: StopRequests = field(default_factory=StopRequests)
 
     def too_many_failures(self) -> bool:

@@ -7,9 +7,9 @@ screening) in the driver's own process. The trial runs when the driver polls.
 from __future__ import annotations
 
 import itertools
-from typing import Any
 
 from nas_attn.search.dispatch import Outcome
+from nas_attn.worker.request import TrainRequest
 from nas_attn.worker.runner import TrialRunner
 
 
@@ -18,28 +18,26 @@ class InProcessPool:
 
     def __init__(self, device: str = "cpu", threads: int | None = None) -> None:
         self.runner = TrialRunner(device, threads)
-        self._queue: dict[int, dict[str, Any]] = {}
+        self._queue: dict[int, TrainRequest] = {}
         self._tickets = itertools.count()
 
     @property
     def idle(self) -> int:
         return 1 - len(self._queue)
 
-    def submit(self, payload: dict[str, Any]) -> int:
+    def submit(self, request: TrainRequest) -> int:
         ticket = next(self._tickets)
-        self._queue[ticket] = payload
+        self._queue[ticket] = request
         return ticket
 
     def poll(self, timeout: float) -> list[tuple[int, Outcome]]:
-        done = [(ticket, self.evaluate(payload)) for ticket, payload in self._queue.items()]
+        done = [(ticket, self.evaluate(request)) for ticket, request in self._queue.items()]
         self._queue.clear()
         return done
 
-    def evaluate(self, payload: dict[str, Any]) -> Outcome:
+    def evaluate(self, request: TrainRequest) -> Outcome:
         """Run one submission now."""
-        reply = self.runner.run(
-            payload["arch"], payload["proxy"], payload["latency"], payload.get("constraints")
-        )
+        reply = self.runner.run(**request.wire())
         if reply["status"] == "ok":
             return Outcome("ok", result=reply["result"])
         return Outcome("failed", reason=str(reply["reason"]))

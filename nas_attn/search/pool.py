@@ -31,6 +31,7 @@ from nas_attn.search.local_ray import without_autoscaler
 from nas_attn.search.trial_attrs import WORKER_NODE
 from nas_attn.worker.config import SKIP_FILE_CHECKS, ProxyConfig
 from nas_attn.worker.proxy_data import load_proxy_data
+from nas_attn.worker.request import TrainRequest
 from nas_attn.worker.runner import TrialRunner
 
 _RAY_AUTH_LOGGER = "ray._private.authentication.authentication_token_setup"
@@ -205,12 +206,10 @@ class WorkerPool:
         if problems:
             raise NasAttnError(f"workers cannot load the proxy data: {problems[0]}")
 
-    def submit(self, payload: dict[str, Any]) -> int:
-        """Start one trial on an idle worker; returns its ticket."""
+    def submit(self, request: TrainRequest) -> int:
+        """Start one training on an idle worker; returns its ticket."""
         actor = self._idle.pop()
-        ref = actor.run.remote(
-            payload["arch"], payload["proxy"], payload["latency"], payload.get("constraints")
-        )
+        ref = actor.run.remote(**request.wire())
         ticket = next(self._tickets)
         self._busy[ref] = (ticket, actor)
         return ticket

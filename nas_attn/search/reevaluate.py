@@ -23,6 +23,7 @@ from nas_attn.exceptions import NasAttnError
 from nas_attn.rank_correlation import kendall_tau, spearman_rho
 from nas_attn.search.dispatch import Outcome, TrialPool
 from nas_attn.search.interrupts import FINISH, STOP_NOW, StopRequests
+from nas_attn.search.requests import train_request
 from nas_attn.search.results import TrialRow, first_seed, objective_names, ranked_rows
 from nas_attn.search.seed_policy import FixedSeeds
 from nas_attn.search.seed_runs import (
@@ -35,7 +36,7 @@ from nas_attn.search.seed_runs import (
     run_seed_policy,
 )
 from nas_attn.search.space import SearchSpace
-from nas_attn.worker.config import ProxyConfig
+from nas_attn.worker.request import TrainRequest
 
 __all__ = ["JobObserver", "RerunInterrupted", "reseed_front", "run_jobs", "validate_proxy"]
 PROXY_VALIDATION_ATTR = "proxy_validation"
@@ -44,11 +45,10 @@ MISLEADING_TAU = 0.5  # below this Kendall tau the proxy is said to mislead
 
 @dataclass(frozen=True)
 class Job:
-    """One training of ``arch`` with ``proxy`` (its seed and epochs), for trial ``trial``."""
+    """One training (``request``) for trial ``trial``."""
 
     trial: int
-    arch: ArchConfig
-    proxy: ProxyConfig
+    request: TrainRequest
 
 
 JobDone = Callable[[Job, Outcome], None]
@@ -70,7 +70,6 @@ def run_jobs(
         observer.jobs_added(len(jobs))
     pending = deque((job, 0) for job in jobs)
     running: dict[int, tuple[Job, int]] = {}
-    latency = space.latency.model_dump(mode="json")
     done = 0
     with StopRequests() as stop:
         while (pending or running) and stop.level < STOP_NOW:
@@ -78,8 +77,7 @@ def run_jobs(
                 pending.clear()
             while pending and pool.idle > 0:
                 job, tries = pending.popleft()
-                proxy = job.proxy.model_dump(mode="json")
-                ticket = pool.submit({"arch": job.arch.to_dict(), "proxy": proxy, "latency": latency})
+                ticket = pool.submit(job.request)
                 running[ticket] = (job, tries)
             for ticket, outcome in pool.poll(POLL_SECONDS):
                 job, tries = running.pop(ticket)
@@ -203,7 +201,7 @@ def validate_proxy(
     """Retrain ``sample`` trials at ``epochs`` and correlate their proxy and long accuracies."""
     chosen = validation_sample(study, space, sample, epochs)
     proxy_epochs = max(budget_of(r, space) for r in chosen)
-    jobs = [Job(r.number, ArchConfig.from_dict(r.arch), space.proxy_at(epochs=epochs)) for r in chosen]
+    jobs = [Job(r.number, train_request(space, ArchConfig.from_dict(r.arch), epochs=epochs)) for r in chosen]
     notice(f"retraining {len(jobs)} trials at {epochs} epochs: {', '.join(str(j.trial) for j in jobs)}")
     long: dict[int, Outcome] = {}
 

@@ -40,6 +40,7 @@ from typing import Protocol
 from nas_attn._types import SEED_MAX
 from nas_attn.pareto import dominates
 from nas_attn.search.results import TrialRow, is_plain
+from nas_attn.search.space import SearchSpace
 from nas_attn.seed_statistics import paired_delta, t_quantile_975
 
 ACCURACY = "accuracy"
@@ -274,3 +275,9 @@ def pooled_seed_std(rows: Sequence[TrialRow]) -> tuple[float, int] | None:
         return None
     variance = sum((r.seeds - 1) * r.spread[ACCURACY] ** 2 for r in several) / df
     return math.sqrt(variance), df
+
+
+def racing_policy(space: SearchSpace, first_seed: int) -> Racing | None:
+    """The space's racing (``search.racing``), or None when it does not race."""
+    racing = space.search.racing
+    return Racing(racing.max_seeds, first_seed) if racing is not None else None

@@ -31,6 +31,7 @@ from nas_attn.search.dispatch import Outcome, TrialPool
 from nas_attn.search.interrupts import FINISH, STOP_NOW, StopRequests
 from nas_attn.search.latency_reference import USED_ATTR as LATENCY_USED
 from nas_attn.search.latency_reference import calibrate_on_study
+from nas_attn.search.requests import train_request
 from nas_attn.search.results import (
     TrialRow,
     objective_names,
@@ -90,7 +91,15 @@ class _Running:
     tries: int = 0
 
 
-class _SeedRunLoop:
+class SeedRunner:
+    """Keeps idle workers on the seed trainings ``policy`` wants and stores each as it lands.
+
+    Driven from outside, so the same object serves the loop after a search
+    (:func:`run_seed_policy`) and racing during one (the driver offers it the workers its
+    placements leave idle): :meth:`offer` plans (when something changed) and submits,
+    :meth:`landed` takes back the outcome of one of its tickets (:meth:`owns`).
+    """
+
     def __init__(
         self,
         study: optuna.Study,
@@ -98,41 +107,51 @@ class _SeedRunLoop:
         pool: TrialPool,
         policy: SeedPolicy,
         notice: Callable[[str], None],
-        observer: JobObserver,
+        observer: JobObserver | None = None,
+        rows: Callable[[], Sequence[TrialRow]] | None = None,
     ) -> None:
         self.study, self.space, self.pool, self.policy = study, space, pool, policy
-        self.notice, self.observer = notice, observer
+        self.notice, self.observer = notice, observer or _Unobserved()
+        self.rows = rows or (lambda: ranked_rows(study))
         self.names = objective_names(study)
         self.directions = study_directions(study)
-        self.latency = space.latency.model_dump(mode="json")
         self.running: dict[int, _Running] = {}
         self.report = SeedRunReport()
+        self.stale = True  # something changed since the last plan (a result landed, a trial told)
+        self.wants_more = True  # the last plan wanted trainings
 
-    def run(self) -> SeedRunReport:
-        with StopRequests() as stop:
-            while stop.level < STOP_NOW:
-                settled = not (self.policy.in_rounds and self.running)
-                if stop.level < FINISH and not self.report.failures and settled:
-                    self._submit(self._plan(self._rows()))
-                if not self.running:
-                    break
-                for ticket, outcome in self.pool.poll(POLL_SECONDS):
-                    self._landed(self.running.pop(ticket), outcome)
-            if stop.level:
-                raise RerunInterrupted(
-                    f"interrupted: {self.report.runs} seed re-run(s) finished and are kept; "
-                    "re-run the same command to do the rest"
-                )
-        self.report.front = pareto_rows(self.study)
-        return self.report
+    def owns(self, ticket: int) -> bool:
+        return ticket in self.running
 
-    def _rows(self) -> list[TrialRow]:
-        return ranked_rows(self.study)
+    @property
+    def busy(self) -> bool:
+        return bool(self.running)
 
-    def _plan(self, rows: Sequence[TrialRow]) -> tuple[list[SeedJob], dict[int, TrialRow]]:
-        plan = self.policy.plan(rows, self.directions, [r.job for r in self.running.values()])
+    def changed(self) -> None:
+        """The study changed (e.g. the search told a trial): plan again at the next offer."""
+        self.stale = True
+
+    def offer(self) -> None:
+        """Plan (if anything changed) and start wanted trainings on the pool's idle workers."""
+        if self.pool.idle <= 0 or not self.stale or self.report.failures:
+            return
+        if self.policy.in_rounds and self.running:
+            return  # a fixed number of seeds: plan again when the round has landed
+        self.stale = False
+        ranked = self.rows()
+        plan = self.policy.plan(ranked, self.directions, [r.job for r in self.running.values()])
         self._record(plan.decisions)
-        return plan.wanted, {r.number: r for r in rows}
+        self.wants_more = bool(plan.wanted)
+        rows = {r.number: r for r in ranked}
+        for job in plan.wanted:
+            if self.pool.idle <= 0:
+                self.stale = True  # more is wanted than there were workers: plan again next time
+                return
+            row = rows[job.trial]
+            running = _Running(job, ArchConfig.from_dict(row.arch), budget_of(row, self.space))
+            self._send(running)
+            self.observer.jobs_added(1)
+            self.notice(f"trial {job.trial}: training seed {job.seed} ({row.placement})")
 
     def _record(self, decisions: dict[int, Decision]) -> None:
         stored = self.study.user_attrs
@@ -145,32 +164,20 @@ class _SeedRunLoop:
             if last is None or {k: last.get(k) for k in entry} != entry:
                 self.study.set_user_attr(key, [*history, {**entry, "at": time.time()}])
 
-    def _submit(self, planned: tuple[list[SeedJob], dict[int, TrialRow]]) -> None:
-        wanted, rows = planned
-        for job in wanted:
-            if self.pool.idle <= 0:
-                return
-            row = rows[job.trial]
-            running = _Running(job, ArchConfig.from_dict(row.arch), budget_of(row, self.space))
-            self._send(running)
-            self.observer.jobs_added(1)
-            self.notice(f"trial {job.trial}: training seed {job.seed} ({row.placement})")
-
     def _send(self, running: _Running) -> None:
-        proxy = self.space.proxy_at(epochs=running.epochs, train_seed=running.job.seed)
-        payload = {
-            "arch": running.arch.to_dict(),
-            "proxy": proxy.model_dump(mode="json"),
-            "latency": self.latency,
-        }
-        self.running[self.pool.submit(payload)] = running
+        request = train_request(self.space, running.arch, epochs=running.epochs, seed=running.job.seed)
+        self.running[self.pool.submit(request)] = running
 
-    def _landed(self, running: _Running, outcome: Outcome) -> None:
+    def landed(self, ticket: int, outcome: Outcome) -> None:
+        """Store the outcome of ``ticket`` (one of :meth:`owns`); a lost worker's training is
+        sent again once."""
+        running = self.running.pop(ticket)
         job = running.job
         if outcome.kind == "lost" and running.tries < MAX_JOB_RETRIES:
             running.tries += 1
             self._send(running)
             return
+        self.stale = True
         self.observer.job_done()
         if outcome.kind != "ok" or outcome.result is None:
             self.report.failures.append(f"trial {job.trial} seed {job.seed}: {outcome.reason}")
@@ -192,6 +199,10 @@ class _SeedRunLoop:
         shown = ", ".join(f"{n} {v:.4g}" for n, v in zip(self.names, values, strict=True))
         self.notice(f"trial {job.trial} seed {job.seed}: {shown}")
 
+    def abandon(self) -> None:
+        """Forget the running trainings (the pool was shut down: their results never come)."""
+        self.running.clear()
+
 
 def run_seed_policy(
     study: optuna.Study,
@@ -202,4 +213,19 @@ def run_seed_policy(
     observer: JobObserver | None = None,
 ) -> SeedRunReport:
     """Train the seeds ``policy`` asks for on ``pool`` until it asks for none (see module doc)."""
-    return _SeedRunLoop(study, space, pool, policy, notice, observer or _Unobserved()).run()
+    runner = SeedRunner(study, space, pool, policy, notice, observer)
+    with StopRequests() as stop:
+        while stop.level < STOP_NOW:
+            if stop.level < FINISH:
+                runner.offer()
+            if not runner.busy:
+                break
+            for ticket, outcome in pool.poll(POLL_SECONDS):
+                runner.landed(ticket, outcome)
+        if stop.level:
+            raise RerunInterrupted(
+                f"interrupted: {runner.report.runs} seed re-run(s) finished and are kept; "
+                "re-run the same command to do the rest"
+            )
+    runner.report.front = pareto_rows(study)
+    return runner.report

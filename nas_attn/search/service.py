@@ -37,7 +37,7 @@ from nas_attn.search.results import (
     study_directions,
 )
 from nas_attn.search.samplers import make_sampler
-from nas_attn.search.seed_policy import FixedSeeds, Racing, SeedPolicy
+from nas_attn.search.seed_policy import FixedSeeds, SeedPolicy, racing_policy
 from nas_attn.search.seed_runs import run_seed_policy
 from nas_attn.search.space import SearchSpace, load_space
 from nas_attn.search.storage import error_reason, open_storage, redact_url
@@ -169,11 +169,11 @@ def _search_with(prepared: PreparedSearch, pool: WorkerPool, observer: SearchObs
 
 def seed_policy_for(space: SearchSpace, first: int) -> SeedPolicy | None:
     """What adds seeds after the search: racing, a fixed ``final_seeds``, or nothing."""
-    settings = space.search
-    if settings.racing is not None:
-        return Racing(settings.racing.max_seeds, first)
-    if settings.final_seeds > 1:
-        return FixedSeeds(settings.final_seeds, first)
+    racing = racing_policy(space, first)
+    if racing is not None:
+        return racing
+    if space.search.final_seeds > 1:
+        return FixedSeeds(space.search.final_seeds, first)
     return None
 
 

@@ -6,6 +6,7 @@ from nas_attn.worker.latency import LatencyComparison, LatencyResult, measure_la
 from nas_attn.worker.measure import count_macs, count_params
 from nas_attn.worker.memory import PeakMemory
 from nas_attn.worker.proxy_data import load_proxy_data, proxy_data_key, resolve_proxy_data
+from nas_attn.worker.request import TrainRequest
 from nas_attn.worker.runner import TrialRunner
 from nas_attn.worker.trainer import TrainResult, train_proxy
 
@@ -16,6 +17,7 @@ __all__ = [
     "LatencyResult",
     "PeakMemory",
     "ProxyConfig",
+    "TrainRequest",
     "TrainResult",
     "TrialResult",
     "TrialRunner",

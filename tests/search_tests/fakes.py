@@ -15,6 +15,7 @@ from typing import Any
 from nas_attn.backbones import ArchConfig
 from nas_attn.search.dispatch import Outcome
 from nas_attn.search.simulate import result_template, simulated_result
+from nas_attn.worker.request import TrainRequest
 
 _TEMPLATE = result_template()
 
@@ -42,7 +43,7 @@ class FakePool:
         self.script = script
         self.trained: list[str] = []
         self.submitted: list[ArchConfig] = []
-        self.payloads: list[dict[str, Any]] = []  # what each submission asked for (index order)
+        self.payloads: list[dict[str, Any]] = []  # each submission as sent to a worker (index order)
         self._running: dict[int, tuple[ArchConfig, int, float, int]] = {}
         self._tickets = itertools.count()
         self._lock = threading.Lock()
@@ -52,14 +53,14 @@ class FakePool:
     def idle(self) -> int:
         return self.workers - len(self._running)
 
-    def submit(self, payload: dict[str, Any]) -> int:
-        arch = ArchConfig.from_dict(payload["arch"])
+    def submit(self, request: TrainRequest) -> int:
+        arch = request.arch
         ticket = next(self._tickets)
         with self._lock:
             index = len(self.trained)
             self.trained.append(arch.digest())
             self.submitted.append(arch)
-            self.payloads.append(payload)
+            self.payloads.append(request.wire())
             self._running[ticket] = (arch, self.polls, time.monotonic() + self.seconds, index)
         return ticket
 

@@ -19,6 +19,7 @@ from nas_attn.search.dispatch import Outcome
 from nas_attn.search.pool import PoolConfig, WorkerPool
 from nas_attn.search.space import SearchSpace
 from nas_attn.search.trial_attrs import WORKER_NODE
+from nas_attn.worker.request import TrainRequest
 
 State = optuna.trial.TrialState
 
@@ -126,8 +127,8 @@ class FaultyPool(WorkerPool):
         self.fired = False
         self.nodes: list[str] = []
 
-    def submit(self, payload: dict[str, Any]) -> int:
-        ticket = super().submit(payload)
+    def submit(self, request: TrainRequest) -> int:
+        ticket = super().submit(request)
         if self.first is None:
             self.first = (ticket, time.monotonic())
         return ticket

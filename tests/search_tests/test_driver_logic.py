@@ -270,8 +270,8 @@ def kill_me_on_submit(times: int, signum: int = signal.SIGINT) -> FakePool:
     pool = FakePool(workers=2, polls=20, script=script)
     original = pool.submit
 
-    def submit(payload):  # type: ignore[no-untyped-def]
-        ticket = original(payload)
+    def submit(request):  # type: ignore[no-untyped-def]
+        ticket = original(request)
         if len(pool.trained) == 1:
             for _ in range(times):
                 os.kill(os.getpid(), signum)

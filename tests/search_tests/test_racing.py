@@ -7,24 +7,30 @@ Gaussian noise of known standard deviation.
 
 from __future__ import annotations
 
+import os
 import random
+import signal
+import socket
 from pathlib import Path
 from typing import Any
 
 import optuna
 import pytest
-from fakes import FakePool, fake_result
+from fakes import FakePool, Recorder, fake_result
 from helpers import SMALL_STAGES, make_study, space_yaml, write_space
 
 from nas_attn.backbones import ArchConfig
 from nas_attn.exceptions import NasAttnError
-from nas_attn.search import run_search
+from nas_attn.search import SearchInterrupted, run_search
 from nas_attn.search.dispatch import Outcome
+from nas_attn.search.driver_liveness import DriverInfo
+from nas_attn.search.ledger import Ledger
 from nas_attn.search.results import racing_key, ranked_rows, seed_runs_key
 from nas_attn.search.seed_policy import FixedSeeds, Racing, SeedJob, Verdict
 from nas_attn.search.seed_runs import run_seed_policy
 from nas_attn.search.service import seed_policy_for
 from nas_attn.search.space import SearchSpace, load_space
+from nas_attn.worker.request import TrainRequest
 
 Truth = dict[str, tuple[float, float]]  # placement key -> (true accuracy, latency)
 
@@ -236,14 +242,61 @@ def test_a_search_stopped_during_racing_resumes_it(tmp_path: Path) -> None:
     path = write_space(tmp_path, text)
     url = f"sqlite:///{tmp_path / 's.db'}"
     study, space = make_study(url, path)
-    pool = NoisyPool(NEAR_TIE, sigma=0.01)
-    run_search(study, space, 4, pool)
+    pool = CtrlCAtFirstSeed(NEAR_TIE, sigma=0.01)
+    with pytest.raises(SearchInterrupted):
+        run_search(study, space, 4, pool)
+    assert len(pool.submitted) == 5  # the 4 placements, then 1 seed: it finished and is kept
+    assert len(study.user_attrs[seed_runs_key(0)]["seeds"]) == 1
     request = SearchRequest(path, url, device="cpu")
-    assert prepare(request).remaining == 0 and seeds_pending(prepare(request))  # racing not run yet
-    run_search(study, space, 4, pool)  # the target is reached: the driver trains nothing more
-    assert len(pool.submitted) == 4
-    run_seed_policy(study, space, pool, Racing(3, 0))
+    assert prepare(request).remaining == 0 and seeds_pending(prepare(request))  # racing is not done
+    run_search(study, space, 4, pool)  # the target is reached: idle workers finish the racing
+    assert all(i < 4 or pool.seed_of(i) > 0 for i in range(len(pool.submitted)))  # no placement again
     assert not seeds_pending(prepare(request))  # done: the same command now just shows the front
+
+
+class CtrlCAtFirstSeed(NoisyPool):
+    """A NoisyPool that presses Ctrl-C once when the first extra seed is submitted."""
+
+    def submit(self, request: TrainRequest) -> int:
+        ticket = super().submit(request)
+        if request.proxy.train_seed is not None and not getattr(self, "pressed", False):
+            self.pressed = True
+            os.kill(os.getpid(), signal.SIGINT)
+        return ticket
+
+
+def test_racing_runs_during_the_search_on_workers_the_placements_leave_idle(tmp_path: Path) -> None:
+    text = space_yaml(SMALL_STAGES, sampler="exhaustive", baselines=False, racing="{max_seeds: 3}")
+    study, space = make_study(f"sqlite:///{tmp_path / 's.db'}", write_space(tmp_path, text))
+    pool = NoisyPool(NEAR_TIE, sigma=0.01, workers=3)
+    pool.polls = 4
+    recorder = Recorder()
+    outcome = run_search(study, space, 4, pool, recorder)
+
+    assert outcome.complete == 4  # --n-trials counts placements, not seed trainings
+    seeds = [pool.seed_of(i) for i in range(len(pool.submitted))]
+    assert seeds[:4] == [0, 0, 0, 0] and all(s > 0 for s in seeds[4:])  # placements first
+    assert len(seeds) > 4
+    events = [e for e in recorder.events if e[0] in ("trial_finished", "notice")]
+    first_seed_at = next(i for i, e in enumerate(events) if e[0] == "notice" and "training seed" in e[1])
+    last_placement_at = max(i for i, e in enumerate(events) if e[0] == "trial_finished")
+    assert first_seed_at < last_placement_at  # a seed trained while a placement still did
+    trained = pool.seeds_trained()
+    assert all(len(v) == len(set(v)) <= 3 for v in trained.values())
+    assert sorted(trained["se/4"]) == sorted(trained["se/16"]) == [0, 1, 2]  # the near-tie, to max_seeds
+    rows = {key_of(ArchConfig.from_dict(r.arch)): r for r in ranked_rows(study)}
+    assert study.user_attrs[racing_key(rows["se/4"].number)][-1]["verdict"] == "max seeds"
+    assert study.user_attrs[racing_key(rows["eca"].number)][-1]["verdict"] == "off the front"
+
+
+def test_racing_waits_for_the_search_to_end_while_another_driver_is_live(tmp_path: Path) -> None:
+    text = space_yaml(SMALL_STAGES, sampler="exhaustive", baselines=False, racing="{max_seeds: 3}")
+    study, space = make_study(f"sqlite:///{tmp_path / 's.db'}", write_space(tmp_path, text))
+    other = DriverInfo("another-driver", socket.gethostname(), os.getpid())  # alive: this process
+    Ledger.of(study).register(other)
+    pool = NoisyPool(NEAR_TIE, sigma=0.01, workers=3)
+    run_search(study, space, 4, pool)
+    assert len(pool.submitted) == 4  # no seed during the search: two drivers would race the same seeds
 
 
 def test_the_exported_config_says_what_racing_decided(tmp_path: Path) -> None:

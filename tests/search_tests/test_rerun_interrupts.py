@@ -14,11 +14,13 @@ from fakes import FakePool
 from nas_attn import load_space
 from nas_attn.search.dispatch import Outcome
 from nas_attn.search.reevaluate import Job, RerunInterrupted, run_jobs
+from nas_attn.search.requests import train_request
+from nas_attn.worker.request import TrainRequest
 
 
 def _jobs(tiny_space_file: Path, n: int) -> tuple[list[Job], object]:
     space = load_space(tiny_space_file)
-    return [Job(i, space.base_arch(), space.proxy_at(train_seed=i + 1)) for i in range(n)], space
+    return [Job(i, train_request(space, space.base_arch(), seed=i + 1)) for i in range(n)], space
 
 
 @pytest.mark.parametrize(("signals", "finished"), [(1, 2), (2, 0)])
@@ -27,8 +29,8 @@ def test_ctrl_c_finishes_or_stops_the_reruns(tiny_space_file: Path, signals: int
     done: list[int] = []
 
     class Interrupting(FakePool):
-        def submit(self, payload: dict[str, object]) -> int:
-            ticket = super().submit(payload)
+        def submit(self, request: TrainRequest) -> int:
+            ticket = super().submit(request)
             if len(self.trained) == 2:  # both workers busy: the user presses Ctrl-C
                 for _ in range(signals):
                     os.kill(os.getpid(), signal.SIGINT)
