@@ -39,17 +39,20 @@ def assert_one_line_error(proc: subprocess.CompletedProcess[str], fragment: str)
     assert lines[0].startswith("nas-attn: error: ") and fragment in lines[0], lines[0]
 
 
+@pytest.mark.slow
 def test_missing_space_file(tmp_path: Path) -> None:
     assert_one_line_error(
         nas_attn("search", "--space", "nope.yaml", cwd=tmp_path), "search space file not found: nope.yaml"
     )
 
 
+@pytest.mark.slow
 def test_yaml_syntax_error(tmp_path: Path) -> None:
     (tmp_path / "broken.yaml").write_text("name: broken\nstages:\n  layer1: {module: [se, eca\n")
     assert_one_line_error(nas_attn("search", "--space", "broken.yaml", cwd=tmp_path), "YAML syntax error")
 
 
+@pytest.mark.slow
 def test_unknown_module(tmp_path: Path, tiny_space_file: Path) -> None:
     bad = tiny_space_file.read_text().replace("[none, se, eca, cbam]", "[none, se, squeeze]", 1)
     (tmp_path / "bad.yaml").write_text(bad)
@@ -58,6 +61,7 @@ def test_unknown_module(tmp_path: Path, tiny_space_file: Path) -> None:
     assert not (tmp_path / "nas_attn.db").exists()  # nothing written for a rejected space
 
 
+@pytest.mark.slow
 def test_cuda_requested_without_gpu(tmp_path: Path, tiny_space_file: Path) -> None:
     import torch
 
@@ -129,6 +133,7 @@ def test_search_end_to_end_then_resume(tmp_path: Path, tiny_space_file: Path) ->
     assert third.returncode == 0 and "target already reached" in third.stdout
 
 
+@pytest.mark.slow
 def test_front_on_a_missing_study_lists_what_exists(tmp_path: Path) -> None:
     storage = f"sqlite:///{tmp_path / 'empty.db'}"
     optuna.create_study(study_name="other", storage=storage)
@@ -136,6 +141,7 @@ def test_front_on_a_missing_study_lists_what_exists(tmp_path: Path) -> None:
     assert_one_line_error(proc, "no study named 'tiny' in this storage; studies: other")
 
 
+@pytest.mark.slow
 def test_front_formats(tmp_path: Path, tiny_space_file: Path) -> None:
     """`front` ranks trials written by a search (here told directly, without training)."""
     import json
@@ -186,6 +192,7 @@ def test_front_formats(tmp_path: Path, tiny_space_file: Path) -> None:
     assert_one_line_error(bad, "unknown format 'xml'")
 
 
+@pytest.mark.slow
 def test_modules_lists_the_zoo_with_costs(tmp_path: Path) -> None:
     from nas_attn.attention import list_attentions
 
@@ -431,6 +438,7 @@ def test_the_table_covers_at_least_twenty_bad_inputs() -> None:
     assert len(BAD_INPUTS) >= 20
 
 
+@pytest.mark.slow
 def test_a_usage_error_as_a_real_process_is_one_line(tmp_path: Path) -> None:
     proc = nas_attn("search", "--space", "x.yaml", "--n-trials", "0", cwd=tmp_path)
     assert proc.returncode == 2

@@ -39,6 +39,7 @@ def test_validate_proxy_and_reseed_on_a_finished_study(tmp_path: Path, tiny_spac
     assert seed_runs_key(int(next(k for k in study.user_attrs if k.startswith("seed_runs:")).split(":")[1]))
 
 
+@pytest.mark.slow
 def test_followup_commands_refuse_a_missing_study_or_database(tmp_path: Path) -> None:
     storage = f"sqlite:///{tmp_path / 'empty.db'}"
     for command in (("validate-proxy", "--epochs", "3"), ("reseed",)):

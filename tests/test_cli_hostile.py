@@ -894,6 +894,7 @@ def _patch(monkeypatch: pytest.MonkeyPatch, target: str, error: BaseException) -
 
 
 @pytest.mark.parametrize("case", [pytest.param(c, id=f"{c.cls}:{c.id}") for c in CASES])
+@pytest.mark.slow
 def test_hostile_input_is_one_line_and_changes_nothing(
     case: Case, hostile_dir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pytest
 from finished_study import make_finished_study
 
 from nas_attn import load_space
@@ -72,6 +73,7 @@ def get_json(port: int, path: str) -> Any:
             time.sleep(0.5)
 
 
+@pytest.mark.slow
 def test_dashboard_serves_the_study_on_loopback(tmp_path: Path) -> None:
     make_finished_study(tmp_path)
     with dashboard(f"sqlite:///{tmp_path}/s.db") as (port, output):
@@ -80,6 +82,7 @@ def test_dashboard_serves_the_study_on_loopback(tmp_path: Path) -> None:
     assert any(f"at http://127.0.0.1:{port}/" in line for line in output)
 
 
+@pytest.mark.slow
 def test_dashboard_labels_a_searched_studys_objectives_by_name(tmp_path: Path) -> None:
     """A study made by the search (real worker code, two baselines) names its objectives, and
     optuna-dashboard's API serves those names (not 0 and 1)."""

@@ -57,6 +57,7 @@ def test_report_is_self_contained(report_html: str) -> None:
     assert {ref[1:] for ref in refs} <= set(ids)
 
 
+@pytest.mark.slow
 def test_scatter_hover_shows_every_placement_and_marks_the_front(report_html: str) -> None:
     parsed = Collector()
     parsed.feed(report_html)

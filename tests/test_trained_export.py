@@ -41,6 +41,7 @@ def checkpoint_model(path: Path) -> torch.nn.Module:
 
 
 @pytest.mark.filterwarnings("ignore:`torch.jit.load` is deprecated:FutureWarning")
+@pytest.mark.slow
 def test_trained_weights_to_onnx_torchscript_and_safetensors_match_the_checkpoint(
     trained: Path, tmp_path: Path
 ) -> None:

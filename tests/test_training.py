@@ -26,6 +26,7 @@ class Interrupt(Exception):
     pass
 
 
+@pytest.mark.slow
 def test_interrupted_run_resumes_and_matches_an_uninterrupted_one(tmp_path: Path, digits8) -> None:
     reference = train_arch(ARCH, SETTINGS, tmp_path / "straight", device="cpu", data=digits8)
     assert reference.resumed_from_epoch == 0 and len(reference.history) == 3
@@ -48,6 +49,7 @@ def test_interrupted_run_resumes_and_matches_an_uninterrupted_one(tmp_path: Path
     assert best["accuracy"] == resumed.best_accuracy and ArchConfig.from_dict(best["arch"]) == ARCH
 
 
+@pytest.mark.slow
 def test_finished_run_is_not_retrained_and_other_settings_are_refused(tmp_path: Path, digits8) -> None:
     settings = TrainSettings(dataset="digits", epochs=1, batch_size=128, crop_padding=1, flip=False)
     first = train_arch(ARCH, settings, tmp_path, device="cpu", data=digits8)
@@ -63,6 +65,7 @@ def test_finished_run_is_not_retrained_and_other_settings_are_refused(tmp_path: 
         )
 
 
+@pytest.mark.slow
 def test_cli_train_killed_mid_run_resumes_from_its_last_checkpoint(tmp_path: Path) -> None:
     import os
     import signal

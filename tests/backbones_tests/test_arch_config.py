@@ -62,6 +62,7 @@ def test_digest_changes_when_the_network_changes(change: dict) -> None:
     assert ArchConfig.from_dict({**CFG, **change}).digest() != ArchConfig.from_dict(CFG).digest()
 
 
+@pytest.mark.slow
 def test_digest_is_stable_across_processes() -> None:
     code = (
         "from nas_attn import ArchConfig; import json,sys; "

@@ -64,6 +64,7 @@ def test_without_a_seed_the_global_rng_decides_as_before() -> None:
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
+@pytest.mark.slow
 def test_batch_order_and_augmentation_draws_are_identical_across_placements(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

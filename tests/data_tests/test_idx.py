@@ -200,6 +200,7 @@ proxy: {{dataset: "{dataset}", image_size: 8, epochs: 1}}
 
 
 @pytest.mark.parametrize("how", ["magic", "truncated", "labels_count"])
+@pytest.mark.slow
 def test_the_cli_refuses_a_malformed_file_with_one_line_and_exit_1(tmp_path: Path, how: str) -> None:
     folder = write_idx_folder(tmp_path / "data", gz=True)
     target = "t10k-labels-idx1-ubyte.gz" if how == "labels_count" else "train-images-idx3-ubyte.gz"

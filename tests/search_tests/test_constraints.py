@@ -29,6 +29,7 @@ def params_of(space: SearchSpace, params: dict[str, Any]) -> int:
     return count_params(build_model(arch, num_classes=space.num_classes))
 
 
+@pytest.mark.slow
 def test_a_constrained_search_never_trains_an_infeasible_placement(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

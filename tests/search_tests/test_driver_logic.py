@@ -336,6 +336,7 @@ def test_a_trial_asked_by_a_driver_that_died_before_recording_itself(tmp_path: P
     assert requeued.user_attrs["baseline"] == "none"
 
 
+@pytest.mark.slow
 def test_a_result_with_a_non_finite_objective_fails_the_trial(tmp_path: Path) -> None:
     study, space = make_study(sqlite(tmp_path), write_space(tmp_path, space_yaml()))
     none_digest = space.base_arch().digest()

@@ -6,6 +6,7 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
 from helpers import make_study
 
 from nas_attn.search.ledger import DONE, FAILED, RESERVED, RUNNING, DriverInfo, Ledger, driver_alive
@@ -74,6 +75,7 @@ def test_heartbeats_and_liveness(storage_url: str, tiny_space_file: Path) -> Non
     assert ledger.drivers() == {}
 
 
+@pytest.mark.slow
 def test_concurrent_reservations_never_exceed_the_target(storage_url: str, tiny_space_file: Path) -> None:
     """Eight threads, each with its own connection pool, race for five slots and one digest."""
     make_study(storage_url, tiny_space_file)

@@ -233,6 +233,7 @@ def test_the_search_settings_pick_the_policy(tmp_path: Path) -> None:
         load_space(write_space(tmp_path, space_yaml(SMALL_STAGES, racing="{max_seeds: 1}")))
 
 
+@pytest.mark.slow
 def test_a_search_stopped_during_racing_resumes_it(tmp_path: Path) -> None:
     from nas_attn.search.service import SearchRequest, prepare, seeds_pending
 

@@ -32,6 +32,7 @@ def own_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NAS_ATTN_CACHE_DIR", str(tmp_path / "cache"))
 
 
+@pytest.mark.slow
 def test_a_dead_drivers_processes_are_stopped_and_only_those() -> None:
     study = owner_key("sqlite:///nas_attn.db", "tiny")
     other_study = owner_key("sqlite:///nas_attn.db", "other")

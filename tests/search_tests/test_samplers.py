@@ -50,6 +50,7 @@ def placements(tmp_path: Path, name: str, sampler: str, seed: int, n: int = 8) -
 
 
 @pytest.mark.parametrize("sampler", sorted(SAMPLERS))
+@pytest.mark.slow
 def test_same_seed_same_sampler_same_space_same_sequence(tmp_path: Path, sampler: str) -> None:
     first = placements(tmp_path, "a", sampler, seed=7)
     second = placements(tmp_path, "b", sampler, seed=7)

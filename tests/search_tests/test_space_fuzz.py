@@ -149,6 +149,7 @@ def _cheap(space_doc: dict[str, Any]) -> dict[str, Any]:
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 @given(mutated([_cheap(d) for d in SPACES]))
+@pytest.mark.slow
 def test_mutated_spaces_are_refused_in_one_line_or_search_cleanly(data: bytes) -> None:
     path = _write(data, "space.yaml")
     try:
@@ -202,6 +203,7 @@ def _exported_arch() -> dict[str, Any]:
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 @given(mutated([_exported_arch()]))
+@pytest.mark.slow
 def test_mutated_arch_files_are_refused_in_one_line_or_build(data: bytes) -> None:
     path = _write(data, "arch.yaml")
     try:

@@ -12,6 +12,7 @@ PROXY = ProxyConfig(image_size=8, epochs=1, batch_size=64, train_subset=256, val
 LATENCY = LatencyConfig(warmup=1, repeats=3).model_dump()
 
 
+@pytest.mark.slow
 def test_runner_reports_all_metrics_and_caches_the_dataset() -> None:
     runner = TrialRunner("cpu", threads=1)
     arch = {"image_size": 8, "stages": {"layer2": {"module": "se", "reduction": 8}}}
@@ -47,6 +48,7 @@ def test_runner_turns_trial_problems_into_failed_replies() -> None:
     assert diverged["status"] == "failed" and "diverged" in diverged["reason"]
 
 
+@pytest.mark.slow
 def test_shipped_data_serves_a_dataset_whose_files_this_node_lacks(tmp_path: Path) -> None:
     elsewhere = {**PROXY, "dataset": f"cifar10:{tmp_path / 'on-the-driver-only'}"}
     runner = TrialRunner("cpu", threads=1)

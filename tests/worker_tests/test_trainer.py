@@ -25,6 +25,7 @@ def digits8():
     return load_dataset("digits", 8, seed=0)
 
 
+@pytest.mark.slow
 def test_proxy_training_learns_digits(digits8) -> None:
     cfg = ProxyConfig(image_size=8, epochs=2, batch_size=16, lr=0.05, crop_padding=1)
     data = take_subsets(digits8, 800, 200, seed=0)
@@ -35,6 +36,7 @@ def test_proxy_training_learns_digits(digits8) -> None:
     assert result.images_per_second > 0 and result.train_seconds > 0
 
 
+@pytest.mark.slow
 def test_training_is_deterministic_for_a_seed(digits8) -> None:
     cfg = ProxyConfig(image_size=8, epochs=1, batch_size=64)
     data = take_subsets(digits8, 256, 50, seed=0)
@@ -132,6 +134,7 @@ def test_divergence_check_reads_the_loss_only_every_check_every_steps(
         train_proxy(SlowNet(0.0), data, diverging, CPU)
 
 
+@pytest.mark.slow
 def test_same_arch_and_seed_give_the_same_accuracy_in_a_long_lived_worker(digits8) -> None:
     arch = ArchConfig(image_size=8, stages={"layer3": {"module": "eca"}})
     data = take_subsets(digits8, 192, 60, seed=0)
