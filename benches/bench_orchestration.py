@@ -52,8 +52,8 @@ from nas_attn.search import PoolConfig, WorkerPool, load_space, open_storage, op
 from nas_attn.search.ledger import Ledger, rdb_storage_of
 from nas_attn.search.mirror import SamplerMirror
 from nas_attn.search.service import artifact_uploader
-from nas_attn.search.simulate import SimulatedWorker, result_template
 from nas_attn.search.trial_store import TrialStore
+from nas_attn.testing.simulated import SimulatedWorker, result_template
 from nas_attn.worker.request import TrainRequest
 
 REPO = Path(__file__).resolve().parents[1]

@@ -96,7 +96,7 @@ class PoolWorker(TrialRunner):
     """The actor class: a TrialRunner that gets its data up front and says where it ran.
 
     Any actor class with the same ``warm_up`` and ``run`` can replace it (``WorkerPool(actor=...)``;
-    e.g. :class:`~nas_attn.search.simulate.SimulatedWorker` for benchmarks).
+    e.g. :class:`~nas_attn.testing.simulated.SimulatedWorker` for benchmarks).
     """
 
     def __init__(self, device: str, threads: int, trial_delay_s: float = 0.0) -> None:

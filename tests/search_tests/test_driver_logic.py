@@ -12,7 +12,6 @@ import time
 from pathlib import Path
 
 import pytest
-from fakes import FakePool, Recorder, fake_result
 from helpers import SMALL_STAGES, State, assert_consistent, evaluated, make_study, space_yaml, write_space
 
 from nas_attn import NasAttnError
@@ -21,6 +20,7 @@ from nas_attn.search.dispatch import Outcome
 from nas_attn.search.driver import SearchInterrupted
 from nas_attn.search.ledger import DONE, FAILED, DriverInfo, Ledger, driver_alive
 from nas_attn.search.recovery import RETRY_BUDGET, recover_stale
+from nas_attn.testing.fakes import FakePool, Recorder, fake_result
 
 
 def sqlite(tmp_path: Path) -> str:

@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fakes import FakePool, fake_result
 from helpers import State, make_study, space_yaml, write_space
 
 from nas_attn.exceptions import NasAttnError
@@ -21,6 +20,7 @@ from nas_attn.search.fidelity import (
 )
 from nas_attn.search.results import ranked_rows
 from nas_attn.search.space import load_space
+from nas_attn.testing.fakes import FakePool, fake_result
 
 OBJECTIVES = ["accuracy", "latency_ms"]
 DIRECTIONS = ["maximize", "minimize"]

@@ -8,7 +8,6 @@ from typing import Any
 
 import optuna
 import pytest
-from fakes import FakePool, fake_result
 from helpers import SMALL_STAGES, evaluated, make_study, space_yaml, write_space
 
 from nas_attn.backbones import ArchConfig
@@ -23,6 +22,7 @@ from nas_attn.search.latency_reference import (
     rescaled_latency,
 )
 from nas_attn.search.results import pareto_rows, ranked_rows
+from nas_attn.testing.fakes import FakePool, fake_result
 from nas_attn.worker.evaluate import TrialResult
 
 

@@ -16,7 +16,6 @@ from typing import Any
 
 import optuna
 import pytest
-from fakes import FakePool, Recorder, fake_result
 from helpers import SMALL_STAGES, make_study, space_yaml, write_space
 
 from nas_attn.backbones import ArchConfig
@@ -30,6 +29,7 @@ from nas_attn.search.seed_policy import FixedSeeds, Racing, SeedJob, Verdict
 from nas_attn.search.seed_runs import run_seed_policy
 from nas_attn.search.service import seed_policy_for
 from nas_attn.search.space import SearchSpace, load_space
+from nas_attn.testing.fakes import FakePool, Recorder, fake_result
 from nas_attn.worker.request import TrainRequest
 
 Truth = dict[str, tuple[float, float]]  # placement key -> (true accuracy, latency)

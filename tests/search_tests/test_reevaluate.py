@@ -9,7 +9,6 @@ from typing import Any
 
 import optuna
 import pytest
-from fakes import FakePool, fake_result
 from helpers import make_study, space_yaml, write_space
 
 from nas_attn.exceptions import NasAttnError
@@ -24,6 +23,7 @@ from nas_attn.search.reevaluate import (
 )
 from nas_attn.search.results import TrialRow, is_plain, pareto_rows, ranked_rows, seed_runs_key
 from nas_attn.search.space import SearchSpace
+from nas_attn.testing.fakes import FakePool, fake_result
 
 
 def finished(tmp_path: Path, n: int = 10) -> tuple[optuna.Study, SearchSpace]:

@@ -9,12 +9,12 @@ import signal
 from pathlib import Path
 
 import pytest
-from fakes import FakePool
 
 from nas_attn import load_space
 from nas_attn.search.dispatch import Outcome
 from nas_attn.search.reevaluate import Job, RerunInterrupted, run_jobs
 from nas_attn.search.requests import train_request
+from nas_attn.testing.fakes import FakePool
 from nas_attn.worker.request import TrainRequest
 
 

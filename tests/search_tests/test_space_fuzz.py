@@ -17,7 +17,6 @@ from typing import Any
 import optuna
 import pytest
 import yaml
-from fakes import FakePool
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
@@ -26,6 +25,7 @@ from nas_attn._types import SEED_MAX
 from nas_attn.backbones import ArchConfig, build_model
 from nas_attn.search import open_storage, open_study
 from nas_attn.search.driver import run_search
+from nas_attn.testing.fakes import FakePool
 
 SPACE_EXAMPLES = 100
 ARCH_EXAMPLES = 50

@@ -11,12 +11,12 @@ import time
 from pathlib import Path
 
 import pytest
-from fakes import FakePool
 from helpers import SMALL_STAGES, assert_consistent, make_study, reload, space_yaml, write_space
 
 from nas_attn.search import run_search
 from nas_attn.search.driver import SearchOutcome
 from nas_attn.search.ledger import DONE, Evaluation, Ledger
+from nas_attn.testing.fakes import FakePool
 
 
 @pytest.fixture(autouse=True)

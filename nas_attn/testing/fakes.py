@@ -14,7 +14,7 @@ from typing import Any
 
 from nas_attn.backbones import ArchConfig
 from nas_attn.search.dispatch import Outcome
-from nas_attn.search.simulate import result_template, simulated_result
+from nas_attn.testing.simulated import result_template, simulated_result
 from nas_attn.worker.request import TrainRequest
 
 _TEMPLATE = result_template()
