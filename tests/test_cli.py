@@ -31,8 +31,9 @@ def nas_attn(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
-def assert_one_line_error(proc: subprocess.CompletedProcess[str], fragment: str) -> None:
-    assert proc.returncode != 0
+def assert_one_line_error(proc: subprocess.CompletedProcess[str], fragment: str, code: int = 1) -> None:
+    """Exit ``code`` (1: a user error, 2: a usage error) with one ``nas-attn: error:`` line."""
+    assert proc.returncode == code, (proc.returncode, proc.stderr)
     assert "Traceback" not in proc.stderr and "Traceback" not in proc.stdout
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
     assert len(lines) == 1, proc.stderr
@@ -304,11 +305,11 @@ BAD_INPUTS: list[tuple[str, dict[str, object], str]] = [
         {"yaml": ("n_trials: 3", "n_trials: 0")},
         "search.n_trials: Input should be greater than or equal to 1",
     ),
-    ("zero trials flag", {"args": ["--n-trials", "0"]}, "Invalid value for '--n-trials'"),
-    ("negative trials flag", {"args": ["--n-trials", "-3"]}, "Invalid value for '--n-trials'"),
-    ("zero workers", {"args": ["--workers", "0"]}, "Invalid value for '--workers'"),
-    ("trials not a number", {"args": ["--n-trials", "many"]}, "Input should be a valid integer"),
-    ("unknown flag", {"args": ["--trials", "3"]}, "No such option: --trials"),
+    ("zero trials flag", {"code": 2, "args": ["--n-trials", "0"]}, "Invalid value for '--n-trials'"),
+    ("negative trials flag", {"code": 2, "args": ["--n-trials", "-3"]}, "Invalid value for '--n-trials'"),
+    ("zero workers", {"code": 2, "args": ["--workers", "0"]}, "Invalid value for '--workers'"),
+    ("trials not a number", {"code": 2, "args": ["--n-trials", "many"]}, "Input should be a valid integer"),
+    ("unknown flag", {"code": 2, "args": ["--trials", "3"]}, "No such option: --trials"),
     ("unknown device", {"args": ["--device", "tpu"]}, "unknown device 'tpu'; use auto, cpu, cuda"),
     ("empty study name", {"args": ["--study", " "]}, "--study must not be empty"),
     ("malformed storage URL", {"args": ["--storage", "not a url"]}, "invalid storage URL 'not a url'"),
@@ -424,7 +425,7 @@ def test_bad_input_is_one_line_and_leaves_the_study_alone(
     storage = f"sqlite:///{workdir / 'nas_attn.db'}"
     before = snapshot(storage)
     code, out, err = run_main(args, workdir, capsys)
-    assert code != 0, out
+    assert code == spec.get("code", 1), (code, out)  # 2: a usage error Typer caught
     lines = [line for line in err.splitlines() if line.strip()]
     assert len(lines) == 1, err
     assert lines[0].startswith("nas-attn: error: "), lines[0]
@@ -441,8 +442,7 @@ def test_the_table_covers_at_least_twenty_bad_inputs() -> None:
 @pytest.mark.slow
 def test_a_usage_error_as_a_real_process_is_one_line(tmp_path: Path) -> None:
     proc = nas_attn("search", "--space", "x.yaml", "--n-trials", "0", cwd=tmp_path)
-    assert proc.returncode == 2
-    assert_one_line_error(proc, "Invalid value for '--n-trials'")
+    assert_one_line_error(proc, "Invalid value for '--n-trials'", code=2)
 
 
 # -- PostgreSQL: credentials never shown ----------------------------------------------------

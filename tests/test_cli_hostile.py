@@ -34,7 +34,7 @@ class Case:
     fragment: str
     setup: Setup | None = None
     patch: tuple[str, BaseException] | None = None  # (dotted attribute, exception it raises)
-    code: int | None = None  # expected exit code (default: any non-zero)
+    code: int = 1  # the exact exit code: 1 a user error, 2 a usage error, 130 interrupted
     extra: dict[str, str] = field(default_factory=dict)
 
 
@@ -589,13 +589,18 @@ CASES: list[Case] = [
         setup=arch(replace=("image_size: 8", "image_size: 100000")),
     ),
     Case(
-        "modules --size far beyond memory", 4, ["modules", "--size", "100000"], "Invalid value for '--size'"
+        "modules --size far beyond memory",
+        4,
+        ["modules", "--size", "100000"],
+        "Invalid value for '--size'",
+        code=2,
     ),
     Case(
         "modules --channels far beyond memory",
         4,
         ["modules", "--channels", "10000000"],
         "Invalid value for '--channels'",
+        code=2,
     ),
     # 5. services that do not answer -----------------------------------------------------------
     Case(
@@ -731,12 +736,14 @@ CASES: list[Case] = [
         7,
         ["reseed", "--study", "tiny", "--seeds", "1000000"],
         "Invalid value for '--seeds'",
+        code=2,
     ),
     Case(
         "validate-proxy --sample unbounded",
         7,
         ["validate-proxy", "--study", "tiny", "--epochs", "5", "--sample", "100000000"],
         "Invalid value for '--sample'",
+        code=2,
     ),
     Case(
         "reseed a study with a stage without reductions",
@@ -907,7 +914,7 @@ def test_hostile_input_is_one_line_and_changes_nothing(
     args = [a.replace("{root}", str(hostile_dir)) for a in case.args]
     code, out, err = run_main(args, hostile_dir, capsys)
     monkeypatch.undo()
-    assert code != 0 and (case.code is None or code == case.code), (code, out, err)
+    assert code == case.code, (code, out, err)
     lines = [line for line in err.splitlines() if line.strip()]
     assert len(lines) == 1, err
     assert lines[0].startswith("nas-attn: error: "), lines[0]
