@@ -23,9 +23,11 @@ the same code is atomic on SQLite and PostgreSQL.
 
 from __future__ import annotations
 
+import enum
 import time
 from collections import Counter
 from dataclasses import dataclass
+from typing import Any
 
 import optuna
 import sqlalchemy as sa
@@ -46,12 +48,44 @@ __all__ = [  # the liveness names are importable from here too, as before they m
     "DriverRow",
     "Evaluation",
     "Ledger",
+    "SlotState",
     "driver_alive",
     "drivers_table",
     "evaluations_table",
     "metadata",
     "rdb_storage_of",
 ]
+
+
+
+class SlotState(str, enum.Enum):
+    """The state of one evaluation row (see the module docstring); stored as its value."""
+
+    RESERVED = "reserved"  # slot held, no trial yet
+    RUNNING = "running"  # digest claimed, training
+    DONE = "done"  # the trial is COMPLETE
+    SCREENED = "screened"  # measured, broke a constraint, never trained: digest kept, slot freed
+    FAILED = "failed"  # cannot be evaluated: slot freed, digest kept so it is not retried
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class _StateColumn(sa.TypeDecorator[SlotState]):
+    """A ``SlotState`` in a plain string column (the schema stays what older studies have)."""
+
+    impl = sa.String(16)
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: sa.Dialect) -> str | None:
+        return None if value is None else SlotState(value).value
+
+    def process_result_value(self, value: Any, dialect: sa.Dialect) -> SlotState | None:
+        return None if value is None else SlotState(value)
+
+
+RESERVED, RUNNING, DONE = SlotState.RESERVED, SlotState.RUNNING, SlotState.DONE  # short names
+SCREENED, FAILED = SlotState.SCREENED, SlotState.FAILED
 
 metadata = sa.MetaData()
 
@@ -75,16 +109,12 @@ evaluations_table = sa.Table(
     sa.Column("digest", sa.String(64), nullable=True),
     sa.Column("trial_number", sa.Integer, nullable=True),
     sa.Column("trial_id", sa.Integer, nullable=True),
-    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("state", _StateColumn(), nullable=False),
     sa.Column("driver_id", sa.String(80), nullable=True),
     sa.Column("note", sa.Text, nullable=True),
     sa.UniqueConstraint("study_id", "slot", name="uq_nas_attn_evaluations_slot"),
     sa.UniqueConstraint("study_id", "digest", name="uq_nas_attn_evaluations_digest"),
 )
-
-RESERVED, RUNNING, DONE, FAILED = "reserved", "running", "done", "failed"
-SCREENED = "screened"  # measured, broke a constraint, never trained: digest kept, slot freed
-
 
 @dataclass(frozen=True)
 class Evaluation:
@@ -93,7 +123,7 @@ class Evaluation:
     digest: str | None
     trial_number: int | None
     trial_id: int | None
-    state: str
+    state: SlotState
     driver_id: str | None
     note: str | None
 
@@ -195,7 +225,7 @@ class Ledger:
         return evaluations_table.c.study_id == self.study_id
 
     @staticmethod
-    def _state(state: str) -> sa.ColumnElement[bool]:
+    def _state(state: SlotState) -> sa.ColumnElement[bool]:
         return evaluations_table.c.state == state
 
     def reserve(self, driver_id: str, target: int) -> int | None:
@@ -380,7 +410,7 @@ class Ledger:
         with self.single.connect() as conn:
             conn.execute(evaluations_table.delete().where(evaluations_table.c.id == row_id))
 
-    def rows(self, *states: str) -> list[Evaluation]:
+    def rows(self, *states: SlotState) -> list[Evaluation]:
         """This study's rows in ``states`` (all rows when none are given)."""
         query = sa.select(evaluations_table).where(self._mine())
         if states:
@@ -388,7 +418,7 @@ class Ledger:
         with self.single.connect() as conn:
             return [self._evaluation(r) for r in conn.execute(query).all()]
 
-    def count(self, *states: str) -> int:
+    def count(self, *states: SlotState) -> int:
         with self.single.connect() as conn:
             return int(
                 conn.scalar(
@@ -399,7 +429,7 @@ class Ledger:
                 or 0
             )
 
-    def counts(self) -> Counter[str]:
+    def counts(self) -> Counter[SlotState]:
         """The number of this study's rows in each state (0 for a state with none)."""
         with self.single.connect() as conn:
             rows = conn.execute(
