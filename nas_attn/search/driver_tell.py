@@ -46,8 +46,7 @@ class Teller:
             elif outcome.kind == "lost":
                 self.lost(trial, digest, outcome.reason)
             else:
-                self.fail(trial, outcome.reason, counts=True)
-                self.setup.ledger.fail(digest, trial.number, outcome.reason)
+                self.fail(trial, outcome.reason, counts=True, ledger_digest=digest)
         except UpdateFinishedTrialError:
             self.setup.observer.notice(
                 f"trial {trial.number} was failed by another driver (this driver's heartbeat was "
@@ -94,8 +93,7 @@ class Teller:
         ]
         if unusable:  # Optuna would quietly turn the tell into a FAIL
             reason = f"objective not finite: {', '.join(unusable)}; the placement cannot be ranked"
-            self.fail(trial, reason, counts=True, user_attrs=result)
-            setup.ledger.fail(digest, trial.number, reason)
+            self.fail(trial, reason, counts=True, user_attrs=result, ledger_digest=digest)
             return
         linked: dict[str, Any] = {}
         if setup.on_result is not None:
@@ -122,15 +120,23 @@ class Teller:
         if will_retry:  # before the FAIL: a crash in between leaves it RUNNING, so recovery redoes it
             self.setup.ledger.release(digest, trial.number)
             requeue(self.setup.study, trial.number, trial.sql.params, known)
-        self.fail(trial, full, counts=True)
-        if not will_retry:
-            self.setup.ledger.fail(digest, trial.number, full)
+        self.fail(trial, full, counts=True, ledger_digest=None if will_retry else digest)
 
     def fail(
-        self, trial: Asked, reason: str, counts: bool = False, user_attrs: dict[str, Any] | None = None
+        self,
+        trial: Asked,
+        reason: str,
+        counts: bool = False,
+        user_attrs: dict[str, Any] | None = None,
+        ledger_digest: str | None = None,
     ) -> None:
-        """Fail ``trial`` with ``reason``; ``counts``: towards the failures in a row."""
-        self.finish(trial, TrialState.FAIL, user_attrs={**(user_attrs or {}), attrs.FAIL_REASON: reason})
+        """Fail ``trial`` with ``reason``; ``counts``: towards the failures in a row.
+        ``ledger_digest``: the placement is given up, its ledger row failed in the same transaction."""
+        also = []
+        if ledger_digest is not None:
+            also.append(self.setup.ledger.fail_statement(ledger_digest, trial.number, reason))
+        user_attrs = {**(user_attrs or {}), attrs.FAIL_REASON: reason}
+        self.finish(trial, TrialState.FAIL, user_attrs=user_attrs, also=also)
         if counts:
             self.state.failed += 1
             self.state.consecutive_failures += 1

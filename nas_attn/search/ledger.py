@@ -57,7 +57,6 @@ __all__ = [  # the liveness names are importable from here too, as before they m
 ]
 
 
-
 class SlotState(str, enum.Enum):
     """The state of one evaluation row (see the module docstring); stored as its value."""
 
@@ -115,6 +114,7 @@ evaluations_table = sa.Table(
     sa.UniqueConstraint("study_id", "slot", name="uq_nas_attn_evaluations_slot"),
     sa.UniqueConstraint("study_id", "digest", name="uq_nas_attn_evaluations_digest"),
 )
+
 
 @dataclass(frozen=True)
 class Evaluation:
@@ -381,7 +381,12 @@ class Ledger:
 
     def fail(self, digest: str, trial_number: int, note: str) -> None:
         """The placement cannot be evaluated: keep the digest (never retried), free the slot."""
-        self._update(digest, trial_number, state=FAILED, slot=None, note=note[:2000])
+        with self.single.connect() as conn:
+            conn.execute(self.fail_statement(digest, trial_number, note))
+
+    def fail_statement(self, digest: str, trial_number: int, note: str) -> sa.Update:
+        """:meth:`fail` as a statement, to run in the transaction that fails the trial."""
+        return self._update_statement(digest, trial_number).values(state=FAILED, slot=None, note=note[:2000])
 
     def _update(self, digest: str, trial_number: int, **values: object) -> None:
         with self.single.connect() as conn:
