@@ -13,6 +13,7 @@ import typer
 from typer import Abort
 
 from nas_attn import cli_export, cli_followup, cli_timm
+from nas_attn.defaults import DEFAULT_STORAGE, DEVICE_HELP, SAMPLER_NAMES
 from nas_attn.exceptions import NasAttnError
 
 try:  # typer >= 0.2x vendors click as typer._click
@@ -51,7 +52,7 @@ def search(
         ..., "--space", help="Search-space YAML, e.g. search_spaces/resnet18_stages.yaml"
     ),
     storage: str = typer.Option(
-        "sqlite:///nas_attn.db", "--storage", help="Optuna storage URL (sqlite:/// or postgresql+psycopg://)."
+        DEFAULT_STORAGE, "--storage", help="Optuna storage URL (sqlite:/// or postgresql+psycopg://)."
     ),
     study: str | None = typer.Option(None, "--study", help="Study name (default: the space's name)."),
     n_trials: int | None = typer.Option(
@@ -65,9 +66,9 @@ def search(
     gpus_per_trial: float | None = typer.Option(
         None, "--gpus-per-trial", min=0.0, help="GPU share per trial."
     ),
-    device: str = typer.Option("auto", "--device", help="auto | cpu | cuda"),
+    device: str = typer.Option("auto", "--device", help=DEVICE_HELP),
     sampler: str | None = typer.Option(
-        None, "--sampler", help="nsga2 | tpe | random | exhaustive (default: the space's)."
+        None, "--sampler", help=f"{' | '.join(SAMPLER_NAMES)} (default: the space's)."
     ),
 ) -> None:
     """Run (or resume) a search until the study holds --n-trials evaluated placements."""
@@ -131,7 +132,7 @@ class _SearchObserver:
 
 @app.command()
 def front(
-    storage: str = typer.Option("sqlite:///nas_attn.db", "--storage", help="Optuna storage URL."),
+    storage: str = typer.Option(DEFAULT_STORAGE, "--storage", help="Optuna storage URL."),
     study: str = typer.Option(..., "--study", help="Study name."),
     output_format: str = typer.Option("table", "--format", help="table | csv | json"),
 ) -> None:

@@ -12,9 +12,8 @@ from pathlib import Path
 
 import typer
 
+from nas_attn.defaults import DEFAULT_STORAGE, DEVICE_HELP
 from nas_attn.exceptions import NasAttnError
-
-DEFAULT_STORAGE = "sqlite:///nas_attn.db"
 
 
 def export(
@@ -97,7 +96,7 @@ def train(
     backbone_weights: Path | None = typer.Option(
         None, "--backbone-weights", help="Local backbone checkpoint."
     ),
-    device: str = typer.Option("auto", "--device", help="auto | cpu | cuda"),
+    device: str = typer.Option("auto", "--device", help=DEVICE_HELP),
     seed: int = typer.Option(0, "--seed"),
     export_onnx: Path | None = typer.Option(
         None, "--export-onnx", help="At the end, write best.pt's network as ONNX (checked in onnxruntime)."

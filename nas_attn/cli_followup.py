@@ -9,9 +9,9 @@ from typing import Annotated
 
 import typer
 
+from nas_attn.defaults import DEFAULT_STORAGE, DEVICE_HELP
 from nas_attn.exceptions import NasAttnError
 
-DEFAULT_STORAGE = "sqlite:///nas_attn.db"
 MAX_SEEDS = 20  # as search.final_seeds: each seed retrains the whole front
 
 # The options both commands share: which study, and where its trials run again.
@@ -19,7 +19,7 @@ Study = Annotated[str, typer.Option("--study", help="Study name.")]
 Storage = Annotated[str, typer.Option("--storage", help="Optuna storage URL.")]
 Workers = Annotated[int | None, typer.Option("--workers", min=1, help="Ray worker actors.")]
 RayAddress = Annotated[str | None, typer.Option("--ray-address", help="Existing Ray cluster, e.g. 'auto'.")]
-Device = Annotated[str, typer.Option("--device", help="auto | cpu | cuda")]
+Device = Annotated[str, typer.Option("--device", help=DEVICE_HELP)]
 
 
 def reseed(

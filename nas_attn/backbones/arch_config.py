@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from nas_attn._types import Bool, Float, Int
 from nas_attn._yaml import parse_yaml_mapping, read_yaml_mapping, validate_model
 from nas_attn.attention import Position, get_attention_info, list_attentions
+from nas_attn.defaults import DEFAULT_REDUCTION
 
 Stem = Literal["cifar", "imagenet"]
 ExistingAttention = Literal["keep", "replace"]
@@ -65,7 +66,11 @@ class StagePlacement(BaseModel):
         info = get_attention_info(self.module)
         if not info.uses_reduction:
             return None
-        return self.reduction if self.reduction is not None else int(info.defaults.get("reduction", 16))
+        return (
+            self.reduction
+            if self.reduction is not None
+            else int(info.defaults.get("reduction", DEFAULT_REDUCTION))
+        )
 
     def canonical(self) -> dict[str, Any]:
         """The fields that change the built network, with defaults filled in."""

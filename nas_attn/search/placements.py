@@ -17,10 +17,10 @@ import optuna
 
 from nas_attn.attention import get_attention_info
 from nas_attn.backbones import ArchConfig
+from nas_attn.defaults import DEFAULT_REDUCTION
 from nas_attn.search.space import SearchSpace, StageChoices, sample_arch
 
 Params = dict[str, Any]
-BASELINE_REDUCTION = 16  # SE's paper default
 BASELINE_POSITION = "block"  # the SE-ResNet position
 
 
@@ -65,7 +65,7 @@ def arch_of(space: SearchSpace, params: Params) -> ArchConfig:
 
 
 def _nearest_reduction(choices: list[int]) -> int:
-    return min(choices, key=lambda r: (abs(math.log(r / BASELINE_REDUCTION)), r))
+    return min(choices, key=lambda r: (abs(math.log(r / DEFAULT_REDUCTION)), r))
 
 
 def _se_stage(name: str, choices: StageChoices) -> Params | None:

@@ -20,6 +20,7 @@ from optuna.exceptions import StorageInternalError
 
 from nas_attn.artifacts import artifact_store_for, store_trial_artifacts
 from nas_attn.backbones import ArchConfig
+from nas_attn.defaults import DEVICE_CHOICES
 from nas_attn.exceptions import NasAttnError
 from nas_attn.search.driver import SearchObserver, SearchOutcome, TrialHook, run_search
 from nas_attn.search.placements import space_size
@@ -44,7 +45,6 @@ from nas_attn.search.storage import error_reason, open_storage, redact_url
 from nas_attn.search.study import check_study, load_existing_study, open_study
 from nas_attn.worker.device import resolve_device
 
-DEVICES = ("auto", "cpu", "cuda")
 TRIAL_DELAY_ENV = "NAS_ATTN_TEST_TRIAL_DELAY_S"  # test hook: slow every trial down (fault tests)
 
 
@@ -87,8 +87,8 @@ def _check_counts(request: SearchRequest) -> None:
             raise NasAttnError(f"{flag} must be at least 1, got {value}")
     if request.gpus_per_trial is not None and request.gpus_per_trial <= 0:
         raise NasAttnError(f"--gpus-per-trial must be positive, got {request.gpus_per_trial}")
-    if request.device not in DEVICES:
-        raise NasAttnError(f"unknown device '{request.device}'; use {', '.join(DEVICES)}")
+    if request.device not in DEVICE_CHOICES:
+        raise NasAttnError(f"unknown device '{request.device}'; use {', '.join(DEVICE_CHOICES)}")
     if request.study_name is not None and not request.study_name.strip():
         raise NasAttnError("--study must not be empty; pass a name or leave it out for the space's name")
 

@@ -22,13 +22,13 @@ from nas_attn.backbones import ArchConfig, StageGeometry, StagePlacement, get_ad
 from nas_attn.backbones.arch_config import ExistingAttention, Stem
 from nas_attn.backbones.builder import stage_problems
 from nas_attn.data import get_dataset_spec
+from nas_attn.defaults import DEFAULT_REDUCTION, SamplerName
 from nas_attn.exceptions import NasAttnError
 from nas_attn.worker.config import Constraint, LatencyConfig, ProxyConfig
 from nas_attn.worker.evaluate import OBJECTIVE_NAMES
 
 Direction = Literal["maximize", "minimize"]
 _DEFAULT_POSITIONS: tuple[Position, ...] = ("block",)
-SamplerName = Literal["nsga2", "tpe", "random", "exhaustive"]
 #: Validation context key for a space read back from a study (its dump holds every default).
 STORED_SPACE_KEY = "stored_space"
 
@@ -47,7 +47,7 @@ class StageChoices(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     module: list[str] = Field(min_length=1)
-    reduction: list[Int] = Field(default_factory=lambda: [16], min_length=1)
+    reduction: list[Int] = Field(default_factory=lambda: [DEFAULT_REDUCTION], min_length=1)
     position: list[Position] = Field(default_factory=lambda: list(_DEFAULT_POSITIONS), min_length=1)
 
     @field_validator("module")

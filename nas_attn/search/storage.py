@@ -18,10 +18,12 @@ import optuna
 import sqlalchemy.exc
 from sqlalchemy.engine import URL, make_url
 
+from nas_attn.defaults import (
+    DEFAULT_STORAGE as DEFAULT_STORAGE,
+)  # re-exported: nas_attn.search.DEFAULT_STORAGE
 from nas_attn.exceptions import NasAttnError
 from nas_attn.redact import redact_text, redact_url
 
-DEFAULT_STORAGE = "sqlite:///nas_attn.db"
 SQLITE_LOCK_TIMEOUT_S = 60
 POSTGRES_CONNECT_TIMEOUT_S = 10
 OPTUNA_TABLES = frozenset({"studies", "trials", "version_info"})

@@ -9,8 +9,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 
 from nas_attn._types import Bool, Float, Int, Seed
 from nas_attn.data import check_dataset_name, get_dataset_spec
+from nas_attn.defaults import DeviceChoice
 
-DeviceChoice = Literal["auto", "cpu", "cuda"]
 MAX_IMAGE_SIZE = 512  # proxy images: beyond this one batch of activations outgrows any machine
 
 #: Validation context for workers that may hold shipped data and lack the dataset's files.
