@@ -4,7 +4,7 @@ Starts ``--hogs`` busy processes (each spins a core), then measures the default 
 two baselines (the plain ResNet-18 and SE in every stage, 16 px, batch 1) the way every trial
 is measured: the placement timed interleaved with the plain backbone (``latency_ratio``),
 ``latency_ms`` = ratio x the study's reference (the lowest-noise plain-backbone measurement
-seen, :class:`nas_attn.search.latency_reference.LatencyReferences`). Prints, for
+seen, :class:`nas_attn.search.studydb.latency_reference.LatencyReferences`). Prints, for
 ``--measurements`` repeats of each, the raw median (what latency_ms was before calibration) and
 the calibrated value, their coefficients of variation, and whether plain <= SE held.
 
@@ -25,7 +25,7 @@ import time
 import torch
 
 from nas_attn import ArchConfig, build_model
-from nas_attn.search.latency_reference import LatencyReferences
+from nas_attn.search.studydb.latency_reference import LatencyReferences
 from nas_attn.worker.config import LatencyConfig
 from nas_attn.worker.evaluate import TrialResult, time_against_baseline
 

@@ -10,8 +10,8 @@ handing in a result and getting its next trial, and ``lost_ms`` = ``(wall - idea
 trials``, all worker time lost per trial (the start-up ramp and the end included); then the
 driver's own time per trial by where it goes (exclusive times, nothing counted twice):
 
-- sampler: the sampler's methods and the in-memory mirror it samples (search/mirror.py)
-- storage: the driver's trial writes (search/trial_store.py) and Optuna's RDB storage
+- sampler: the sampler's methods and the in-memory mirror it samples (search/studydb/mirror.py)
+- storage: the driver's trial writes (search/studydb/trial_store.py) and Optuna's RDB storage
 - ledger: the study ledger (slot reservation, digest claims, heartbeats, counts)
 - artifacts: arch YAML and learning-curve files (their storage rows count under storage)
 - dispatch: submitting to and collecting from Ray, without the time spent waiting for results
@@ -49,10 +49,10 @@ import ray
 
 from nas_attn._devtools.postgres_server import postgres_server
 from nas_attn.search import PoolConfig, WorkerPool, load_space, open_storage, open_study, run_search
-from nas_attn.search.ledger import Ledger, rdb_storage_of
-from nas_attn.search.mirror import SamplerMirror
-from nas_attn.search.service import artifact_uploader
-from nas_attn.search.trial_store import TrialStore
+from nas_attn.search.studydb.ledger import Ledger, rdb_storage_of
+from nas_attn.search.studydb.mirror import SamplerMirror
+from nas_attn.search.studydb.trial_store import TrialStore
+from nas_attn.search.usecases.service import artifact_uploader
 from nas_attn.testing.simulated import SimulatedWorker, result_template
 from nas_attn.worker.request import TrainRequest
 

@@ -42,13 +42,13 @@ import optuna
 from nas_attn.backbones import ArchConfig
 from nas_attn.pareto import default_reference_point, hypervolume
 from nas_attn.search import run_search
-from nas_attn.search.dispatch import Outcome
-from nas_attn.search.fidelity import FIDELITY_SPENT
-from nas_attn.search.inprocess import InProcessPool
+from nas_attn.search.driver.fidelity import FIDELITY_SPENT
+from nas_attn.search.execution.dispatch import Outcome
+from nas_attn.search.execution.inprocess import InProcessPool
 from nas_attn.search.results import evaluated_trials, ranked_rows
-from nas_attn.search.space import SearchSpace
-from nas_attn.search.storage import open_storage
-from nas_attn.search.study import open_study
+from nas_attn.search.sampling.space import SearchSpace
+from nas_attn.search.studydb.storage import open_storage
+from nas_attn.search.studydb.study import open_study
 
 METHODS = ("multi-fidelity", "random", "nsga2", "tpe")
 DIRECTIONS = ["maximize", "minimize"]

@@ -19,8 +19,8 @@ import torch
 
 from nas_attn.backbones import ArchConfig
 from nas_attn.data import ProxyData
-from nas_attn.search.placements import arch_of, stage_options
-from nas_attn.search.space import SearchSpace
+from nas_attn.search.sampling.placements import arch_of, stage_options
+from nas_attn.search.sampling.space import SearchSpace
 from nas_attn.worker import LatencyConfig, ProxyConfig, evaluate, load_proxy_data
 from nas_attn.worker.device import resolve_device
 

@@ -1,9 +1,9 @@
 """``nas-attn validate-proxy`` without Ray: the same sample, retraining and correlations, run by one
 in-process worker (e.g. on a single GPU machine, or to debug the worker code in one process).
 
-Uses the command's own functions (``search.followup.open_study_and_space``,
-``search.reevaluate.validate_proxy``, ``console.print_validation``) with
-:class:`~nas_attn.search.inprocess.InProcessPool` in place of the Ray pool; the result is stored
+Uses the command's own functions (``search.usecases.rerun_study.open_study_and_space``,
+``search.usecases.reruns.validate_proxy``, ``console.print_validation``) with
+:class:`~nas_attn.search.execution.inprocess.InProcessPool` in place of the Ray pool; the result is stored
 in the study exactly as the command stores it (user attribute ``proxy_validation``).
 
     .venv/bin/python benches/validate_proxy_inprocess.py --study resnet18_fashion \\
@@ -16,9 +16,9 @@ import argparse
 import time
 
 from nas_attn import console
-from nas_attn.search.followup import FollowupRequest, open_study_and_space
-from nas_attn.search.inprocess import InProcessPool
-from nas_attn.search.reevaluate import validate_proxy
+from nas_attn.search.execution.inprocess import InProcessPool
+from nas_attn.search.usecases.rerun_study import RerunRequest, open_study_and_space
+from nas_attn.search.usecases.reruns import validate_proxy
 
 
 def main() -> None:
@@ -31,7 +31,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, required=True)
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args()
-    study, space = open_study_and_space(FollowupRequest(args.storage, args.study, device=args.device))
+    study, space = open_study_and_space(RerunRequest(args.storage, args.study, device=args.device))
     started = time.perf_counter()
     result = validate_proxy(study, space, InProcessPool(args.device), args.sample, args.epochs, console.info)
     console.print_validation(result)

@@ -20,13 +20,13 @@ from nas_attn.exceptions import NasAttnError
 
 if TYPE_CHECKING:
     from nas_attn.backbones import ArchConfig, build_model
-    from nas_attn.search.space import SearchSpace, load_space
+    from nas_attn.search.sampling.space import SearchSpace, load_space
 
 _LAZY = {
     "ArchConfig": "nas_attn.backbones",
     "build_model": "nas_attn.backbones",
-    "SearchSpace": "nas_attn.search.space",
-    "load_space": "nas_attn.search.space",
+    "SearchSpace": "nas_attn.search.sampling.space",
+    "load_space": "nas_attn.search.sampling.space",
 }
 
 __all__ = ["ArchConfig", "NasAttnError", "SearchSpace", "__version__", "build_model", "load_space"]

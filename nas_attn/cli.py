@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 from typer import Abort
 
-from nas_attn import cli_export, cli_followup, cli_timm
+from nas_attn import cli_export, cli_reruns, cli_timm
 from nas_attn.defaults import DEFAULT_STORAGE, DEVICE_HELP, SAMPLER_NAMES
 from nas_attn.exceptions import NasAttnError
 
@@ -73,7 +73,7 @@ def search(
 ) -> None:
     """Run (or resume) a search until the study holds --n-trials evaluated placements."""
     from nas_attn import console
-    from nas_attn.search import service
+    from nas_attn.search.usecases import service
 
     prepared = service.prepare(
         service.SearchRequest(
@@ -139,8 +139,8 @@ def front(
     """The study's complete trials ranked by non-dominated sorting (rank 1 = Pareto front)."""
     from nas_attn import console
     from nas_attn.search.results import compute_spent, front_summary, ranked_rows
-    from nas_attn.search.storage import open_existing_storage
-    from nas_attn.search.study import load_existing_study
+    from nas_attn.search.studydb.storage import open_existing_storage
+    from nas_attn.search.studydb.study import load_existing_study
 
     if output_format not in console.ROW_FORMATS:
         raise NasAttnError(f"unknown format '{output_format}'; use {', '.join(console.ROW_FORMATS)}")
@@ -171,7 +171,7 @@ def modules(
 
 
 cli_export.register(app)  # export, train, report, dashboard
-cli_followup.register(app)  # reseed, validate-proxy
+cli_reruns.register(app)  # reseed, validate-proxy
 cli_timm.register(app)  # with-timm
 
 
@@ -190,8 +190,8 @@ def _error_status(exc: NasAttnError) -> int:
     """130 for a search the user stopped, 1 for any other user error. The driver module (and Ray
     with it) is looked up, not imported: only a command that ran a search can have raised it, and
     ``with-timm`` must leave a user's script a process without Ray in it."""
-    driver = sys.modules.get("nas_attn.search.driver")
-    rerun = sys.modules.get("nas_attn.search.seed_runs")  # seed re-runs / validate-proxy stopped
+    driver = sys.modules.get("nas_attn.search.driver.loop")
+    rerun = sys.modules.get("nas_attn.search.usecases.seed_runs")  # seed re-runs / validate-proxy stopped
     interrupted = (driver is not None and isinstance(exc, driver.SearchInterrupted)) or (
         rerun is not None and isinstance(exc, rerun.RerunInterrupted)
     )

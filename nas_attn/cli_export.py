@@ -59,8 +59,8 @@ def export(
     if safetensors is not None:
         raise NasAttnError("--safetensors writes trained weights: add --arch ARCH.yaml --weights CHECKPOINT")
     from nas_attn.export import export_arch, export_onnx, export_torchscript, select_trial
-    from nas_attn.search.storage import open_existing_storage, redact_url
-    from nas_attn.search.study import load_existing_study
+    from nas_attn.search.studydb.storage import open_existing_storage, redact_url
+    from nas_attn.search.studydb.study import load_existing_study
     from nas_attn.timm_pipeline import DATA_DIR_PLACEHOLDER, timm_command
 
     check_outputs(storage, {"--out": out, "--onnx": onnx, "--torchscript": torchscript})
@@ -151,8 +151,8 @@ def report(
     """One self-contained HTML report: Pareto scatter, front heatmap, hypervolume, trials."""
     from nas_attn import console
     from nas_attn.report import write_report
-    from nas_attn.search.storage import open_existing_storage, redact_url
-    from nas_attn.search.study import load_existing_study
+    from nas_attn.search.studydb.storage import open_existing_storage, redact_url
+    from nas_attn.search.studydb.study import load_existing_study
 
     check_outputs(storage, {"--out": out})
     path = write_report(load_existing_study(open_existing_storage(storage), study), redact_url(storage), out)
@@ -169,7 +169,7 @@ def dashboard(
 
     from nas_attn import console
     from nas_attn.artifacts import artifact_store_for
-    from nas_attn.search.storage import open_existing_storage, redact_url
+    from nas_attn.search.studydb.storage import open_existing_storage, redact_url
 
     check_bind_address(host)
     opened = open_existing_storage(storage)

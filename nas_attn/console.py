@@ -26,15 +26,15 @@ from rich.table import Table
 
 from nas_attn.attention import ZooRow
 from nas_attn.backbones import ArchConfig
-from nas_attn.search.latency_reference import CALIBRATION_NOTE
-from nas_attn.search.reevaluate import MISLEADING_TAU, ProxyValidation
 from nas_attn.search.results import ComputeSpent, FrontSummary, TrialRow, baseline_verdict
-from nas_attn.search.space import SearchSpace
+from nas_attn.search.sampling.space import SearchSpace
+from nas_attn.search.studydb.latency_reference import CALIBRATION_NOTE
+from nas_attn.search.usecases.reruns import MISLEADING_TAU, ProxyValidation
 from nas_attn.training import EpochReport, TrainOutcome
 from nas_attn.worker.evaluate import TrialResult
 
 if TYPE_CHECKING:  # the pool module imports Ray; the console must not
-    from nas_attn.search.pool import PoolConfig
+    from nas_attn.search.execution.pool import PoolConfig
 
 # Piped output (logs, CI) gets a wide fixed width so tables do not wrap at 80 columns.
 PIPED_WIDTH = 140
@@ -412,7 +412,7 @@ def print_learning_curve(history: Sequence[float]) -> None:
 
 class JobProgress:
     """Progress bar with an ETA over the trainings of ``reseed`` / ``validate-proxy``
-    (a :class:`~nas_attn.search.reevaluate.JobObserver`)."""
+    (a :class:`~nas_attn.search.usecases.reruns.JobObserver`)."""
 
     def __init__(self, label: str) -> None:
         self._progress = Progress(

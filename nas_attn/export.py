@@ -124,8 +124,8 @@ def export_arch(
         raise NasAttnError(
             f"trial {trial.number} carries no 'arch' user attribute; it was not made by nas-attn"
         )
-    from nas_attn.search.latency_reference import CALIBRATION_NOTE, LatencyReferences
     from nas_attn.search.results import objective_names, ranked_rows
+    from nas_attn.search.studydb.latency_reference import CALIBRATION_NOTE, LatencyReferences
 
     objectives = objective_names(study)
     row = next((r for r in ranked_rows(study) if r.number == trial.number), None)

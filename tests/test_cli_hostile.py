@@ -765,7 +765,7 @@ CASES: list[Case] = [
         SEARCH,
         "interrupted (Ctrl-C); nothing half-done",
         setup=space(),
-        patch=("nas_attn.search.service.load_space", INTERRUPT),
+        patch=("nas_attn.search.usecases.service.load_space", INTERRUPT),
         code=130,
     ),
     Case(
@@ -774,7 +774,7 @@ CASES: list[Case] = [
         SEARCH,
         "re-run the command",
         setup=space(),
-        patch=("nas_attn.search.service.open_storage", INTERRUPT),
+        patch=("nas_attn.search.usecases.service.open_storage", INTERRUPT),
         code=130,
     ),
     Case(
@@ -782,7 +782,7 @@ CASES: list[Case] = [
         8,
         ["export", "--study", "tiny", "--knee", "--out", "b.yaml"],
         "interrupted (Ctrl-C)",
-        patch=("nas_attn.search.study.load_existing_study", INTERRUPT),
+        patch=("nas_attn.search.studydb.study.load_existing_study", INTERRUPT),
         code=130,
     ),
     Case(
@@ -798,7 +798,7 @@ CASES: list[Case] = [
         8,
         ["reseed", "--study", "tiny"],
         "interrupted (Ctrl-C)",
-        patch=("nas_attn.search.followup.load_existing_study", INTERRUPT),
+        patch=("nas_attn.search.usecases.rerun_study.load_existing_study", INTERRUPT),
         code=130,
     ),
     Case(

@@ -7,9 +7,9 @@ from pathlib import Path
 from rich.console import Console
 
 from nas_attn import console
-from nas_attn.search.pool import PoolConfig
+from nas_attn.search.execution.pool import PoolConfig
 from nas_attn.search.results import TrialRow
-from nas_attn.search.space import load_space
+from nas_attn.search.sampling.space import load_space
 from nas_attn.worker.evaluate import TrialResult
 
 

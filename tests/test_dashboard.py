@@ -19,7 +19,7 @@ from finished_study import make_finished_study
 
 from nas_attn import load_space
 from nas_attn.search import open_storage, open_study, run_search
-from nas_attn.search.inprocess import InProcessPool
+from nas_attn.search.execution.inprocess import InProcessPool
 
 TWO_BASELINES_SPACE = """\
 name: named

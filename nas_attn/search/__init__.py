@@ -1,7 +1,11 @@
 """Search: typed spaces, the Optuna study on SQL storage, the Ray worker pool and the driver.
 
+Subpackages: ``sampling`` (the space and its samplers), ``studydb`` (the study database),
+``execution`` (the workers), ``driver`` (the search loop), ``usecases`` (what the CLI commands
+run); ``results`` reads a study's results.
+
 The names below are imported lazily (PEP 562), so ``import nas_attn.search.results`` or
-``nas_attn.search.space`` never pulls in Ray; only the pool and the driver need it.
+``nas_attn.search.sampling.space`` never pulls in Ray; only the pool and the driver need it.
 """
 
 from __future__ import annotations
@@ -10,30 +14,30 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 _HOMES: dict[str, str] = {
-    "SearchInterrupted": "driver",
-    "SearchObserver": "driver",
-    "SearchOutcome": "driver",
-    "run_search": "driver",
-    "baseline_params": "placements",
-    "enumerate_params": "placements",
-    "space_size": "placements",
-    "PoolConfig": "pool",
-    "WorkerPool": "pool",
-    "plan_pool": "pool",
-    "start_ray": "pool",
+    "SearchInterrupted": "driver.loop",
+    "SearchObserver": "driver.loop",
+    "SearchOutcome": "driver.loop",
+    "run_search": "driver.loop",
+    "baseline_params": "sampling.placements",
+    "enumerate_params": "sampling.placements",
+    "space_size": "sampling.placements",
+    "PoolConfig": "execution.pool",
+    "WorkerPool": "execution.pool",
+    "plan_pool": "execution.pool",
+    "start_ray": "execution.pool",
     "TrialRow": "results",
     "evaluated_trials": "results",
     "pareto_rows": "results",
     "ranked_rows": "results",
-    "SAMPLERS": "samplers",
-    "make_sampler": "samplers",
-    "SearchSpace": "space",
-    "load_space": "space",
-    "sample_arch": "space",
-    "DEFAULT_STORAGE": "storage",
-    "open_storage": "storage",
-    "redact_url": "storage",
-    "open_study": "study",
+    "SAMPLERS": "sampling.samplers",
+    "make_sampler": "sampling.samplers",
+    "SearchSpace": "sampling.space",
+    "load_space": "sampling.space",
+    "sample_arch": "sampling.space",
+    "DEFAULT_STORAGE": "studydb.storage",
+    "open_storage": "studydb.storage",
+    "redact_url": "studydb.storage",
+    "open_study": "studydb.study",
 }
 
 __all__ = [
@@ -78,11 +82,11 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:
-    from nas_attn.search.driver import SearchInterrupted, SearchObserver, SearchOutcome, run_search
-    from nas_attn.search.placements import baseline_params, enumerate_params, space_size
-    from nas_attn.search.pool import PoolConfig, WorkerPool, plan_pool, start_ray
+    from nas_attn.search.driver.loop import SearchInterrupted, SearchObserver, SearchOutcome, run_search
+    from nas_attn.search.execution.pool import PoolConfig, WorkerPool, plan_pool, start_ray
     from nas_attn.search.results import TrialRow, evaluated_trials, pareto_rows, ranked_rows
-    from nas_attn.search.samplers import SAMPLERS, make_sampler
-    from nas_attn.search.space import SearchSpace, load_space, sample_arch
-    from nas_attn.search.storage import DEFAULT_STORAGE, open_storage, redact_url
-    from nas_attn.search.study import open_study
+    from nas_attn.search.sampling.placements import baseline_params, enumerate_params, space_size
+    from nas_attn.search.sampling.samplers import SAMPLERS, make_sampler
+    from nas_attn.search.sampling.space import SearchSpace, load_space, sample_arch
+    from nas_attn.search.studydb.storage import DEFAULT_STORAGE, open_storage, redact_url
+    from nas_attn.search.studydb.study import open_study

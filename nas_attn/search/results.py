@@ -23,10 +23,10 @@ from nas_attn.pareto import (
     knee_point,
     non_dominated_ranks,
 )
-from nas_attn.search import trial_attrs as attrs
-from nas_attn.search.fidelity import FIDELITY_EPOCHS, FIDELITY_SPENT
-from nas_attn.search.latency_reference import USED_ATTR as LATENCY_USED
-from nas_attn.search.latency_reference import LatencyReferences, rescaled_latency
+from nas_attn.search.driver.fidelity import FIDELITY_EPOCHS, FIDELITY_SPENT
+from nas_attn.search.studydb import trial_attrs as attrs
+from nas_attn.search.studydb.latency_reference import USED_ATTR as LATENCY_USED
+from nas_attn.search.studydb.latency_reference import LatencyReferences, rescaled_latency
 from nas_attn.seed_statistics import PairedDelta, mean_interval, paired_delta
 
 
@@ -93,7 +93,7 @@ class FrontSummary:
 
 SEED_RUNS_PREFIX = "seed_runs:"
 RACING_PREFIX = "racing:"
-SPACE_ATTR = "nas_attn_space"  # the space identity the study stores (search.study)
+SPACE_ATTR = "nas_attn_space"  # the space identity the study stores (search.studydb.study)
 
 
 class TrialSource(Protocol):

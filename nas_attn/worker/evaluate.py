@@ -30,7 +30,7 @@ class TrialResult:
     (``baseline_latency_ms``), timed interleaved in the same worker. ``latency_ms`` is calibrated:
     that ratio times a reference latency of the plain backbone (``latency_reference_ms``: this
     worker's own measurement here; the search replaces it with the study's lowest-noise one, see
-    ``search.latency_reference``), so it compares across trials measured under different load;
+    ``search.studydb.latency_reference``), so it compares across trials measured under different load;
     the raw median is ``latency_raw_ms``. ``macs`` counts one forward
     at batch 1. ``peak_memory_mb`` is the training's peak: the CUDA allocator on a GPU, the
     process's resident set on a CPU (``peak_memory_source`` says which). A placement that breaks

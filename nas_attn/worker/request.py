@@ -2,7 +2,7 @@
 
 One placement, the proxy it trains with (which carries the epoch budget and the training seed),
 how its latency is timed and the screening constraints it must meet before it is trained. The
-search builds every request in one place (``nas_attn.search.requests``); workers receive
+search builds every request in one place (``nas_attn.search.execution.requests``); workers receive
 :meth:`TrainRequest.wire`, plain JSON-safe arguments of :meth:`TrialRunner.run
 <nas_attn.worker.runner.TrialRunner.run>`, so a worker on another machine needs no pickled
 pydantic objects.

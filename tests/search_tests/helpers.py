@@ -15,10 +15,10 @@ from ray.cluster_utils import Cluster
 
 from nas_attn import load_space
 from nas_attn.search import SearchOutcome, open_storage, open_study, run_search
-from nas_attn.search.dispatch import Outcome
-from nas_attn.search.pool import PoolConfig, WorkerPool
-from nas_attn.search.space import SearchSpace
-from nas_attn.search.trial_attrs import WORKER_NODE
+from nas_attn.search.execution.dispatch import Outcome
+from nas_attn.search.execution.pool import PoolConfig, WorkerPool
+from nas_attn.search.sampling.space import SearchSpace
+from nas_attn.search.studydb.trial_attrs import WORKER_NODE
 from nas_attn.worker.request import TrainRequest
 
 State = optuna.trial.TrialState

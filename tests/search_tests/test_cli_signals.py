@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from helpers import State, assert_consistent, reload, space_yaml, write_space
 
-from nas_attn.search.ledger import Ledger
+from nas_attn.search.studydb.ledger import Ledger
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
 WAIT_S = 300.0

@@ -14,10 +14,10 @@ from helpers import State, make_study, space_yaml, write_space
 from nas_attn.backbones import ArchConfig, build_model
 from nas_attn.exceptions import NasAttnError
 from nas_attn.search import run_search
-from nas_attn.search.inprocess import InProcessPool
-from nas_attn.search.placements import enumerate_params
+from nas_attn.search.execution.inprocess import InProcessPool
 from nas_attn.search.results import ranked_rows, screened_trials
-from nas_attn.search.space import SearchSpace, load_space, sample_arch
+from nas_attn.search.sampling.placements import enumerate_params
+from nas_attn.search.sampling.space import SearchSpace, load_space, sample_arch
 from nas_attn.worker.config import Constraint
 from nas_attn.worker.measure import count_params
 

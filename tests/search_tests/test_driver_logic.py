@@ -16,10 +16,10 @@ from helpers import SMALL_STAGES, State, assert_consistent, evaluated, make_stud
 
 from nas_attn import NasAttnError
 from nas_attn.search import run_search
-from nas_attn.search.dispatch import Outcome
-from nas_attn.search.driver import SearchInterrupted
-from nas_attn.search.ledger import DONE, FAILED, DriverInfo, Ledger, driver_alive
-from nas_attn.search.recovery import RETRY_BUDGET, recover_stale
+from nas_attn.search.driver.loop import SearchInterrupted
+from nas_attn.search.execution.dispatch import Outcome
+from nas_attn.search.studydb.ledger import DONE, FAILED, DriverInfo, Ledger, driver_alive
+from nas_attn.search.studydb.recovery import RETRY_BUDGET, recover_stale
 from nas_attn.testing.fakes import FakePool, Recorder, fake_result
 
 
@@ -186,7 +186,7 @@ def plant_orphan(study, space, driver: DriverInfo, heartbeat_age: float) -> int:
     ledger = Ledger.of(study)
     ledger.register(driver)
     with ledger.engine.begin() as conn:
-        from nas_attn.search.ledger import drivers_table
+        from nas_attn.search.studydb.ledger import drivers_table
 
         conn.execute(
             drivers_table.update()

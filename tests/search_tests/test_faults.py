@@ -34,7 +34,7 @@ from helpers import (
 from ray.cluster_utils import Cluster
 
 from nas_attn.search import start_ray
-from nas_attn.search.pool import PoolConfig
+from nas_attn.search.execution.pool import PoolConfig
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
 DELAY_S = 3.0  # each trial sleeps this long before training, so faults land mid-trial

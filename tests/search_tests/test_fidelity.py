@@ -10,16 +10,16 @@ from helpers import State, make_study, space_yaml, write_space
 
 from nas_attn.exceptions import NasAttnError
 from nas_attn.search import run_search
-from nas_attn.search.dispatch import Outcome
-from nas_attn.search.fidelity import (
+from nas_attn.search.driver.fidelity import (
     FIDELITY_EPOCHS,
     FIDELITY_HISTORY,
     FIDELITY_SPENT,
     FidelitySchedule,
     Member,
 )
+from nas_attn.search.execution.dispatch import Outcome
 from nas_attn.search.results import ranked_rows
-from nas_attn.search.space import load_space
+from nas_attn.search.sampling.space import load_space
 from nas_attn.testing.fakes import FakePool, fake_result
 
 OBJECTIVES = ["accuracy", "latency_ms"]

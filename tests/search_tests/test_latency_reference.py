@@ -12,8 +12,9 @@ from helpers import SMALL_STAGES, evaluated, make_study, space_yaml, write_space
 
 from nas_attn.backbones import ArchConfig
 from nas_attn.search import run_search
-from nas_attn.search.dispatch import Outcome
-from nas_attn.search.latency_reference import (
+from nas_attn.search.execution.dispatch import Outcome
+from nas_attn.search.results import pareto_rows, ranked_rows
+from nas_attn.search.studydb.latency_reference import (
     STUDY_ATTR,
     USED_ATTR,
     LatencyReference,
@@ -21,7 +22,6 @@ from nas_attn.search.latency_reference import (
     calibrate_on_study,
     rescaled_latency,
 )
-from nas_attn.search.results import pareto_rows, ranked_rows
 from nas_attn.testing.fakes import FakePool, fake_result
 from nas_attn.worker.evaluate import TrialResult
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from helpers import make_study
 
-from nas_attn.search.ledger import DONE, FAILED, RESERVED, RUNNING, DriverInfo, Ledger, driver_alive
+from nas_attn.search.studydb.ledger import DONE, FAILED, RESERVED, RUNNING, DriverInfo, Ledger, driver_alive
 
 
 def ledger_for(url: str, space_file: Path) -> Ledger:

@@ -8,9 +8,9 @@ import optuna
 from helpers import make_study, space_yaml, write_space
 from optuna.trial import TrialState
 
-from nas_attn.search.ledger import rdb_storage_of
-from nas_attn.search.mirror import SamplerMirror
-from nas_attn.search.trial_store import TrialDraft, TrialStore
+from nas_attn.search.studydb.ledger import rdb_storage_of
+from nas_attn.search.studydb.mirror import SamplerMirror
+from nas_attn.search.studydb.trial_store import TrialDraft, TrialStore
 
 
 def mirror_for(study: optuna.Study) -> SamplerMirror:

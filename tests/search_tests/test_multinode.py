@@ -32,8 +32,8 @@ from PIL import Image
 from ray.cluster_utils import Cluster
 
 from nas_attn.exceptions import NasAttnError
-from nas_attn.search.pool import PoolConfig, WorkerPool
-from nas_attn.search.trial_attrs import WORKER_NODE
+from nas_attn.search.execution.pool import PoolConfig, WorkerPool
+from nas_attn.search.studydb.trial_attrs import WORKER_NODE
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
 DELAY_S = 2.0  # each trial sleeps this long before training, so the node removal lands mid-trial

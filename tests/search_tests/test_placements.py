@@ -9,7 +9,7 @@ from helpers import space_yaml, write_space
 
 from nas_attn import NasAttnError, load_space
 from nas_attn.search import baseline_params, enumerate_params, space_size
-from nas_attn.search.placements import arch_of
+from nas_attn.search.sampling.placements import arch_of
 
 
 def test_tiny_space_size_and_distinct_digests(tiny_space_file: Path) -> None:

@@ -21,14 +21,14 @@ from helpers import SMALL_STAGES, make_study, space_yaml, write_space
 from nas_attn.backbones import ArchConfig
 from nas_attn.exceptions import NasAttnError
 from nas_attn.search import SearchInterrupted, run_search
-from nas_attn.search.dispatch import Outcome
-from nas_attn.search.driver_liveness import DriverInfo
-from nas_attn.search.ledger import Ledger
+from nas_attn.search.driver.liveness import DriverInfo
+from nas_attn.search.execution.dispatch import Outcome
 from nas_attn.search.results import racing_key, ranked_rows, seed_runs_key
-from nas_attn.search.seed_policy import FixedSeeds, Racing, SeedJob, Verdict
-from nas_attn.search.seed_runs import run_seed_policy
-from nas_attn.search.service import seed_policy_for
-from nas_attn.search.space import SearchSpace, load_space
+from nas_attn.search.sampling.space import SearchSpace, load_space
+from nas_attn.search.studydb.ledger import Ledger
+from nas_attn.search.usecases.seed_policy import FixedSeeds, Racing, SeedJob, Verdict
+from nas_attn.search.usecases.seed_runs import run_seed_policy
+from nas_attn.search.usecases.service import seed_policy_for
 from nas_attn.testing.fakes import FakePool, Recorder, fake_result
 from nas_attn.worker.request import TrainRequest
 
@@ -235,7 +235,7 @@ def test_the_search_settings_pick_the_policy(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_a_search_stopped_during_racing_resumes_it(tmp_path: Path) -> None:
-    from nas_attn.search.service import SearchRequest, prepare, seeds_pending
+    from nas_attn.search.usecases.service import SearchRequest, prepare, seeds_pending
 
     text = space_yaml(
         SMALL_STAGES, sampler="exhaustive", baselines=False, n_trials=4, racing="{max_seeds: 3}"

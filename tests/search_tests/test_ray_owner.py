@@ -10,7 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from nas_attn.search.ray_owner import clean_up_dead_drivers, owner_key, record, records_dir, start_time
+from nas_attn.search.execution.ray_owner import (
+    clean_up_dead_drivers,
+    owner_key,
+    record,
+    records_dir,
+    start_time,
+)
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc (Linux)")
 

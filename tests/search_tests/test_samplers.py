@@ -11,7 +11,7 @@ from helpers import SMALL_STAGES, make_study, space_yaml, write_space
 from nas_attn import NasAttnError, load_space
 from nas_attn.defaults import SamplerName
 from nas_attn.search import SAMPLERS, make_sampler, run_search
-from nas_attn.search.samplers import EXHAUSTIVE_LIMIT
+from nas_attn.search.sampling.samplers import EXHAUSTIVE_LIMIT
 from nas_attn.testing.fakes import FakePool
 
 

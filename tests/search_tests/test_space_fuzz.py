@@ -24,7 +24,7 @@ from nas_attn import NasAttnError, load_space
 from nas_attn._types import SEED_MAX
 from nas_attn.backbones import ArchConfig, build_model
 from nas_attn.search import open_storage, open_study
-from nas_attn.search.driver import run_search
+from nas_attn.search.driver.loop import run_search
 from nas_attn.testing.fakes import FakePool
 
 SPACE_EXAMPLES = 100

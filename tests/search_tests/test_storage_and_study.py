@@ -6,8 +6,8 @@ from helpers import State, make_study
 
 from nas_attn import NasAttnError, load_space
 from nas_attn.search import open_storage, open_study, redact_url, sample_arch
-from nas_attn.search.ledger import Ledger
-from nas_attn.search.storage import redact_text
+from nas_attn.search.studydb.ledger import Ledger
+from nas_attn.search.studydb.storage import redact_text
 
 
 def test_redact_hides_passwords() -> None:

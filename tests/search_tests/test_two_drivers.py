@@ -14,8 +14,8 @@ import pytest
 from helpers import SMALL_STAGES, assert_consistent, make_study, reload, space_yaml, write_space
 
 from nas_attn.search import run_search
-from nas_attn.search.driver import SearchOutcome
-from nas_attn.search.ledger import DONE, Evaluation, Ledger
+from nas_attn.search.driver.loop import SearchOutcome
+from nas_attn.search.studydb.ledger import DONE, Evaluation, Ledger
 from nas_attn.testing.fakes import FakePool
 
 

@@ -1,6 +1,6 @@
 """Extra training seeds for a study's placements: one loop for racing, ``final_seeds`` and ``reseed``.
 
-A :class:`~nas_attn.search.seed_policy.SeedPolicy` says which ``(trial, seed)`` trainings are
+A :class:`~nas_attn.search.usecases.seed_policy.SeedPolicy` says which ``(trial, seed)`` trainings are
 wanted; this loop keeps every idle worker on the most useful one, stores each result as it
 lands and asks the policy again, so decisions always use every seed measured so far (no rounds,
 no idle worker waiting for a round to end). It ends when the policy wants nothing more.
@@ -27,11 +27,9 @@ import optuna
 
 from nas_attn.backbones import ArchConfig
 from nas_attn.exceptions import NasAttnError
-from nas_attn.search.dispatch import Outcome, TrialPool
-from nas_attn.search.interrupts import FINISH, STOP_NOW, StopRequests
-from nas_attn.search.latency_reference import USED_ATTR as LATENCY_USED
-from nas_attn.search.latency_reference import calibrate_on_study
-from nas_attn.search.requests import train_request
+from nas_attn.search.driver.interrupts import FINISH, STOP_NOW, StopRequests
+from nas_attn.search.execution.dispatch import Outcome, TrialPool
+from nas_attn.search.execution.requests import train_request
 from nas_attn.search.results import (
     TrialRow,
     objective_names,
@@ -41,8 +39,10 @@ from nas_attn.search.results import (
     seed_runs_key,
     study_directions,
 )
-from nas_attn.search.seed_policy import Decision, SeedJob, SeedPolicy
-from nas_attn.search.space import SearchSpace
+from nas_attn.search.sampling.space import SearchSpace
+from nas_attn.search.studydb.latency_reference import USED_ATTR as LATENCY_USED
+from nas_attn.search.studydb.latency_reference import calibrate_on_study
+from nas_attn.search.usecases.seed_policy import Decision, SeedJob, SeedPolicy
 from nas_attn.worker.evaluate import TrialResult
 
 POLL_SECONDS = 0.5

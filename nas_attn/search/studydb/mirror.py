@@ -27,7 +27,7 @@ import optuna
 from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
-from nas_attn.search.trial_store import TrialStore
+from nas_attn.search.studydb.trial_store import TrialStore
 
 
 class SamplerMirror:

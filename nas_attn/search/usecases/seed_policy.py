@@ -1,6 +1,6 @@
 """Which placements get another training seed: fixed seeds (``reseed``, ``final_seeds``) or racing.
 
-Pure decisions over ranked rows (no Optuna, no Ray); :mod:`nas_attn.search.seed_runs` runs them.
+Pure decisions over ranked rows (no Optuna, no Ray); :mod:`nas_attn.search.usecases.seed_runs` runs them.
 Both policies answer the same question after every result: which ``(trial, seed)`` trainings
 are wanted next, most useful first, and what was decided for each placement and why.
 
@@ -40,7 +40,7 @@ from typing import Protocol
 from nas_attn._types import SEED_MAX
 from nas_attn.pareto import dominates
 from nas_attn.search.results import TrialRow, is_plain
-from nas_attn.search.space import SearchSpace
+from nas_attn.search.sampling.space import SearchSpace
 from nas_attn.seed_statistics import paired_delta, t_quantile_975
 
 ACCURACY = "accuracy"

@@ -15,15 +15,15 @@ import optuna
 from pydantic import ValidationError
 
 from nas_attn.exceptions import NasAttnError
-from nas_attn.search.dispatch import TrialPool
-from nas_attn.search.space import STORED_SPACE_KEY, SearchSpace
-from nas_attn.search.storage import open_existing_storage
-from nas_attn.search.study import SPACE_ATTR, load_existing_study
+from nas_attn.search.execution.dispatch import TrialPool
+from nas_attn.search.sampling.space import STORED_SPACE_KEY, SearchSpace
+from nas_attn.search.studydb.storage import open_existing_storage
+from nas_attn.search.studydb.study import SPACE_ATTR, load_existing_study
 from nas_attn.worker.device import resolve_device
 
 
 @dataclass(frozen=True)
-class FollowupRequest:
+class RerunRequest:
     storage_url: str
     study_name: str
     workers: int | None = None
@@ -32,7 +32,7 @@ class FollowupRequest:
     gpus_per_trial: float | None = None
 
 
-def open_study_and_space(request: FollowupRequest) -> tuple[optuna.Study, SearchSpace]:
+def open_study_and_space(request: RerunRequest) -> tuple[optuna.Study, SearchSpace]:
     """The study and the space it was created with, or a NasAttnError naming the problem."""
     if request.workers is not None and request.workers < 1:
         raise NasAttnError(f"--workers must be at least 1, got {request.workers}")
@@ -55,11 +55,11 @@ def open_study_and_space(request: FollowupRequest) -> tuple[optuna.Study, Search
 
 
 @contextmanager
-def worker_pool(request: FollowupRequest, space: SearchSpace) -> Iterator[TrialPool]:
+def worker_pool(request: RerunRequest, space: SearchSpace) -> Iterator[TrialPool]:
     """Start (or join) Ray, start the workers and load their data; shut them down after."""
-    from nas_attn.search.pool import ready_pool  # Ray: only once workers are wanted
-    from nas_attn.search.ray_owner import owner_key
-    from nas_attn.search.service import plan_for
+    from nas_attn.search.execution.pool import ready_pool  # Ray: only once workers are wanted
+    from nas_attn.search.execution.ray_owner import owner_key
+    from nas_attn.search.usecases.service import plan_for
 
     if request.ray_address is None:
         resolve_device(request.device)  # CUDA asked for but absent: before Ray starts
@@ -73,7 +73,7 @@ Result = TypeVar("Result")
 
 
 def run_on_study(
-    request: FollowupRequest,
+    request: RerunRequest,
     work: Callable[[optuna.Study, SearchSpace, TrialPool], Result],
     check: Callable[[optuna.Study, SearchSpace], object] | None = None,
 ) -> Result:

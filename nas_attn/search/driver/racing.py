@@ -3,7 +3,7 @@
 When the space races (``search.racing``), a worker that finds no placement to start (every
 slot of the target is running or evaluated, or the space is used up: the search's tail, or a
 multi-fidelity bracket waiting on its rung) is offered to the racing policy, which gives it the
-most useful seed of the placements evaluated so far (:class:`~nas_attn.search.seed_policy.Racing`:
+most useful seed of the placements evaluated so far (:class:`~nas_attn.search.usecases.seed_policy.Racing`:
 the plain backbone at every seed used, then unresolved placements on or near the front).
 Placements always come first: a seed training is only started on a worker the asking left
 idle, so ``--n-trials`` placements cost the same wall time as without racing, and the seeds
@@ -18,12 +18,12 @@ from __future__ import annotations
 
 import time
 
-from nas_attn.search.dispatch import Outcome
-from nas_attn.search.driver_liveness import HEARTBEAT_S, STALE_AFTER_S, driver_alive
-from nas_attn.search.driver_state import Setup, State
+from nas_attn.search.driver.liveness import HEARTBEAT_S, STALE_AFTER_S, driver_alive
+from nas_attn.search.driver.state import Setup, State
+from nas_attn.search.execution.dispatch import Outcome
 from nas_attn.search.results import TrialRow, first_seed, ranked_rows
-from nas_attn.search.seed_policy import racing_policy
-from nas_attn.search.seed_runs import SeedRunner
+from nas_attn.search.usecases.seed_policy import racing_policy
+from nas_attn.search.usecases.seed_runs import SeedRunner
 
 
 class RacingDuringSearch:

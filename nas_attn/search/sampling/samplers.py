@@ -16,8 +16,8 @@ from optuna.distributions import BaseDistribution
 from optuna.trial import FrozenTrial, TrialState
 
 from nas_attn.exceptions import NasAttnError
-from nas_attn.search.placements import Params, enumerate_params, space_size
-from nas_attn.search.space import SearchSpace
+from nas_attn.search.sampling.placements import Params, enumerate_params, space_size
+from nas_attn.search.sampling.space import SearchSpace
 
 EXHAUSTIVE_LIMIT = 100_000  # placements; beyond this, enumeration is not a sensible plan
 _TAKEN_STATES = (TrialState.COMPLETE, TrialState.RUNNING, TrialState.FAIL, TrialState.PRUNED)

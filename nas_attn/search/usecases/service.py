@@ -22,11 +22,10 @@ from nas_attn.artifacts import artifact_store_for, store_trial_artifacts
 from nas_attn.backbones import ArchConfig
 from nas_attn.defaults import DEVICE_CHOICES
 from nas_attn.exceptions import NasAttnError
-from nas_attn.search.driver import SearchObserver, SearchOutcome, TrialHook, run_search
-from nas_attn.search.placements import space_size
-from nas_attn.search.pool import PoolConfig, WorkerPool, plan_pool, ready_pool, start_ray
-from nas_attn.search.ray_address import check_ray_address
-from nas_attn.search.ray_owner import clean_up_dead_drivers, local_ray_pids, owner_key, record
+from nas_attn.search.driver.loop import SearchObserver, SearchOutcome, TrialHook, run_search
+from nas_attn.search.execution.pool import PoolConfig, WorkerPool, plan_pool, ready_pool, start_ray
+from nas_attn.search.execution.ray_address import check_ray_address
+from nas_attn.search.execution.ray_owner import clean_up_dead_drivers, local_ray_pids, owner_key, record
 from nas_attn.search.results import (
     ComputeSpent,
     TrialRow,
@@ -37,12 +36,13 @@ from nas_attn.search.results import (
     ranked_rows,
     study_directions,
 )
-from nas_attn.search.samplers import make_sampler
-from nas_attn.search.seed_policy import FixedSeeds, SeedPolicy, racing_policy
-from nas_attn.search.seed_runs import run_seed_policy
-from nas_attn.search.space import SearchSpace, load_space
-from nas_attn.search.storage import error_reason, open_storage, redact_url
-from nas_attn.search.study import check_study, load_existing_study, open_study
+from nas_attn.search.sampling.placements import space_size
+from nas_attn.search.sampling.samplers import make_sampler
+from nas_attn.search.sampling.space import SearchSpace, load_space
+from nas_attn.search.studydb.storage import error_reason, open_storage, redact_url
+from nas_attn.search.studydb.study import check_study, load_existing_study, open_study
+from nas_attn.search.usecases.seed_policy import FixedSeeds, SeedPolicy, racing_policy
+from nas_attn.search.usecases.seed_runs import run_seed_policy
 from nas_attn.worker.device import resolve_device
 
 TRIAL_DELAY_ENV = "NAS_ATTN_TEST_TRIAL_DELAY_S"  # test hook: slow every trial down (fault tests)

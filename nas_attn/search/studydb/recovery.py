@@ -18,9 +18,9 @@ import optuna
 from optuna.exceptions import StorageInternalError, UpdateFinishedTrialError
 from optuna.trial import FrozenTrial, TrialState
 
-from nas_attn.search import trial_attrs as attrs
-from nas_attn.search.driver_liveness import DriverInfo, DriverRow, driver_alive
-from nas_attn.search.ledger import RESERVED, RUNNING, Ledger
+from nas_attn.search.driver.liveness import DriverInfo, DriverRow, driver_alive
+from nas_attn.search.studydb import trial_attrs as attrs
+from nas_attn.search.studydb.ledger import RESERVED, RUNNING, Ledger
 
 RETRY_BUDGET = 2  # re-enqueues per placement after lost workers or dead drivers
 

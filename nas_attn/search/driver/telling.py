@@ -15,13 +15,13 @@ from typing import Any
 from optuna.exceptions import UpdateFinishedTrialError
 from optuna.trial import TrialState
 
-from nas_attn.search import trial_attrs as attrs
-from nas_attn.search.dispatch import Outcome
-from nas_attn.search.driver_state import Setup, State
-from nas_attn.search.driver_types import Asked, Training
-from nas_attn.search.fidelity import Member, fidelity_attrs
-from nas_attn.search.ledger import DONE, FAILED, SCREENED, Evaluation
-from nas_attn.search.recovery import can_retry, requeue, retry_note
+from nas_attn.search.driver.fidelity import Member, fidelity_attrs
+from nas_attn.search.driver.handles import Asked, Training
+from nas_attn.search.driver.state import Setup, State
+from nas_attn.search.execution.dispatch import Outcome
+from nas_attn.search.studydb import trial_attrs as attrs
+from nas_attn.search.studydb.ledger import DONE, FAILED, SCREENED, Evaluation
+from nas_attn.search.studydb.recovery import can_retry, requeue, retry_note
 from nas_attn.worker.evaluate import TrialResult
 
 

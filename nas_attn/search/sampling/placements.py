@@ -1,6 +1,6 @@
 """Enumerating a space's placements: its size, every parameter set, and the baseline placements.
 
-Parameters use the names :func:`~nas_attn.search.space.sample_arch` suggests
+Parameters use the names :func:`~nas_attn.search.sampling.space.sample_arch` suggests
 (``layer1.module``, ``layer1.reduction``, ``layer1.position``); ``reduction`` appears only for
 modules that use it and ``reduction``/``position`` never for ``none``, so distinct parameter
 sets are distinct networks (distinct ``ArchConfig.digest()``).
@@ -18,7 +18,7 @@ import optuna
 from nas_attn.attention import get_attention_info
 from nas_attn.backbones import ArchConfig
 from nas_attn.defaults import DEFAULT_REDUCTION
-from nas_attn.search.space import SearchSpace, StageChoices, sample_arch
+from nas_attn.search.sampling.space import SearchSpace, StageChoices, sample_arch
 
 Params = dict[str, Any]
 BASELINE_POSITION = "block"  # the SE-ResNet position

@@ -3,7 +3,7 @@ drivers on one study safe.
 
 ``nas_attn_drivers``: one row per live driver (host, pid, heartbeat time). A driver beats every
 few seconds; a row that stops beating, or whose process is gone from this host, is a dead driver
-(``driver_liveness.py``).
+(``driver/liveness.py``).
 
 ``nas_attn_evaluations``: one row per placement evaluation, with two unique keys per study:
 
@@ -34,7 +34,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from nas_attn.exceptions import NasAttnError
-from nas_attn.search.driver_liveness import HEARTBEAT_S, STALE_AFTER_S, DriverInfo, DriverRow, driver_alive
+from nas_attn.search.driver.liveness import HEARTBEAT_S, STALE_AFTER_S, DriverInfo, DriverRow, driver_alive
 
 __all__ = [  # the liveness names are importable from here too, as before they moved
     "DONE",

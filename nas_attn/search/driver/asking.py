@@ -15,14 +15,14 @@ import time
 from typing import Any
 
 from nas_attn.exceptions import NasAttnError
-from nas_attn.search import trial_attrs as attrs
-from nas_attn.search.driver_state import Setup, State
-from nas_attn.search.driver_tell import Teller
-from nas_attn.search.driver_types import Asked, Draft, Training, Waiting
-from nas_attn.search.ledger import DONE, FAILED, RUNNING, SCREENED
-from nas_attn.search.requests import train_request
-from nas_attn.search.space import sample_arch
-from nas_attn.search.trial_store import TakenTrial, TrialDraft
+from nas_attn.search.driver.handles import Asked, Draft, Training, Waiting
+from nas_attn.search.driver.state import Setup, State
+from nas_attn.search.driver.telling import Teller
+from nas_attn.search.execution.requests import train_request
+from nas_attn.search.sampling.space import sample_arch
+from nas_attn.search.studydb import trial_attrs as attrs
+from nas_attn.search.studydb.ledger import DONE, FAILED, RUNNING, SCREENED
+from nas_attn.search.studydb.trial_store import TakenTrial, TrialDraft
 
 MAX_DUPLICATES_PER_ROUND = 20  # then wait for a result (or a few seconds) before asking again
 DUPLICATE_BACKOFF_SECONDS = 5.0

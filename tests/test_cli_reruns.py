@@ -9,8 +9,8 @@ import optuna
 import pytest
 from test_cli import assert_one_line_error, nas_attn
 
-from nas_attn.search.reevaluate import PROXY_VALIDATION_ATTR
 from nas_attn.search.results import seed_runs_key
+from nas_attn.search.usecases.reruns import PROXY_VALIDATION_ATTR
 
 
 @pytest.mark.ray
@@ -40,7 +40,7 @@ def test_validate_proxy_and_reseed_on_a_finished_study(tmp_path: Path, tiny_spac
 
 
 @pytest.mark.slow
-def test_followup_commands_refuse_a_missing_study_or_database(tmp_path: Path) -> None:
+def test_rerun_commands_refuse_a_missing_study_or_database(tmp_path: Path) -> None:
     storage = f"sqlite:///{tmp_path / 'empty.db'}"
     for command in (("validate-proxy", "--epochs", "3"), ("reseed",)):
         proc = nas_attn(*command, "--study", "nope", "--storage", storage, cwd=tmp_path)

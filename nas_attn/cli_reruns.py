@@ -34,12 +34,12 @@ def reseed(
 ) -> None:
     """Re-run the Pareto front with more seeds; the front then ranks the mean (table: ± std)."""
     from nas_attn import console
-    from nas_attn.search.followup import FollowupRequest, run_on_study
-    from nas_attn.search.reevaluate import reseed_front
+    from nas_attn.search.usecases.rerun_study import RerunRequest, run_on_study
+    from nas_attn.search.usecases.reruns import reseed_front
 
     with console.JobProgress("reseed") as progress:
         report = run_on_study(
-            FollowupRequest(storage, study, workers, ray_address, device),
+            RerunRequest(storage, study, workers, ray_address, device),
             lambda the_study, space, pool: reseed_front(
                 the_study, space, pool, seeds, console.info, observer=progress
             ),
@@ -64,13 +64,13 @@ def validate_proxy(
 ) -> None:
     """Does the proxy rank placements right? Retrain a sample longer; Kendall tau / Spearman rho."""
     from nas_attn import console
-    from nas_attn.search.followup import FollowupRequest, run_on_study
-    from nas_attn.search.reevaluate import validate_proxy as run_validation
-    from nas_attn.search.reevaluate import validation_sample
+    from nas_attn.search.usecases.rerun_study import RerunRequest, run_on_study
+    from nas_attn.search.usecases.reruns import validate_proxy as run_validation
+    from nas_attn.search.usecases.reruns import validation_sample
 
     with console.JobProgress("validate-proxy") as progress:
         result = run_on_study(
-            FollowupRequest(storage, study, workers, ray_address, device),
+            RerunRequest(storage, study, workers, ray_address, device),
             lambda the_study, space, pool: run_validation(
                 the_study, space, pool, sample, epochs, console.info, observer=progress
             ),

@@ -9,7 +9,7 @@ budget and its training seed (the proxy's data split stays the space's).
 from __future__ import annotations
 
 from nas_attn.backbones import ArchConfig
-from nas_attn.search.space import SearchSpace
+from nas_attn.search.sampling.space import SearchSpace
 from nas_attn.worker.request import TrainRequest
 
 

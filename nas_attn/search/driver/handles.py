@@ -17,9 +17,9 @@ import optuna
 
 from nas_attn.backbones import ArchConfig
 from nas_attn.exceptions import NasAttnError
-from nas_attn.search.fidelity import Member
+from nas_attn.search.driver.fidelity import Member
 from nas_attn.search.results import TrialRow
-from nas_attn.search.trial_store import OwnTrial, TakenTrial
+from nas_attn.search.studydb.trial_store import OwnTrial, TakenTrial
 from nas_attn.worker.evaluate import TrialResult
 
 

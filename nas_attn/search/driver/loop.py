@@ -6,19 +6,19 @@ ledger (so several drivers together never exceed the target), then claims the pl
 digest (so no placement is trained twice). A placement already evaluated is answered from the
 earlier trial (``duplicate_of``), one being trained elsewhere is answered when that finishes.
 
-The sampler samples an in-memory mirror of the study (``mirror.py``) and each step of a trial is
-one transaction (``trial_store.py``): Optuna's own per-call storage path is too slow to keep
-dozens of workers busy (``benches/bench_orchestration.py``). Workers freed by results restart
-before those results are told; results are told one at a time when no new one has come in.
+The sampler samples an in-memory mirror of the study (``studydb/mirror.py``) and each step of a
+trial is one transaction (``studydb/trial_store.py``): Optuna's own per-call storage path is too
+slow to keep dozens of workers busy (``benches/bench_orchestration.py``). Workers freed by results
+restart before those results are told; results are told one at a time when no new one has come in.
 
 Failures: a bad placement or divergence fails the trial (never retried); a lost worker fails
 it and re-enqueues its parameters within a retry budget; a dead driver's RUNNING trials are
 found by their stale heartbeat and treated the same way. Ctrl-C: see ``interrupts.py``.
 
 Where things are: this module holds the loop, its housekeeping (heartbeat, recovery of dead
-drivers' trials) and stopping, and ``run_search``. Asking trials is ``driver_ask.py``, telling
-their results ``driver_tell.py``; the two share ``Setup`` and ``State`` (``driver_state.py``).
-The public types and the per-trial handles are in ``driver_types.py`` (and importable here).
+drivers' trials) and stopping, and ``run_search``. Asking trials is ``asking.py``, telling their
+results ``telling.py``; the two share ``Setup`` and ``State`` (``state.py``). The public types and
+the per-trial handles are in ``handles.py`` (and importable here, and from the package).
 """
 
 from __future__ import annotations
@@ -29,25 +29,25 @@ import optuna
 from optuna.trial import TrialState
 
 from nas_attn.exceptions import NasAttnError
-from nas_attn.search import trial_attrs as attrs
-from nas_attn.search.dispatch import Outcome, TrialPool
-from nas_attn.search.driver_ask import Asker
-from nas_attn.search.driver_liveness import HEARTBEAT_S, STALE_AFTER_S
-from nas_attn.search.driver_racing import RacingDuringSearch
-from nas_attn.search.driver_state import Setup, State
-from nas_attn.search.driver_tell import Teller
-from nas_attn.search.driver_types import (
+from nas_attn.search.driver.asking import Asker
+from nas_attn.search.driver.handles import (
     NullObserver,
     SearchInterrupted,
     SearchObserver,
     SearchOutcome,
     TrialHook,
 )
-from nas_attn.search.interrupts import FINISH, STOP_NOW
-from nas_attn.search.ledger import DONE, SCREENED
-from nas_attn.search.recovery import recover_stale, requeue
+from nas_attn.search.driver.interrupts import FINISH, STOP_NOW
+from nas_attn.search.driver.liveness import HEARTBEAT_S, STALE_AFTER_S
+from nas_attn.search.driver.racing import RacingDuringSearch
+from nas_attn.search.driver.state import Setup, State
+from nas_attn.search.driver.telling import Teller
+from nas_attn.search.execution.dispatch import Outcome, TrialPool
 from nas_attn.search.results import TrialRow, own_trials, pareto_rows
-from nas_attn.search.space import SearchSpace
+from nas_attn.search.sampling.space import SearchSpace
+from nas_attn.search.studydb import trial_attrs as attrs
+from nas_attn.search.studydb.ledger import DONE, SCREENED
+from nas_attn.search.studydb.recovery import recover_stale, requeue
 
 __all__ = [
     "NullObserver",

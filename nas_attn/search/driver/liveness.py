@@ -1,7 +1,7 @@
 """Who a driver is and whether it is still alive (the rows of the ledger's ``nas_attn_drivers``).
 
 A driver beats every ``HEARTBEAT_S`` seconds; one silent for ``STALE_AFTER_S``, or whose process
-is gone from this host, is dead, and its RUNNING trials are recovered (``recovery.py``).
+is gone from this host, is dead, and its RUNNING trials are recovered (``studydb/recovery.py``).
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 the pool, the storage and the per-run constants derived from them), and ``State``, what changes
 as the run goes (trials in flight, stop flags, failure counts, ask back-offs).
 
-The loop (``driver.py``), the asking (``driver_ask.py``) and the telling (``driver_tell.py``)
+The loop (``loop.py``), the asking (``asking.py``) and the telling (``telling.py``)
 each hold the same two objects; nothing else is shared between them.
 """
 
@@ -12,17 +12,17 @@ from dataclasses import dataclass, field
 
 import optuna
 
-from nas_attn.search.dispatch import TrialPool
-from nas_attn.search.driver_liveness import DriverInfo
-from nas_attn.search.driver_types import SearchObserver, Training, TrialHook, Waiting
-from nas_attn.search.fidelity import FidelitySchedule
-from nas_attn.search.interrupts import StopRequests
-from nas_attn.search.latency_reference import LatencyReferences
-from nas_attn.search.ledger import Ledger
-from nas_attn.search.mirror import SamplerMirror
-from nas_attn.search.placements import space_size
-from nas_attn.search.space import SearchSpace
-from nas_attn.search.trial_store import TrialStore
+from nas_attn.search.driver.fidelity import FidelitySchedule
+from nas_attn.search.driver.handles import SearchObserver, Training, TrialHook, Waiting
+from nas_attn.search.driver.interrupts import StopRequests
+from nas_attn.search.driver.liveness import DriverInfo
+from nas_attn.search.execution.dispatch import TrialPool
+from nas_attn.search.sampling.placements import space_size
+from nas_attn.search.sampling.space import SearchSpace
+from nas_attn.search.studydb.latency_reference import LatencyReferences
+from nas_attn.search.studydb.ledger import Ledger
+from nas_attn.search.studydb.mirror import SamplerMirror
+from nas_attn.search.studydb.trial_store import TrialStore
 from nas_attn.worker.config import Constraint
 
 MAX_CONSECUTIVE_FAILURES = 5

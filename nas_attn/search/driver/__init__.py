@@ -1,0 +1,58 @@
+"""The search driver: the loop that asks Optuna for trials, runs them on workers and tells results.
+
+``loop`` is the loop and ``run_search``; ``asking`` starts trials on idle workers; ``telling``
+turns outcomes into final trial states; ``state`` is what those parts share; ``handles`` holds the
+public types and the per-trial handles; ``liveness`` says who a driver is and whether it is
+alive; ``racing`` trains extra seeds on workers the placements leave idle; ``fidelity`` is
+successive halving with Pareto promotion; ``interrupts`` handles Ctrl-C and SIGTERM.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+# Lazy (PEP 562), like ``nas_attn.search``: the study database and the results import
+# ``liveness`` and ``fidelity`` from this package, and the loop imports them back, so importing
+# the loop here eagerly would make every such import a circular one.
+_HOMES: dict[str, str] = {
+    "NullObserver": "handles",
+    "SearchInterrupted": "handles",
+    "SearchObserver": "handles",
+    "SearchOutcome": "handles",
+    "TrialHook": "handles",
+    "run_search": "loop",
+}
+
+__all__ = [
+    "NullObserver",
+    "SearchInterrupted",
+    "SearchObserver",
+    "SearchOutcome",
+    "TrialHook",
+    "run_search",
+]
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'nas_attn.search.driver' has no attribute '{name}'")
+    value = getattr(importlib.import_module(f"nas_attn.search.driver.{home}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
+
+if TYPE_CHECKING:
+    from nas_attn.search.driver.handles import (
+        NullObserver,
+        SearchInterrupted,
+        SearchObserver,
+        SearchOutcome,
+        TrialHook,
+    )
+    from nas_attn.search.driver.loop import run_search
