@@ -23,11 +23,9 @@ the same code is atomic on SQLite and PostgreSQL.
 
 from __future__ import annotations
 
-import enum
 import time
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any
 
 import optuna
 import sqlalchemy as sa
@@ -57,62 +55,16 @@ __all__ = [  # the liveness names are importable from here too, as before they m
 ]
 
 
-class SlotState(str, enum.Enum):
-    """The state of one evaluation row (see the module docstring); stored as its value."""
-
-    RESERVED = "reserved"  # slot held, no trial yet
-    RUNNING = "running"  # digest claimed, training
-    DONE = "done"  # the trial is COMPLETE
-    SCREENED = "screened"  # measured, broke a constraint, never trained: digest kept, slot freed
-    FAILED = "failed"  # cannot be evaluated: slot freed, digest kept so it is not retried
-
-    def __str__(self) -> str:
-        return self.value
-
-
-class _StateColumn(sa.TypeDecorator[SlotState]):
-    """A ``SlotState`` in a plain string column (the schema stays what older studies have)."""
-
-    impl = sa.String(16)
-    cache_ok = True
-
-    def process_bind_param(self, value: Any, dialect: sa.Dialect) -> str | None:
-        return None if value is None else SlotState(value).value
-
-    def process_result_value(self, value: Any, dialect: sa.Dialect) -> SlotState | None:
-        return None if value is None else SlotState(value)
-
-
-RESERVED, RUNNING, DONE = SlotState.RESERVED, SlotState.RUNNING, SlotState.DONE  # short names
-SCREENED, FAILED = SlotState.SCREENED, SlotState.FAILED
-
-metadata = sa.MetaData()
-
-drivers_table = sa.Table(
-    "nas_attn_drivers",
+from nas_attn.search.studydb.ledger_schema import (
+    DONE,
+    FAILED,
+    RESERVED,
+    RUNNING,
+    SCREENED,
+    SlotState,
+    drivers_table,
+    evaluations_table,
     metadata,
-    sa.Column("driver_id", sa.String(80), primary_key=True),
-    sa.Column("study_id", sa.Integer, nullable=False, index=True),
-    sa.Column("host", sa.String(255), nullable=False),
-    sa.Column("pid", sa.Integer, nullable=False),
-    sa.Column("started_at", sa.Float, nullable=False),
-    sa.Column("heartbeat_at", sa.Float, nullable=False),
-)
-
-evaluations_table = sa.Table(
-    "nas_attn_evaluations",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("study_id", sa.Integer, nullable=False),
-    sa.Column("slot", sa.Integer, nullable=True),
-    sa.Column("digest", sa.String(64), nullable=True),
-    sa.Column("trial_number", sa.Integer, nullable=True),
-    sa.Column("trial_id", sa.Integer, nullable=True),
-    sa.Column("state", _StateColumn(), nullable=False),
-    sa.Column("driver_id", sa.String(80), nullable=True),
-    sa.Column("note", sa.Text, nullable=True),
-    sa.UniqueConstraint("study_id", "slot", name="uq_nas_attn_evaluations_slot"),
-    sa.UniqueConstraint("study_id", "digest", name="uq_nas_attn_evaluations_digest"),
 )
 
 
