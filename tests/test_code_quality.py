@@ -36,3 +36,23 @@ def test_ruff_format_is_clean() -> None:
 def test_mypy_is_clean() -> None:
     proc = subprocess.run([tool("mypy")], cwd=REPO, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+MAX_MODULE_LINES = 450  # issue 14: a module that grows past this is split by job
+
+
+def test_no_module_is_longer_than_the_limit() -> None:
+    lengths = {
+        p.relative_to(REPO): len(p.read_text().splitlines()) for p in (REPO / "nas_attn").rglob("*.py")
+    }
+    too_long = {str(path): n for path, n in lengths.items() if n > MAX_MODULE_LINES}
+    assert len(lengths) > 50, "the package's modules were not found"
+    assert not too_long, f"split these modules by job (limit {MAX_MODULE_LINES} lines): {too_long}"
+
+
+def test_reading_results_never_imports_ray() -> None:
+    """report, export and console only read a study: importing them must not start pulling in Ray."""
+    probe = "import sys, nas_attn.report, nas_attn.export, nas_attn.console; print('ray' in sys.modules)"
+    proc = subprocess.run([sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "False", "importing report/export/console imported ray"
