@@ -137,7 +137,3 @@ def load_existing_study(storage: optuna.storages.BaseStorage, study_name: str) -
         available = ", ".join(names) if names else "none yet; run nas-attn search first"
         raise NasAttnError(f"no study named '{study_name}' in this storage; studies: {available}")
     return optuna.load_study(study_name=study_name, storage=storage)
-
-
-def complete_trials(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
-    return study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
