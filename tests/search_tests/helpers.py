@@ -1,4 +1,5 @@
-"""Building small spaces and studies for the search tests; Ray clusters and faulty pools."""
+"""Building small spaces and studies for the search tests; Ray clusters and faulty pools (with
+held trials, so a fault lands mid-trial)."""
 
 from __future__ import annotations
 
@@ -16,9 +17,10 @@ from ray.cluster_utils import Cluster
 from nas_attn import load_space
 from nas_attn.search import SearchOutcome, open_storage, open_study, run_search
 from nas_attn.search.execution.dispatch import Outcome
-from nas_attn.search.execution.pool import PoolConfig, WorkerPool
+from nas_attn.search.execution.pool import PoolConfig, PoolWorker, WorkerPool
 from nas_attn.search.sampling.space import SearchSpace
 from nas_attn.search.studydb.trial_attrs import WORKER_NODE
+from nas_attn.testing.held_trials import TrialGate
 from nas_attn.worker.request import TrainRequest
 
 State = optuna.trial.TrialState
@@ -110,6 +112,7 @@ def ray_cluster(worker_nodes: int, cpus_per_node: int) -> Iterator[Cluster]:
 
 
 Fault = Callable[["FaultyPool"], bool]
+FAULT_WAIT_S = 300.0  # a fault's condition not met by then fails the test
 
 
 class FaultyPool(WorkerPool):
@@ -117,15 +120,23 @@ class FaultyPool(WorkerPool):
 
     It runs in the driver's own poll, the main thread (Ray's node management installs signal
     handlers). ``first`` is the first trial's (ticket, submit time); ``nodes`` lists the Ray
-    node of every trial result, in order.
+    node of every trial result, in order; ``lost`` counts the trials lost with their worker.
+    ``actor``, ``actor_args``: as for WorkerPool (e.g. a HeldWorker and its gate's arguments).
     """
 
-    def __init__(self, config: PoolConfig, fault: Fault) -> None:
-        super().__init__(config)
+    def __init__(
+        self,
+        config: PoolConfig,
+        fault: Fault,
+        actor: type = PoolWorker,
+        actor_args: tuple[Any, ...] | None = None,
+    ) -> None:
+        super().__init__(config, actor, actor_args)
         self.fault = fault
         self.first: tuple[int, float] | None = None
         self.fired = False
         self.nodes: list[str] = []
+        self.lost = 0
 
     def submit(self, request: TrainRequest) -> int:
         ticket = super().submit(request)
@@ -138,16 +149,42 @@ class FaultyPool(WorkerPool):
             self.fired = self.fault(self)
         outcomes = super().poll(timeout)
         self.nodes += [o.result[WORKER_NODE] for _, o in outcomes if o.result is not None]
+        self.lost += sum(o.kind == "lost" for _, o in outcomes)
         return outcomes
 
 
-def one_second_into_the_first_trial(action: Callable[[FaultyPool, int], None]) -> Fault:
-    """A fault that runs ``action(pool, ticket of the first trial)`` about 1 s into that trial."""
+def held_fault(
+    gate: TrialGate, ready: Callable[[FaultyPool], bool], action: Callable[[FaultyPool], None], lost: int
+) -> Fault:
+    """A fault for a pool of HeldWorkers at ``gate``: once ``ready(pool)`` (e.g. enough trials
+    have started, and wait at the gate), ``action(pool)``; once the pool has seen ``lost``
+    trials lost, open the gate (it fired). So the action lands mid-trial, and no held trial
+    goes on before the pool knows what the action cost. AssertionError when either takes
+    longer than ``FAULT_WAIT_S``."""
+    acted = False
+    deadline: float | None = None
 
     def fault(pool: FaultyPool) -> bool:
-        if pool.first is None or time.monotonic() - pool.first[1] <= 1.0:
+        nonlocal acted, deadline
+        if deadline is None:
+            deadline = time.monotonic() + FAULT_WAIT_S
+        if not acted:
+            if not ready(pool):
+                if time.monotonic() > deadline:
+                    raise AssertionError(
+                        f"the fault's condition never held within {FAULT_WAIT_S:.0f}s "
+                        f"({gate.started()} trials started at the gate, results from nodes {pool.nodes})"
+                    )
+                return False
+            action(pool)
+            acted = True
+        if pool.lost < lost:
+            if time.monotonic() > deadline:
+                raise AssertionError(
+                    f"the pool saw {pool.lost} of {lost} trials lost within {FAULT_WAIT_S:.0f}s"
+                )
             return False
-        action(pool, pool.first[0])
+        gate.open()
         return True
 
     return fault

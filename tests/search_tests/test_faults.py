@@ -2,17 +2,19 @@
 and two real drivers (CLI processes) on one PostgreSQL study over one Ray cluster.
 
 Each ends with exactly the requested number of COMPLETE trials (the exhaustive sampler never
-proposes a duplicate) and nothing RUNNING or WAITING. Trials really train; the test hook
-``PoolConfig.trial_delay_s`` only stretches them so a fault lands mid-trial.
+proposes a duplicate) and nothing RUNNING or WAITING. Trials really train; their workers
+(``HeldWorker``, nas_attn.testing.held_trials) say when a trial starts and hold it at a gate,
+so the test acts once the trials it needs are running and opens the gate after.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import subprocess
 import sys
-import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +25,8 @@ from helpers import (
     State,
     assert_consistent,
     exhaustive_space,
+    held_fault,
     make_study,
-    one_second_into_the_first_trial,
     ray_cluster,
     reload,
     run_with,
@@ -35,9 +37,10 @@ from ray.cluster_utils import Cluster
 
 from nas_attn.search import start_ray
 from nas_attn.search.execution.pool import PoolConfig
+from nas_attn.testing.held_trials import HeldWorker, TrialGate
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
-DELAY_S = 3.0  # each trial sleeps this long before training, so faults land mid-trial
+WAIT_S = 300.0
 
 
 def complete(study: Any) -> list[Any]:
@@ -53,15 +56,19 @@ def local_ray() -> Iterator[None]:
 
 def test_an_actor_killed_mid_trial(local_ray: None, tmp_path: Path) -> None:
     study, space = make_study(f"sqlite:///{tmp_path / 's.db'}", exhaustive_space(tmp_path))
+    gate = TrialGate(tmp_path / "gate")
     killed: list[Any] = []
 
-    def kill(pool: FaultyPool, ticket: int) -> None:
-        actor = pool.worker_for(ticket)
+    def kill(pool: FaultyPool) -> None:
+        assert pool.first is not None
+        actor = pool.worker_for(pool.first[0])
         killed.append(actor)
         ray.kill(actor)
 
-    config = PoolConfig(workers=2, device="cpu", trial_delay_s=DELAY_S)
-    outcome = run_with(FaultyPool(config, one_second_into_the_first_trial(kill)), study, space, 3)
+    # both workers' first trials are held: kill the first one's actor, open the gate once it is lost
+    fault = held_fault(gate, lambda pool: gate.started() >= 2, kill, lost=1)
+    config = PoolConfig(workers=2, device="cpu")
+    outcome = run_with(FaultyPool(config, fault, HeldWorker, gate.actor_args(config)), study, space, 3)
     assert killed and killed[0] is not None
     assert outcome.complete == 3 and len(complete(study)) == 3
     assert_consistent(study, 3)
@@ -81,13 +88,16 @@ def two_node_cluster() -> Iterator[Cluster]:
 def test_a_worker_node_removed_mid_trial(two_node_cluster: Cluster, tmp_path: Path) -> None:
     study, space = make_study(f"sqlite:///{tmp_path / 's.db'}", exhaustive_space(tmp_path))
     doomed = next(iter(two_node_cluster.worker_nodes))
+    gate = TrialGate(tmp_path / "gate")
 
-    def replace_node(pool: FaultyPool, ticket: int) -> None:
+    def replace_node(pool: FaultyPool) -> None:
         two_node_cluster.add_node(num_cpus=2)  # where the replacement workers will go
         two_node_cluster.remove_node(doomed, allow_graceful=False)
 
-    config = PoolConfig(workers=2, device="cpu", trial_delay_s=DELAY_S)
-    outcome = run_with(FaultyPool(config, one_second_into_the_first_trial(replace_node)), study, space, 3)
+    # both workers' first trials are held on the doomed node; the gate opens once both are lost
+    fault = held_fault(gate, lambda pool: gate.started() >= 2, replace_node, lost=2)
+    config = PoolConfig(workers=2, device="cpu")
+    outcome = run_with(FaultyPool(config, fault, HeldWorker, gate.actor_args(config)), study, space, 3)
     assert doomed not in two_node_cluster.worker_nodes
     assert outcome.complete == 3 and len(complete(study)) == 3
     assert_consistent(study, 3)
@@ -99,9 +109,13 @@ def test_a_worker_node_removed_mid_trial(two_node_cluster: Cluster, tmp_path: Pa
         assert retry.state == State.COMPLETE and retry.params == lost.params
 
 
-def nas_attn_cli(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+def nas_attn_cli(
+    *args: str, cwd: Path, env: dict[str, str] | None = None, gate: TrialGate | None = None
+) -> subprocess.Popen[str]:
+    """``nas-attn ARGS`` in a new process; with ``gate``, its workers are HeldWorkers at that gate."""
+    entry = ["nas_attn"] if gate is None else ["nas_attn.testing.held_cli", "--events", str(gate.directory)]
     return subprocess.Popen(
-        [sys.executable, "-m", "nas_attn", *args],
+        [sys.executable, "-m", *entry, *args],
         cwd=cwd,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -109,6 +123,21 @@ def nas_attn_cli(*args: str, cwd: Path, env: dict[str, str] | None = None) -> su
         env={**os.environ, "COLUMNS": "200", **(env or {})},
         start_new_session=True,
     )
+
+
+def still_running(*procs: subprocess.Popen[str]) -> Callable[[], None]:
+    """A check that fails the test (with the process's stderr) once one of ``procs`` has ended."""
+
+    def check() -> None:
+        for proc in procs:
+            if proc.poll() is not None:
+                for other in procs:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.killpg(other.pid, signal.SIGKILL)
+                out, err = proc.communicate()
+                pytest.fail(f"a driver ended early (exit {proc.returncode}): {err[-2000:]} {out[-2000:]}")
+
+    return check
 
 
 @pytest.fixture
@@ -125,9 +154,13 @@ def test_two_cli_drivers_on_one_postgres_study(
     space_file = write_space(tmp_path, space_yaml(sampler="random", seed=1))
     args = ["search", "--space", str(space_file), "--storage", postgres_url, "--n-trials", "4"]
     args += ["--workers", "1", "--ray-address", shared_cluster, "--device", "cpu"]
-    first = nas_attn_cli(*args, cwd=tmp_path)
-    time.sleep(1.0)  # the second one joins while the first is setting up
-    second = nas_attn_cli(*args, cwd=tmp_path)
+    gate = TrialGate(tmp_path / "gate")
+    first = nas_attn_cli(*args, cwd=tmp_path, gate=gate)
+    second = nas_attn_cli(*args, cwd=tmp_path, gate=gate)  # joins while the first is setting up
+    # Each driver has one worker, so two trials held at the gate are one from each driver:
+    # both train, however fast either one starts.
+    gate.wait_started(2, WAIT_S, check=still_running(first, second))
+    gate.open()
     outs = [p.communicate(timeout=500) for p in (first, second)]
     for proc, (out, err) in zip((first, second), outs, strict=True):
         assert proc.returncode == 0, err

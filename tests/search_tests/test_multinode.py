@@ -6,7 +6,9 @@ removing one node mid-search still ends with exactly the requested COMPLETE tria
 RUNNING. The proxy data is an image folder at a relative path: the driver runs where it exists,
 the worker nodes (whose processes keep the directory they were started in) where it does not.
 Workers that load their own files cannot start; with the data shipped through the object store
-every trial trains, the replacement worker's included.
+every trial trains, the replacement worker's included. The workers are ``HeldWorker``s
+(nas_attn.testing.held_trials): the first two trials run freely, later ones wait at a gate, so
+the node is removed while both nodes hold a trial, and the gate opens once its trial is lost.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from helpers import (
     FaultyPool,
     State,
     assert_consistent,
+    held_fault,
     make_study,
     ray_cluster,
     run_with,
@@ -34,9 +37,10 @@ from ray.cluster_utils import Cluster
 from nas_attn.exceptions import NasAttnError
 from nas_attn.search.execution.pool import PoolConfig, WorkerPool
 from nas_attn.search.studydb.trial_attrs import WORKER_NODE
+from nas_attn.testing.held_trials import HeldWorker, TrialGate
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
-DELAY_S = 2.0  # each trial sleeps this long before training, so the node removal lands mid-trial
+FREE_TRIALS = 2  # one per worker node; later trials are held at the gate
 COLOURS = {"red": (220, 30, 30), "green": (30, 200, 30), "blue": (30, 30, 220)}
 
 
@@ -98,7 +102,7 @@ def test_trials_run_on_worker_nodes_and_survive_losing_one(
     nodes = places[1]
     space_file = space_on("images", tmp_path)  # relative: found from the driver's directory only
     study, space = make_study(f"sqlite:///{tmp_path / 's.db'}", space_file)
-    config = PoolConfig(workers=2, device="cpu", trial_delay_s=DELAY_S)
+    config = PoolConfig(workers=2, device="cpu")
     own_files = WorkerPool(dataclasses.replace(config, ship_data=False))
     try:
         with pytest.raises(NasAttnError, match="workers cannot load the proxy data.*does not exist"):
@@ -108,18 +112,21 @@ def test_trials_run_on_worker_nodes_and_survive_losing_one(
     head = cluster.head_node.node_id
     first_nodes = node_ids(cluster)
     removed: list[str] = []
+    gate = TrialGate(tmp_path / "gate")
 
-    def remove_a_busy_node_once_both_trained(pool: FaultyPool) -> bool:
-        if set(pool.nodes) != first_nodes:
-            return False
+    def both_trained_and_both_busy(pool: FaultyPool) -> bool:
+        return set(pool.nodes) == first_nodes and gate.started() >= FREE_TRIALS + 2
+
+    def remove_a_busy_node(pool: FaultyPool) -> None:
         doomed = next(n for n in cluster.worker_nodes if n.node_id in first_nodes)
         with working_directory(nodes):
             cluster.add_node(num_cpus=1)  # where the replacement worker will go
         cluster.remove_node(doomed, allow_graceful=False)
         removed.append(doomed.node_id)
-        return True
 
-    outcome = run_with(FaultyPool(config, remove_a_busy_node_once_both_trained), study, space, 6)
+    fault = held_fault(gate, both_trained_and_both_busy, remove_a_busy_node, lost=1)
+    held = FaultyPool(config, fault, HeldWorker, gate.actor_args(config, hold_from=FREE_TRIALS))
+    outcome = run_with(held, study, space, 6)
 
     assert removed, "the node was never removed"
     assert outcome.complete == 6

@@ -45,7 +45,6 @@ class PoolConfig:
     gpus_per_trial: float = 0.0
     cpus_per_trial: int = 1
     threads_per_worker: int = 1
-    trial_delay_s: float = 0.0  # test hook only: each trial sleeps this long before training
     ship_data: bool = True  # the driver loads the proxy data once and ships it (object store)
 
 
@@ -96,12 +95,9 @@ class PoolWorker(TrialRunner):
     """The actor class: a TrialRunner that gets its data up front and says where it ran.
 
     Any actor class with the same ``warm_up`` and ``run`` can replace it (``WorkerPool(actor=...)``;
-    e.g. :class:`~nas_attn.testing.simulated.SimulatedWorker` for benchmarks).
+    e.g. :class:`~nas_attn.testing.simulated.SimulatedWorker` for benchmarks, or a subclass such
+    as :class:`~nas_attn.testing.held_trials.HeldWorker` for tests that must act mid-trial).
     """
-
-    def __init__(self, device: str, threads: int, trial_delay_s: float = 0.0) -> None:
-        super().__init__(device, threads)
-        self._delay = trial_delay_s
 
     def warm_up(self, proxy: dict[str, Any], data: Any = None) -> str:
         """Take the shipped ``data`` (a resolved ObjectRef) or load the proxy dataset from this
@@ -124,8 +120,6 @@ class PoolWorker(TrialRunner):
         latency: dict[str, Any],
         constraints: list[Any] | None = None,
     ) -> dict[str, Any]:
-        if self._delay > 0:
-            time.sleep(self._delay)
         return {**super().run(arch, proxy, latency, constraints), "node_id": node_id()}
 
 
@@ -147,8 +141,8 @@ def _first_line(text: str) -> str:
 class WorkerPool:
     """Actors that each run one trial at a time; dead actors are replaced on demand.
 
-    ``actor`` is the actor class (default :class:`PoolWorker`, built with the config's device,
-    threads and delay) and ``actor_args`` its constructor arguments for another class.
+    ``actor`` is the actor class (default :class:`PoolWorker`, built with the config's device
+    and threads) and ``actor_args`` its constructor arguments for another class.
     """
 
     def __init__(
@@ -158,7 +152,7 @@ class WorkerPool:
         self._remote_cls: Any = ray.remote(actor).options(
             num_cpus=config.cpus_per_trial, num_gpus=config.gpus_per_trial, max_restarts=0
         )
-        default_args = (config.device, config.threads_per_worker, config.trial_delay_s)
+        default_args = (config.device, config.threads_per_worker)
         self._actor_args = actor_args if actor_args is not None else default_args
         self._warm_up: tuple[dict[str, Any], Any] | None = None  # (proxy, data ref) for new actors
         self._idle: list[Any] = [self._spawn() for _ in range(config.workers)]
@@ -265,10 +259,15 @@ class WorkerPool:
 
 
 @contextlib.contextmanager
-def ready_pool(config: PoolConfig, proxy: dict[str, Any]) -> Iterator[WorkerPool]:
+def ready_pool(
+    config: PoolConfig,
+    proxy: dict[str, Any],
+    actor: type = PoolWorker,
+    actor_args: tuple[Any, ...] | None = None,
+) -> Iterator[WorkerPool]:
     """A started pool whose workers hold their data (:meth:`WorkerPool.check_ready`); all its
-    actors are killed on the way out."""
-    pool = WorkerPool(config)
+    actors are killed on the way out. ``actor``, ``actor_args``: as for :class:`WorkerPool`."""
+    pool = WorkerPool(config, actor, actor_args)
     try:
         pool.check_ready(proxy)
         yield pool

@@ -8,8 +8,6 @@ rejected command leaves the study untouched.
 
 from __future__ import annotations
 
-import dataclasses
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,7 +21,14 @@ from nas_attn.backbones import ArchConfig
 from nas_attn.defaults import DEVICE_CHOICES
 from nas_attn.exceptions import NasAttnError
 from nas_attn.search.driver.loop import SearchObserver, SearchOutcome, TrialHook, run_search
-from nas_attn.search.execution.pool import PoolConfig, WorkerPool, plan_pool, ready_pool, start_ray
+from nas_attn.search.execution.pool import (
+    PoolConfig,
+    PoolWorker,
+    WorkerPool,
+    plan_pool,
+    ready_pool,
+    start_ray,
+)
 from nas_attn.search.execution.ray_address import check_ray_address
 from nas_attn.search.execution.ray_owner import clean_up_dead_drivers, local_ray_pids, owner_key, record
 from nas_attn.search.results import (
@@ -44,8 +49,6 @@ from nas_attn.search.studydb.study import check_study, load_existing_study, open
 from nas_attn.search.usecases.seed_policy import FixedSeeds, SeedPolicy, racing_policy
 from nas_attn.search.usecases.seed_runs import run_seed_policy
 from nas_attn.worker.device import resolve_device
-
-TRIAL_DELAY_ENV = "NAS_ATTN_TEST_TRIAL_DELAY_S"  # test hook: slow every trial down (fault tests)
 
 
 @dataclass(frozen=True)
@@ -135,15 +138,25 @@ def plan_for(
     start_ray(ray_address, workers or 1)
     if owner is not None and ray_address is None:
         record(owner, local_ray_pids())
-    plan = plan_pool(workers, device, gpus_per_trial, remote=ray_address is not None)
-    delay = os.environ.get(TRIAL_DELAY_ENV)
-    return dataclasses.replace(plan, trial_delay_s=float(delay)) if delay else plan
+    return plan_pool(workers, device, gpus_per_trial, remote=ray_address is not None)
 
 
-def execute(prepared: PreparedSearch, plan: PoolConfig, observer: SearchObserver) -> SearchOutcome:
-    """Start the workers, open (or create) the study and run the driver until the target."""
+def execute(
+    prepared: PreparedSearch,
+    plan: PoolConfig,
+    observer: SearchObserver,
+    *,
+    actor: type = PoolWorker,
+    actor_args: tuple[Any, ...] | None = None,
+) -> SearchOutcome:
+    """Start the workers, open (or create) the study and run the driver until the target.
+
+    ``actor`` and ``actor_args``: the workers' actor class and its constructor arguments (see
+    :class:`~nas_attn.search.execution.pool.WorkerPool`); the default trains with ``plan``'s
+    device and threads."""
     try:
-        with ready_pool(plan, prepared.space.proxy.model_dump(mode="json")) as pool:
+        proxy = prepared.space.proxy.model_dump(mode="json")
+        with ready_pool(plan, proxy, actor, actor_args) as pool:
             return _search_with(prepared, pool, observer)
     except (sqlalchemy.exc.SQLAlchemyError, StorageInternalError) as exc:
         reason = error_reason(exc, prepared.request.storage_url)
