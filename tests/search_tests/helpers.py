@@ -18,7 +18,6 @@ from nas_attn.search import SearchOutcome, open_storage, open_study, run_search
 from nas_attn.search.execution.dispatch import Outcome
 from nas_attn.search.execution.pool import PoolConfig, WorkerPool
 from nas_attn.search.sampling.space import SearchSpace
-from nas_attn.search.studydb.trial_attrs import WORKER_NODE
 from nas_attn.worker.request import TrainRequest
 
 State = optuna.trial.TrialState
@@ -137,7 +136,7 @@ class FaultyPool(WorkerPool):
         if not self.fired:
             self.fired = self.fault(self)
         outcomes = super().poll(timeout)
-        self.nodes += [o.result[WORKER_NODE] for _, o in outcomes if o.result is not None]
+        self.nodes += [o.node_id or "" for _, o in outcomes if o.result is not None]
         return outcomes
 
 

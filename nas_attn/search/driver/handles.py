@@ -18,6 +18,7 @@ import optuna
 from nas_attn.backbones import ArchConfig
 from nas_attn.exceptions import NasAttnError
 from nas_attn.search.driver.fidelity import Member
+from nas_attn.search.execution.dispatch import Outcome
 from nas_attn.search.results import TrialRow
 from nas_attn.search.studydb.trial_store import OwnTrial, TakenTrial
 from nas_attn.worker.evaluate import TrialResult
@@ -68,10 +69,10 @@ class SearchOutcome:
     front: list[TrialRow] = field(default_factory=list)
 
 
-#: Called with the number of a trial about to be COMPLETE, its placement and its result dict,
-#: e.g. to store artifacts; returns system attributes to record with the trial (e.g. the links
-#: to those artifacts). A failure there is reported, never fatal.
-TrialHook = Callable[[int, ArchConfig, dict[str, Any]], dict[str, Any]]
+#: Called with the number of a trial about to be COMPLETE, its placement and its (calibrated)
+#: result, e.g. to store artifacts; returns system attributes to record with the trial (e.g. the
+#: links to those artifacts). A failure there is reported, never fatal.
+TrialHook = Callable[[int, ArchConfig, TrialResult], dict[str, Any]]
 
 
 @dataclass
@@ -95,6 +96,7 @@ class Training:
     digest: str
     arch: ArchConfig
     member: Member | None = None  # its place in a multi-fidelity bracket
+    counted: Outcome | None = None  # a member's result at the budget its values come from
 
 
 @dataclass

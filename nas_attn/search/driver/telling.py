@@ -36,13 +36,13 @@ class Teller:
         entry = self.state.training.pop(ticket)
         trial, digest = entry.trial, entry.digest
         self.state.backoff_until = 0.0
-        if outcome.kind != "ok" or not (outcome.result or {}).get(attrs.TRAINED, True):
+        if outcome.kind != "ok" or (outcome.result is not None and not outcome.result.trained):
             self.state.full_until = 0.0  # a failed, lost or screened evaluation frees its slot
         try:
-            if entry.member is not None and self.collect_member(entry.member, outcome):
+            if entry.member is not None and self.collect_member(entry, entry.member, outcome):
                 return
             if outcome.kind == "ok" and outcome.result is not None:
-                self.complete(entry, outcome.result)
+                self.complete(entry, outcome.result, outcome.node_id)
             elif outcome.kind == "lost":
                 self.lost(trial, digest, outcome.reason)
             else:
@@ -53,15 +53,19 @@ class Teller:
                 "late); its result is dropped and its re-enqueued parameters will be evaluated again"
             )
 
-    def collect_member(self, member: Member, outcome: Outcome) -> bool:
+    def collect_member(self, entry: Training, member: Member, outcome: Outcome) -> bool:
         """Feed a bracket member's outcome to the schedule; False if the driver's usual path
-        (fail, or lose and re-enqueue) handles it: a first-budget run that did not succeed."""
+        (fail, or lose and re-enqueue) handles it: a first-budget run that did not succeed.
+        The outcome whose result the schedule keeps as the member's latest is kept on ``entry``
+        (what the member is told with when it is final)."""
         fidelity = self.setup.fidelity
         assert fidelity is not None
         if outcome.kind == "ok" and outcome.result is not None:
-            number = member.ref.trial.number
-            _, result = self.calibrate(number, TrialResult.from_dict(outcome.result), outcome.result)
-            fidelity.record(member, result)  # rungs compare latency on the study's one scale
+            result = self.calibrate(entry.trial.number, outcome.result)
+            kept = len(member.results)
+            fidelity.record(member, result.to_dict())  # rungs compare latency on the study's one scale
+            if len(member.results) > kept:
+                entry.counted = outcome
             handled = True
         elif outcome.kind == "lost":
             handled = fidelity.lost(member, outcome.reason)
@@ -78,12 +82,22 @@ class Teller:
         for member in fidelity.take_finals():
             entry: Training = member.ref
             extra = fidelity_attrs(member, fidelity.epochs, self.setup.objectives)
-            self.complete(entry, {**member.results[-1], **extra})
+            assert entry.counted is not None and entry.counted.result is not None
+            self.complete(entry, entry.counted.result, entry.counted.node_id, extra)
 
-    def complete(self, entry: Training, result: dict[str, Any]) -> None:
+    def complete(
+        self,
+        entry: Training,
+        reported: TrialResult,
+        node_id: str | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        """Complete ``entry``'s trial with the worker's ``reported`` result (calibrated here),
+        the node it ran on and ``extra`` user attributes (a bracket member's budgets)."""
         setup = self.setup
         trial, digest = entry.trial, entry.digest
-        parsed, result = self.calibrate(trial.number, TrialResult.from_dict(result), result)
+        parsed = self.calibrate(trial.number, reported)
+        result = result_attrs(parsed, node_id, extra)
         values = parsed.objective_values(setup.objectives)
         for constraint in setup.constraints:
             violation = constraint.violation(parsed.objective(constraint.metric))
@@ -98,7 +112,7 @@ class Teller:
         linked: dict[str, Any] = {}
         if setup.on_result is not None:
             try:
-                linked = setup.on_result(trial.number, entry.arch, result)
+                linked = setup.on_result(trial.number, entry.arch, parsed)
             except (OSError, ValueError, RuntimeError) as exc:
                 setup.observer.notice(f"trial {trial.number}: its artifacts were not saved: {exc}")
         settle = setup.ledger.settle_statement(digest, trial.number, parsed.trained)
@@ -106,12 +120,10 @@ class Teller:
         self.state.consecutive_failures = 0
         setup.observer.trial_finished(trial.number, parsed, None)
 
-    def calibrate(
-        self, number: int, parsed: TrialResult, result: dict[str, Any]
-    ) -> tuple[TrialResult, dict[str, Any]]:
+    def calibrate(self, number: int, result: TrialResult) -> TrialResult:
         """Refresh the study's latency reference from this result's plain-backbone timing if it
         is less noisy, then calibrate the result's latency_ms with the reference."""
-        return self.setup.latency_references.absorb(self.setup.study, parsed, result, number)
+        return self.setup.latency_references.absorb(self.setup.study, result, number)
 
     def lost(self, trial: Asked, digest: str, reason: str) -> None:
         known = trial.sql.user_attrs
@@ -196,3 +208,10 @@ class Teller:
             mirror.tell(trial.memory, TrialState.FAIL)
             raise
         mirror.tell(trial.memory, state, values, trial.sql.user_attrs)
+
+
+def result_attrs(result: TrialResult, node_id: str | None, extra: dict[str, Any] | None) -> dict[str, Any]:
+    """The user attributes a result is stored as: its fields, the node it ran on (when the pool
+    says) and ``extra``."""
+    node = {attrs.WORKER_NODE: node_id} if node_id is not None else {}
+    return {**result.to_dict(), **node, **(extra or {})}
