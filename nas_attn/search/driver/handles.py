@@ -5,6 +5,8 @@ Public: ``SearchObserver`` (progress hooks) with its no-op ``NullObserver``, ``S
 ``SearchInterrupted``. Internal to the driver: one handle per trial on its way through a run,
 ``Draft`` (sampled, not yet in the study) -> ``Asked`` (a RUNNING trial) -> ``Training`` (sent
 to a worker) or ``Waiting`` (a duplicate parked until its placement finishes elsewhere).
+``Draft`` and ``Asked`` are what the study database's door takes and hands out
+(``studydb/door.py``, where they are defined); they are importable here too.
 """
 
 from __future__ import annotations
@@ -13,15 +15,25 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-import optuna
-
 from nas_attn.backbones import ArchConfig
 from nas_attn.exceptions import NasAttnError
 from nas_attn.search.driver.fidelity import Member
 from nas_attn.search.execution.dispatch import Outcome
 from nas_attn.search.results import TrialRow
-from nas_attn.search.studydb.trial_store import OwnTrial, TakenTrial
+from nas_attn.search.studydb.door import Asked, Draft
 from nas_attn.worker.evaluate import TrialResult
+
+__all__ = [
+    "Asked",
+    "Draft",
+    "NullObserver",
+    "SearchInterrupted",
+    "SearchObserver",
+    "SearchOutcome",
+    "Training",
+    "TrialHook",
+    "Waiting",
+]
 
 
 class SearchInterrupted(NasAttnError):
@@ -76,19 +88,6 @@ TrialHook = Callable[[int, ArchConfig, TrialResult], dict[str, Any]]
 
 
 @dataclass
-class Asked:
-    """A trial this driver asked: the SQL trial and the same trial in the sampler's mirror."""
-
-    sql: OwnTrial
-    memory: optuna.Trial
-    pending: dict[str, Any] = field(default_factory=dict)  # user attrs to write when it finishes
-
-    @property
-    def number(self) -> int:
-        return self.sql.number
-
-
-@dataclass
 class Training:
     """An asked trial sent to a worker (its ticket is the key of ``State.training``)."""
 
@@ -106,18 +105,3 @@ class Waiting:
     trial: Asked
     digest: str
     holder: int
-
-
-@dataclass(frozen=True)
-class Draft:
-    """A placement the mirror sampled, before it is a trial of the study."""
-
-    memory: optuna.Trial
-    taken: TakenTrial | None  # the enqueued trial it fills, else a new trial
-    arch: ArchConfig | None  # None: the parameters make no valid placement (``problem``)
-    problem: str = ""
-
-    @property
-    def digest(self) -> str:
-        assert self.arch is not None
-        return self.arch.digest()

@@ -4,7 +4,9 @@ A worker's result completes the trial (calibrated, constraints set, artifacts sa
 ``TrialHook``, the ledger settled in the same transaction); a failure fails it; a lost worker
 fails it and re-enqueues its parameters within the retry budget. A multi-fidelity bracket member
 is told only when it becomes final. Duplicates are answered from the trial that evaluated their
-placement, at once or, if it was still training, when it ends (``resolve_waiting``).
+placement, at once or, if it was still training, when it ends (``resolve_waiting``). Every write
+goes through the study database's door (``setup.db``, ``studydb/door.py``); this module decides
+which one, and keeps the run's counts and the observer informed.
 """
 
 from __future__ import annotations
@@ -13,15 +15,14 @@ import math
 from typing import Any
 
 from optuna.exceptions import UpdateFinishedTrialError
-from optuna.trial import TrialState
 
 from nas_attn.search.driver.fidelity import Member, fidelity_attrs
 from nas_attn.search.driver.handles import Asked, Training
 from nas_attn.search.driver.state import Setup, State
 from nas_attn.search.execution.dispatch import Outcome
-from nas_attn.search.studydb import trial_attrs as attrs
+from nas_attn.search.studydb.door import TrialReport
 from nas_attn.search.studydb.ledger import DONE, FAILED, SCREENED, Evaluation
-from nas_attn.search.studydb.recovery import can_retry, requeue, retry_note
+from nas_attn.search.studydb.recovery import can_retry, retry_note
 from nas_attn.worker.evaluate import TrialResult
 
 
@@ -46,7 +47,7 @@ class Teller:
             elif outcome.kind == "lost":
                 self.lost(trial, digest, outcome.reason)
             else:
-                self.fail(trial, outcome.reason, counts=True, ledger_digest=digest)
+                self.fail(trial, outcome.reason, counts=True, give_up=digest)
         except UpdateFinishedTrialError:
             self.setup.observer.notice(
                 f"trial {trial.number} was failed by another driver (this driver's heartbeat was "
@@ -61,7 +62,7 @@ class Teller:
         fidelity = self.setup.fidelity
         assert fidelity is not None
         if outcome.kind == "ok" and outcome.result is not None:
-            result = self.calibrate(entry.trial.number, outcome.result)
+            result = self.setup.db.calibrate(entry.trial.number, outcome.result)
             kept = len(member.results)
             fidelity.record(member, result.to_dict())  # rungs compare latency on the study's one scale
             if len(member.results) > kept:
@@ -94,20 +95,18 @@ class Teller:
     ) -> None:
         """Complete ``entry``'s trial with the worker's ``reported`` result (calibrated here),
         the node it ran on and ``extra`` user attributes (a bracket member's budgets)."""
-        setup = self.setup
+        setup, db = self.setup, self.setup.db
         trial, digest = entry.trial, entry.digest
-        parsed = self.calibrate(trial.number, reported)
-        result = result_attrs(parsed, node_id, extra)
+        parsed = db.calibrate(trial.number, reported)
+        report = TrialReport(parsed, node_id, extra or {})
         values = parsed.objective_values(setup.objectives)
-        for constraint in setup.constraints:
-            violation = constraint.violation(parsed.objective(constraint.metric))
-            trial.memory.set_constraint(str(constraint), violation)
+        db.constrain(trial, [(str(c), c.violation(parsed.objective(c.metric))) for c in setup.constraints])
         unusable = [
             f"{n} = {v}" for n, v in zip(setup.objectives, values, strict=True) if not math.isfinite(v)
         ]
         if unusable:  # Optuna would quietly turn the tell into a FAIL
             reason = f"objective not finite: {', '.join(unusable)}; the placement cannot be ranked"
-            self.fail(trial, reason, counts=True, user_attrs=result, ledger_digest=digest)
+            self.fail(trial, reason, counts=True, report=report, give_up=digest)
             return
         linked: dict[str, Any] = {}
         if setup.on_result is not None:
@@ -115,40 +114,32 @@ class Teller:
                 linked = setup.on_result(trial.number, entry.arch, parsed)
             except (OSError, ValueError, RuntimeError) as exc:
                 setup.observer.notice(f"trial {trial.number}: its artifacts were not saved: {exc}")
-        settle = setup.ledger.settle_statement(digest, trial.number, parsed.trained)
-        self.finish(trial, TrialState.COMPLETE, values, result, linked, also=[settle])
+        settle = db.complete if parsed.trained else db.screen
+        settle(trial, digest, report, values, linked)
         self.state.consecutive_failures = 0
         setup.observer.trial_finished(trial.number, parsed, None)
-
-    def calibrate(self, number: int, result: TrialResult) -> TrialResult:
-        """Refresh the study's latency reference from this result's plain-backbone timing if it
-        is less noisy, then calibrate the result's latency_ms with the reference."""
-        return self.setup.latency_references.absorb(self.setup.study, result, number)
 
     def lost(self, trial: Asked, digest: str, reason: str) -> None:
         known = trial.sql.user_attrs
         will_retry = can_retry(known)
         full = f"{reason}; {retry_note(known, will_retry)}"
         if will_retry:  # before the FAIL: a crash in between leaves it RUNNING, so recovery redoes it
-            self.setup.ledger.release(digest, trial.number)
-            requeue(self.setup.study, trial.number, trial.sql.params, known)
-        self.fail(trial, full, counts=True, ledger_digest=None if will_retry else digest)
+            self.setup.db.release(trial, digest)
+        self.fail(trial, full, counts=True, give_up=None if will_retry else digest)
 
     def fail(
         self,
         trial: Asked,
         reason: str,
         counts: bool = False,
-        user_attrs: dict[str, Any] | None = None,
-        ledger_digest: str | None = None,
+        report: TrialReport | None = None,
+        give_up: str | None = None,
+        duplicate_of: int | None = None,
     ) -> None:
         """Fail ``trial`` with ``reason``; ``counts``: towards the failures in a row.
-        ``ledger_digest``: the placement is given up, its ledger row failed in the same transaction."""
-        also = []
-        if ledger_digest is not None:
-            also.append(self.setup.ledger.fail_statement(ledger_digest, trial.number, reason))
-        user_attrs = {**(user_attrs or {}), attrs.FAIL_REASON: reason}
-        self.finish(trial, TrialState.FAIL, user_attrs=user_attrs, also=also)
+        ``give_up``: the placement's digest, given up (its ledger row failed in the same
+        transaction); ``report``, ``duplicate_of``: recorded with the failure."""
+        self.setup.db.fail(trial, reason, give_up=give_up, report=report, duplicate_of=duplicate_of)
         if counts:
             self.state.failed += 1
             self.state.consecutive_failures += 1
@@ -158,16 +149,11 @@ class Teller:
     def answer(self, trial: Asked, known: Evaluation) -> None:
         """Tell a duplicate what the trial that evaluated its placement got."""
         assert known.trial_id is not None and known.trial_number is not None
-        pointer = {attrs.DUPLICATE_OF: known.trial_number}
         if known.state == FAILED:
             reason = f"same placement as trial {known.trial_number}, which failed: {known.note}"
-            self.fail(trial, reason, user_attrs=pointer)
+            self.fail(trial, reason, duplicate_of=known.trial_number)
             return
-        source = self.setup.ledger.storage.get_trial(known.trial_id)
-        copied = {k: v for k, v in source.user_attrs.items() if k not in attrs.BOOKKEEPING}
-        for key, value in source.constraints.items():
-            trial.memory.set_constraint(key, value)
-        self.finish(trial, TrialState.COMPLETE, list(source.values), {**copied, **pointer})
+        self.setup.db.duplicate(trial, known)
         self.state.duplicates += 1
         self.setup.observer.trial_duplicate(trial.number, known.trial_number)
 
@@ -183,35 +169,7 @@ class Teller:
                     parked.trial,
                     f"same placement as trial {parked.holder}, which was lost before it finished; "
                     "its parameters were re-enqueued",
-                    user_attrs={attrs.DUPLICATE_OF: parked.holder},
+                    duplicate_of=parked.holder,
                 )
             else:
                 self.answer(parked.trial, known)
-
-    def finish(
-        self,
-        trial: Asked,
-        state: TrialState,
-        values: list[float] | None = None,
-        user_attrs: dict[str, Any] | None = None,
-        system_attrs: dict[str, Any] | None = None,
-        also: list[Any] | None = None,
-    ) -> None:
-        """Finish ``trial`` in the study and in the mirror (where the sampler learns of it);
-        ``also``: statements for the same transaction (the ledger's record)."""
-        mirror = self.setup.mirror
-        written = {**trial.pending, **(user_attrs or {})}
-        system_attrs = {**mirror.system_attrs(trial.memory), **(system_attrs or {})}
-        try:
-            self.setup.store.finish(trial.sql, state, values, written, system_attrs, also or [])
-        except UpdateFinishedTrialError:
-            mirror.tell(trial.memory, TrialState.FAIL)
-            raise
-        mirror.tell(trial.memory, state, values, trial.sql.user_attrs)
-
-
-def result_attrs(result: TrialResult, node_id: str | None, extra: dict[str, Any] | None) -> dict[str, Any]:
-    """The user attributes a result is stored as: its fields, the node it ran on (when the pool
-    says) and ``extra``."""
-    node = {attrs.WORKER_NODE: node_id} if node_id is not None else {}
-    return {**result.to_dict(), **node, **(extra or {})}
