@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from nas_attn.backbones import ArchConfig
-from nas_attn.search.execution.dispatch import Outcome
+from nas_attn.search.execution.dispatch import Outcome, outcome_of
 from nas_attn.testing.simulated import result_template, simulated_result
 from nas_attn.worker.request import TrainRequest
 
@@ -23,6 +23,12 @@ _TEMPLATE = result_template()
 def fake_result(arch: ArchConfig) -> dict[str, Any]:
     """A TrialResult dict that depends only on the placement (whatever fields TrialResult has)."""
     return simulated_result(arch.to_dict(), _TEMPLATE)
+
+
+def ok_outcome(result: dict[str, Any]) -> Outcome:
+    """The outcome of a worker that answered with the TrialResult dict ``result`` (read the way
+    every pool reads a worker's reply)."""
+    return outcome_of({"status": "ok", "result": result})
 
 
 Script = Callable[[int, ArchConfig], Outcome | None]
@@ -73,7 +79,7 @@ class FakePool:
                 continue
             del self._running[ticket]
             scripted = self.script(index, arch) if self.script else None
-            finished.append((ticket, scripted or Outcome("ok", result=fake_result(arch))))
+            finished.append((ticket, scripted or ok_outcome(fake_result(arch))))
         return finished
 
     def shutdown(self) -> None:

@@ -19,7 +19,6 @@ from nas_attn.search import SearchOutcome, open_storage, open_study, run_search
 from nas_attn.search.execution.dispatch import Outcome
 from nas_attn.search.execution.pool import PoolConfig, PoolWorker, WorkerPool
 from nas_attn.search.sampling.space import SearchSpace
-from nas_attn.search.studydb.trial_attrs import WORKER_NODE
 from nas_attn.testing.held_trials import TrialGate
 from nas_attn.worker.request import TrainRequest
 
@@ -148,7 +147,7 @@ class FaultyPool(WorkerPool):
         if not self.fired:
             self.fired = self.fault(self)
         outcomes = super().poll(timeout)
-        self.nodes += [o.result[WORKER_NODE] for _, o in outcomes if o.result is not None]
+        self.nodes += [o.node_id or "" for _, o in outcomes if o.result is not None]
         self.lost += sum(o.kind == "lost" for _, o in outcomes)
         return outcomes
 

@@ -20,7 +20,7 @@ from nas_attn.search.driver.loop import SearchInterrupted
 from nas_attn.search.execution.dispatch import Outcome
 from nas_attn.search.studydb.ledger import DONE, FAILED, DriverInfo, Ledger, driver_alive
 from nas_attn.search.studydb.recovery import RETRY_BUDGET, recover_stale
-from nas_attn.testing.fakes import FakePool, Recorder, fake_result
+from nas_attn.testing.fakes import FakePool, Recorder, fake_result, ok_outcome
 
 
 def sqlite(tmp_path: Path) -> str:
@@ -344,7 +344,7 @@ def test_a_result_with_a_non_finite_objective_fails_the_trial(tmp_path: Path) ->
     def nan_latency(index: int, arch: object) -> Outcome | None:
         if arch.digest() != none_digest:  # type: ignore[attr-defined]
             return None
-        return Outcome("ok", result={**fake_result(arch), "latency_ms": float("nan")})  # type: ignore[arg-type]
+        return ok_outcome({**fake_result(arch), "latency_ms": float("nan")})  # type: ignore[arg-type]
 
     run_search(study, space, 2, FakePool(script=nan_latency))
     assert_consistent(study, 2)

@@ -20,7 +20,7 @@ from nas_attn.search.driver.fidelity import (
 from nas_attn.search.execution.dispatch import Outcome
 from nas_attn.search.results import ranked_rows
 from nas_attn.search.sampling.space import load_space
-from nas_attn.testing.fakes import FakePool, fake_result
+from nas_attn.testing.fakes import FakePool, fake_result, ok_outcome
 
 OBJECTIVES = ["accuracy", "latency_ms"]
 DIRECTIONS = ["maximize", "minimize"]
@@ -172,7 +172,7 @@ def accuracy_by_budget(pool: FakePool) -> Any:
         out = fake_result(arch)
         out["accuracy"] = min(1.0, out["accuracy"] * 0.5 + 0.1 * epochs)
         out["epochs"] = epochs
-        return Outcome("ok", result=out)
+        return ok_outcome(out)
 
     return script
 

@@ -22,7 +22,7 @@ from nas_attn.search.studydb.latency_reference import (
     calibrate_on_study,
     rescaled_latency,
 )
-from nas_attn.testing.fakes import FakePool, fake_result
+from nas_attn.testing.fakes import FakePool, fake_result, ok_outcome
 from nas_attn.worker.evaluate import TrialResult
 
 
@@ -111,7 +111,7 @@ def scripted(results: dict[str, TrialResult]) -> Any:
         stage = arch.stages.get("layer1")
         module = stage.module if stage is not None else "none"
         base = fake_result(arch)
-        return Outcome("ok", result={**base, **results[module].to_dict(), "accuracy": base["accuracy"]})
+        return ok_outcome({**base, **results[module].to_dict(), "accuracy": base["accuracy"]})
 
     return script
 

@@ -29,7 +29,7 @@ from nas_attn.search.studydb.ledger import Ledger
 from nas_attn.search.usecases.seed_policy import FixedSeeds, Racing, SeedJob, Verdict
 from nas_attn.search.usecases.seed_runs import run_seed_policy
 from nas_attn.search.usecases.service import seed_policy_for
-from nas_attn.testing.fakes import FakePool, Recorder, fake_result
+from nas_attn.testing.fakes import FakePool, Recorder, fake_result, ok_outcome
 from nas_attn.worker.request import TrainRequest
 
 Truth = dict[str, tuple[float, float]]  # placement key -> (true accuracy, latency)
@@ -69,7 +69,7 @@ class NoisyPool(FakePool):
             latency_reference_ms=1.0,
             baseline_latency_iqr_ms=0.01,
         )
-        return Outcome("ok", result=out)
+        return ok_outcome(out)
 
     def seeds_trained(self) -> dict[str, list[int]]:
         out: dict[str, list[int]] = {}

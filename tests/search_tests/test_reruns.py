@@ -23,7 +23,7 @@ from nas_attn.search.usecases.reruns import (
     reseed_front,
     validate_proxy,
 )
-from nas_attn.testing.fakes import FakePool, fake_result
+from nas_attn.testing.fakes import FakePool, fake_result, ok_outcome
 
 
 def finished(tmp_path: Path, n: int = 10) -> tuple[optuna.Study, SearchSpace]:
@@ -39,7 +39,7 @@ def scripted(pool: FakePool, accuracy: Callable[[dict[str, Any], float], float])
     def script(index: int, arch: Any) -> Outcome:
         out = fake_result(arch)
         out["accuracy"] = accuracy(pool.payloads[index]["proxy"], out["accuracy"])
-        return Outcome("ok", result=out)
+        return ok_outcome(out)
 
     pool.script = script
 

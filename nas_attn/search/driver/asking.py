@@ -5,14 +5,14 @@ placements on the sampler's mirror, writes them into the study as RUNNING trials
 their digests (so no placement is trained twice); several new trials go in one batch, enqueued
 ones (baselines, retries) one by one. A placement that cannot be claimed is known: it is
 answered from the earlier trial, or parked until that trial ends. Promoted members of a
-multi-fidelity bracket are sent first, at their next budget.
+multi-fidelity bracket are sent first, at their next budget. Every write goes through the study
+database's door (``setup.db``, ``studydb/door.py``); the ledger and the mirror are only read here.
 """
 
 from __future__ import annotations
 
 import itertools
 import time
-from typing import Any
 
 from nas_attn.exceptions import NasAttnError
 from nas_attn.search.driver.handles import Asked, Draft, Training, Waiting
@@ -20,9 +20,8 @@ from nas_attn.search.driver.state import Setup, State
 from nas_attn.search.driver.telling import Teller
 from nas_attn.search.execution.requests import train_request
 from nas_attn.search.sampling.space import sample_arch
-from nas_attn.search.studydb import trial_attrs as attrs
 from nas_attn.search.studydb.ledger import DONE, FAILED, RUNNING, SCREENED
-from nas_attn.search.studydb.trial_store import TakenTrial, TrialDraft
+from nas_attn.search.studydb.trial_store import TakenTrial
 
 MAX_DUPLICATES_PER_ROUND = 20  # then wait for a result (or a few seconds) before asking again
 DUPLICATE_BACKOFF_SECONDS = 5.0
@@ -40,7 +39,7 @@ class Asker:
     def fill(self) -> None:
         """Start trials on idle workers while the target and the space allow."""
         setup, state = self.setup, self.state
-        ledger, pool = setup.ledger, setup.pool
+        db, ledger, pool = setup.db, setup.ledger, setup.pool
         if state.stopping or state.too_many_failures():
             self.close_bracket()  # no more placements: the open bracket must not wait for any
             return
@@ -78,7 +77,7 @@ class Asker:
                 if asked[1] < asked[0]:
                     counts = ledger.counts()  # a duplicate or a failure: the space may be used up
                 continue
-            slot = ledger.reserve(setup.me.driver_id, setup.target)
+            slot = db.reserve(setup.target)
             if slot is None:
                 self.slots_held()
                 return
@@ -89,7 +88,7 @@ class Asker:
                     unanswered += not started
             finally:
                 if not started:
-                    ledger.unreserve(slot, setup.me.driver_id)
+                    db.unreserve(slot)
             counts[RUNNING] += started
             if not started:
                 counts = ledger.counts()  # a duplicate or a failure: the space may be used up
@@ -105,8 +104,8 @@ class Asker:
     def fill_batch(self, wanted: int) -> tuple[int, int] | None:
         """Reserve up to ``wanted`` slots and ask a trial for each: (asked, training), or None
         when no slot was free. Slots whose trial does not train are given back."""
-        ledger, driver_id = self.setup.ledger, self.setup.me.driver_id
-        slots = ledger.reserve_many(driver_id, self.setup.target, wanted)
+        db = self.setup.db
+        slots = db.reserve_many(self.setup.target, wanted)
         if not slots:
             self.slots_held()
             return None
@@ -116,28 +115,27 @@ class Asker:
         finally:
             for slot, ok in itertools.zip_longest(slots, started, fillvalue=False):
                 if not ok:
-                    ledger.unreserve(slot, driver_id)
+                    db.unreserve(slot)
         return len(slots), sum(started)
 
     def ask_into(self, slot: int) -> bool:
         """Ask one trial; train it in ``slot`` (True) or answer/park it as a duplicate (False)."""
-        mine = {attrs.DRIVER: self.setup.me.driver_id}
-        taken = self.setup.store.take_waiting(self.setup.mirror.waiting, mine)  # enqueued first
+        taken = self.setup.db.take_enqueued()  # enqueued first
         draft = self.draft(taken)
-        (trial,) = self.record([draft])
+        (trial,) = self.setup.db.start([draft])
         return self.launch(trial, draft, slot, claimed=False)
 
     def ask_many(self, slots: list[int]) -> list[bool]:
         """Ask one new trial per slot: sampled one after another, written and claimed with a
         few statements for all of them; per slot, whether it trains."""
         drafts = [self.draft(None) for _ in slots]
-        trials = self.record(drafts)
+        trials = self.setup.db.start(drafts)
         claims = [
-            (slot, d.digest, t.number, t.sql.trial_id)
+            (slot, t, d.digest)
             for slot, d, t in zip(slots, drafts, trials, strict=True)
             if d.arch is not None
         ]
-        claimed = len(claims) == len(slots) and self.setup.ledger.claim_many(claims)  # else one by one
+        claimed = len(claims) == len(slots) and self.setup.db.claim_all(claims)  # else one by one
         return [self.launch(t, d, slot, claimed) for slot, d, t in zip(slots, drafts, trials, strict=True)]
 
     def draft(self, taken: TakenTrial | None) -> Draft:
@@ -148,26 +146,6 @@ class Asker:
         except NasAttnError as exc:
             return Draft(memory, taken, None, f"invalid placement: {exc}")
 
-    def record(self, drafts: list[Draft]) -> list[Asked]:
-        """Write ``drafts`` into the study as RUNNING trials (the new ones in one transaction)
-        with their driver (so recovery knows the owner), placement and digest."""
-        store, mirror = self.setup.store, self.setup.mirror
-        stored = []
-        for d in drafts:
-            user_attrs: dict[str, Any] = {attrs.DRIVER: self.setup.me.driver_id}
-            if d.arch is not None:
-                user_attrs |= {attrs.ARCH: d.arch.to_dict(), attrs.DIGEST: d.digest}
-            system_attrs = mirror.system_attrs(d.memory)
-            stored.append(TrialDraft(d.memory.params, d.memory.distributions, user_attrs, system_attrs))
-        fresh = [s for d, s in zip(drafts, stored, strict=True) if d.taken is None]
-        created = iter(store.start_many(fresh) if fresh else [])
-        asked = []
-        for d, s in zip(drafts, stored, strict=True):
-            sql = next(created) if d.taken is None else store.start(d.taken, s)
-            mirror.adopt(d.memory, sql.trial_id, sql.number)
-            asked.append(Asked(sql, d.memory))
-        return asked
-
     def launch(self, trial: Asked, draft: Draft, slot: int, claimed: bool) -> bool:
         """Send ``trial`` to a worker in ``slot`` (True), claiming its digest unless ``claimed``;
         or fail it (invalid placement) or answer/park it (a known placement) (False)."""
@@ -175,10 +153,10 @@ class Asker:
             self.teller.fail(trial, draft.problem, counts=True)
             return False
         digest = draft.digest
-        while not claimed and not self.setup.ledger.claim(slot, digest, trial.number, trial.sql.trial_id):
+        while not claimed and not self.setup.db.claim(slot, trial, digest):
             if self.answer_or_park(trial, digest):  # the placement is known: answered or parked
                 return False
-        trial.pending[attrs.SLOT] = slot  # written when it finishes: it was sent for training
+        self.setup.db.sent(trial, slot)
         entry = Training(trial, digest, draft.arch)
         if self.setup.fidelity is not None:
             entry.member = self.setup.fidelity.admit(trial.number, entry)

@@ -5,6 +5,8 @@ Public: ``SearchObserver`` (progress hooks) with its no-op ``NullObserver``, ``S
 ``SearchInterrupted``. Internal to the driver: one handle per trial on its way through a run,
 ``Draft`` (sampled, not yet in the study) -> ``Asked`` (a RUNNING trial) -> ``Training`` (sent
 to a worker) or ``Waiting`` (a duplicate parked until its placement finishes elsewhere).
+``Draft`` and ``Asked`` are what the study database's door takes and hands out
+(``studydb/door.py``, where they are defined); they are importable here too.
 """
 
 from __future__ import annotations
@@ -13,14 +15,25 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-import optuna
-
 from nas_attn.backbones import ArchConfig
 from nas_attn.exceptions import NasAttnError
 from nas_attn.search.driver.fidelity import Member
+from nas_attn.search.execution.dispatch import Outcome
 from nas_attn.search.results import TrialRow
-from nas_attn.search.studydb.trial_store import OwnTrial, TakenTrial
+from nas_attn.search.studydb.door import Asked, Draft
 from nas_attn.worker.evaluate import TrialResult
+
+__all__ = [
+    "Asked",
+    "Draft",
+    "NullObserver",
+    "SearchInterrupted",
+    "SearchObserver",
+    "SearchOutcome",
+    "Training",
+    "TrialHook",
+    "Waiting",
+]
 
 
 class SearchInterrupted(NasAttnError):
@@ -68,23 +81,10 @@ class SearchOutcome:
     front: list[TrialRow] = field(default_factory=list)
 
 
-#: Called with the number of a trial about to be COMPLETE, its placement and its result dict,
-#: e.g. to store artifacts; returns system attributes to record with the trial (e.g. the links
-#: to those artifacts). A failure there is reported, never fatal.
-TrialHook = Callable[[int, ArchConfig, dict[str, Any]], dict[str, Any]]
-
-
-@dataclass
-class Asked:
-    """A trial this driver asked: the SQL trial and the same trial in the sampler's mirror."""
-
-    sql: OwnTrial
-    memory: optuna.Trial
-    pending: dict[str, Any] = field(default_factory=dict)  # user attrs to write when it finishes
-
-    @property
-    def number(self) -> int:
-        return self.sql.number
+#: Called with the number of a trial about to be COMPLETE, its placement and its (calibrated)
+#: result, e.g. to store artifacts; returns system attributes to record with the trial (e.g. the
+#: links to those artifacts). A failure there is reported, never fatal.
+TrialHook = Callable[[int, ArchConfig, TrialResult], dict[str, Any]]
 
 
 @dataclass
@@ -95,6 +95,7 @@ class Training:
     digest: str
     arch: ArchConfig
     member: Member | None = None  # its place in a multi-fidelity bracket
+    counted: Outcome | None = None  # a member's result at the budget its values come from
 
 
 @dataclass
@@ -104,18 +105,3 @@ class Waiting:
     trial: Asked
     digest: str
     holder: int
-
-
-@dataclass(frozen=True)
-class Draft:
-    """A placement the mirror sampled, before it is a trial of the study."""
-
-    memory: optuna.Trial
-    taken: TakenTrial | None  # the enqueued trial it fills, else a new trial
-    arch: ArchConfig | None  # None: the parameters make no valid placement (``problem``)
-    problem: str = ""
-
-    @property
-    def digest(self) -> str:
-        assert self.arch is not None
-        return self.arch.digest()

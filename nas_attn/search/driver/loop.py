@@ -18,7 +18,8 @@ found by their stale heartbeat and treated the same way. Ctrl-C: see ``interrupt
 Where things are: this module holds the loop, its housekeeping (heartbeat, recovery of dead
 drivers' trials) and stopping, and ``run_search``. Asking trials is ``asking.py``, telling their
 results ``telling.py``; the two share ``Setup`` and ``State`` (``state.py``). The public types and
-the per-trial handles are in ``handles.py`` (and importable here, and from the package).
+the per-trial handles are in ``handles.py`` (and importable here, and from the package). Every
+write to the study database goes through its door (``setup.db``, ``studydb/door.py``).
 """
 
 from __future__ import annotations
@@ -26,7 +27,6 @@ from __future__ import annotations
 import time
 
 import optuna
-from optuna.trial import TrialState
 
 from nas_attn.exceptions import NasAttnError
 from nas_attn.search.driver.asking import Asker
@@ -43,11 +43,9 @@ from nas_attn.search.driver.racing import RacingDuringSearch
 from nas_attn.search.driver.state import Setup, State
 from nas_attn.search.driver.telling import Teller
 from nas_attn.search.execution.dispatch import Outcome, TrialPool
-from nas_attn.search.results import TrialRow, own_trials, pareto_rows
+from nas_attn.search.results import TrialRow, pareto_rows
 from nas_attn.search.sampling.space import SearchSpace
-from nas_attn.search.studydb import trial_attrs as attrs
-from nas_attn.search.studydb.ledger import DONE, SCREENED
-from nas_attn.search.studydb.recovery import recover_stale, requeue
+from nas_attn.search.studydb.ledger import DONE
 
 __all__ = [
     "NullObserver",
@@ -79,7 +77,7 @@ class _Driver:
     # -- the loop -----------------------------------------------------------------------------
     def run(self) -> SearchOutcome:
         setup, state = self.setup, self.state
-        setup.ledger.register(setup.me)
+        setup.db.register()
         clean = False
         try:
             self.housekeeping(force=True)
@@ -113,7 +111,7 @@ class _Driver:
             ) from None
         finally:
             if clean:
-                setup.ledger.unregister(setup.me.driver_id)
+                setup.db.leave()
         complete = self.evaluated()
         if state.stopping:
             raise SearchInterrupted(
@@ -166,24 +164,16 @@ class _Driver:
         setup = self.setup
         now = time.monotonic()
         if force or now - self.last_beat >= HEARTBEAT_S:
-            if not setup.ledger.beat(setup.me):
+            if not setup.db.beat():
                 setup.observer.notice("this driver's heartbeat row was missing; registered again")
             self.last_beat = now
         if force or now - self.last_recovery >= RECOVER_EVERY_SECONDS:
-            for item in recover_stale(setup.study, setup.ledger, setup.me, STALE_AFTER_S):
+            for item in setup.db.recover(STALE_AFTER_S):
                 setup.observer.notice(f"trial {item.number} failed: {item.reason}")
                 self.state.full_until = 0.0  # its slot is free again
             if force:
-                self._adopt_untracked()
+                setup.db.adopt_untracked()  # COMPLETE trials of a study from before the ledger
             self.last_recovery = now
-
-    def _adopt_untracked(self) -> None:
-        """Enter COMPLETE trials the ledger does not know (studies from before the ledger)."""
-        ledger = self.setup.ledger
-        evaluated = [t for t in own_trials(self.setup.study) if attrs.DIGEST in t.user_attrs]
-        if len(evaluated) > ledger.count(DONE, SCREENED):  # screened ones are COMPLETE too
-            for t in evaluated:
-                ledger.record_done(t.user_attrs[attrs.DIGEST], t.number, t._trial_id)
 
     # -- stopping -----------------------------------------------------------------------------
     def begin_stop(self) -> None:
@@ -195,7 +185,7 @@ class _Driver:
             self.teller.tell_finals()
         for parked in state.waiting.values():
             reason = f"{INTERRUPTED} (Ctrl-C) while it waited for trial {parked.holder}"
-            self.teller.fail(parked.trial, reason, user_attrs={attrs.DUPLICATE_OF: parked.holder})
+            self.teller.fail(parked.trial, reason, duplicate_of=parked.holder)
         state.waiting.clear()
         if state.training:
             setup.observer.notice(
@@ -216,9 +206,8 @@ class _Driver:
                 continue
             trial = entry.trial
             reason = f"{INTERRUPTED} (stopped); its parameters were re-enqueued"
-            setup.ledger.release(entry.digest, trial.number)
-            requeue(setup.study, trial.number, trial.sql.params, trial.sql.user_attrs, count_retry=False)
-            self.teller.finish(trial, TrialState.FAIL, user_attrs={attrs.FAIL_REASON: reason})
+            setup.db.release(trial, entry.digest, count_retry=False)  # a user's stop is not a retry
+            setup.db.fail(trial, reason)
             setup.observer.trial_finished(trial.number, None, f"{INTERRUPTED}; re-enqueued")
         state.training.clear()
         self.teller.tell_finals()

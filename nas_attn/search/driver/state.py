@@ -1,6 +1,6 @@
 """What the parts of the driver share: ``Setup``, fixed when a run starts (the study, its space,
-the pool, the storage and the per-run constants derived from them), and ``State``, what changes
-as the run goes (trials in flight, stop flags, failure counts, ask back-offs).
+the pool, the study database's door and the per-run constants derived from them), and ``State``,
+what changes as the run goes (trials in flight, stop flags, failure counts, ask back-offs).
 
 The loop (``loop.py``), the asking (``asking.py``) and the telling (``telling.py``)
 each hold the same two objects; nothing else is shared between them.
@@ -19,10 +19,9 @@ from nas_attn.search.driver.liveness import DriverInfo
 from nas_attn.search.execution.dispatch import TrialPool
 from nas_attn.search.sampling.placements import space_size
 from nas_attn.search.sampling.space import SearchSpace
-from nas_attn.search.studydb.latency_reference import LatencyReferences
+from nas_attn.search.studydb.door import StudyDatabase
 from nas_attn.search.studydb.ledger import Ledger
 from nas_attn.search.studydb.mirror import SamplerMirror
-from nas_attn.search.studydb.trial_store import TrialStore
 from nas_attn.worker.config import Constraint
 
 MAX_CONSECUTIVE_FAILURES = 5
@@ -38,14 +37,13 @@ class Setup:
     pool: TrialPool
     observer: SearchObserver
     on_result: TrialHook | None
-    ledger: Ledger
-    store: TrialStore
-    mirror: SamplerMirror
+    db: StudyDatabase  # every write of a trial's life goes through it
+    ledger: Ledger  # reads (counts, lookups, live drivers); writes go through ``db``
+    mirror: SamplerMirror  # the sampler's study (sync, ask); writes go through ``db``
     me: DriverInfo
     size: int  # placements in the space
     objectives: list[str]
     constraints: list[Constraint]
-    latency_references: LatencyReferences
     fidelity: FidelitySchedule | None
 
     @classmethod
@@ -58,15 +56,12 @@ class Setup:
         observer: SearchObserver,
         on_result: TrialHook | None = None,
     ) -> Setup:
-        """Open the study's ledger (creating its tables), trial store and sampler mirror."""
-        ledger = Ledger.of(study)
-        store = TrialStore(ledger.storage, ledger.study_id)
-        mirror = SamplerMirror(study, store)
+        """Open the study's database door (its ledger, trial store and sampler mirror)."""
         me = DriverInfo.this_process()
+        db = StudyDatabase(study, me)
         size = space_size(space)
         objectives = [o.name for o in space.objectives]
         constraints = list(space.constraints)
-        latency_references = LatencyReferences.of(study.user_attrs)
         fidelity = space.search.fidelity
         schedule = (
             FidelitySchedule(
@@ -82,14 +77,13 @@ class Setup:
             pool=pool,
             observer=observer,
             on_result=on_result,
-            ledger=ledger,
-            store=store,
-            mirror=mirror,
+            db=db,
+            ledger=db.ledger,
+            mirror=db.mirror,
             me=me,
             size=size,
             objectives=objectives,
             constraints=constraints,
-            latency_references=latency_references,
             fidelity=schedule,
         )
 

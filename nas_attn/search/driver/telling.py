@@ -4,7 +4,9 @@ A worker's result completes the trial (calibrated, constraints set, artifacts sa
 ``TrialHook``, the ledger settled in the same transaction); a failure fails it; a lost worker
 fails it and re-enqueues its parameters within the retry budget. A multi-fidelity bracket member
 is told only when it becomes final. Duplicates are answered from the trial that evaluated their
-placement, at once or, if it was still training, when it ends (``resolve_waiting``).
+placement, at once or, if it was still training, when it ends (``resolve_waiting``). Every write
+goes through the study database's door (``setup.db``, ``studydb/door.py``); this module decides
+which one, and keeps the run's counts and the observer informed.
 """
 
 from __future__ import annotations
@@ -13,15 +15,14 @@ import math
 from typing import Any
 
 from optuna.exceptions import UpdateFinishedTrialError
-from optuna.trial import TrialState
 
 from nas_attn.search.driver.fidelity import Member, fidelity_attrs
 from nas_attn.search.driver.handles import Asked, Training
 from nas_attn.search.driver.state import Setup, State
 from nas_attn.search.execution.dispatch import Outcome
-from nas_attn.search.studydb import trial_attrs as attrs
+from nas_attn.search.studydb.door import TrialReport
 from nas_attn.search.studydb.ledger import DONE, FAILED, SCREENED, Evaluation
-from nas_attn.search.studydb.recovery import can_retry, requeue, retry_note
+from nas_attn.search.studydb.recovery import can_retry, retry_note
 from nas_attn.worker.evaluate import TrialResult
 
 
@@ -36,32 +37,36 @@ class Teller:
         entry = self.state.training.pop(ticket)
         trial, digest = entry.trial, entry.digest
         self.state.backoff_until = 0.0
-        if outcome.kind != "ok" or not (outcome.result or {}).get(attrs.TRAINED, True):
+        if outcome.kind != "ok" or (outcome.result is not None and not outcome.result.trained):
             self.state.full_until = 0.0  # a failed, lost or screened evaluation frees its slot
         try:
-            if entry.member is not None and self.collect_member(entry.member, outcome):
+            if entry.member is not None and self.collect_member(entry, entry.member, outcome):
                 return
             if outcome.kind == "ok" and outcome.result is not None:
-                self.complete(entry, outcome.result)
+                self.complete(entry, outcome.result, outcome.node_id)
             elif outcome.kind == "lost":
                 self.lost(trial, digest, outcome.reason)
             else:
-                self.fail(trial, outcome.reason, counts=True, ledger_digest=digest)
+                self.fail(trial, outcome.reason, counts=True, give_up=digest)
         except UpdateFinishedTrialError:
             self.setup.observer.notice(
                 f"trial {trial.number} was failed by another driver (this driver's heartbeat was "
                 "late); its result is dropped and its re-enqueued parameters will be evaluated again"
             )
 
-    def collect_member(self, member: Member, outcome: Outcome) -> bool:
+    def collect_member(self, entry: Training, member: Member, outcome: Outcome) -> bool:
         """Feed a bracket member's outcome to the schedule; False if the driver's usual path
-        (fail, or lose and re-enqueue) handles it: a first-budget run that did not succeed."""
+        (fail, or lose and re-enqueue) handles it: a first-budget run that did not succeed.
+        The outcome whose result the schedule keeps as the member's latest is kept on ``entry``
+        (what the member is told with when it is final)."""
         fidelity = self.setup.fidelity
         assert fidelity is not None
         if outcome.kind == "ok" and outcome.result is not None:
-            number = member.ref.trial.number
-            _, result = self.calibrate(number, TrialResult.from_dict(outcome.result), outcome.result)
-            fidelity.record(member, result)  # rungs compare latency on the study's one scale
+            result = self.setup.db.calibrate(entry.trial.number, outcome.result)
+            kept = len(member.results)
+            fidelity.record(member, result.to_dict())  # rungs compare latency on the study's one scale
+            if len(member.results) > kept:
+                entry.counted = outcome
             handled = True
         elif outcome.kind == "lost":
             handled = fidelity.lost(member, outcome.reason)
@@ -78,65 +83,63 @@ class Teller:
         for member in fidelity.take_finals():
             entry: Training = member.ref
             extra = fidelity_attrs(member, fidelity.epochs, self.setup.objectives)
-            self.complete(entry, {**member.results[-1], **extra})
+            assert entry.counted is not None and entry.counted.result is not None
+            self.complete(entry, entry.counted.result, entry.counted.node_id, extra)
 
-    def complete(self, entry: Training, result: dict[str, Any]) -> None:
-        setup = self.setup
+    def complete(
+        self,
+        entry: Training,
+        reported: TrialResult,
+        node_id: str | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        """Complete ``entry``'s trial with the worker's ``reported`` result (calibrated here),
+        the node it ran on and ``extra`` user attributes (a bracket member's budgets)."""
+        setup, db = self.setup, self.setup.db
         trial, digest = entry.trial, entry.digest
-        parsed, result = self.calibrate(trial.number, TrialResult.from_dict(result), result)
+        parsed = db.calibrate(trial.number, reported)
+        report = TrialReport(parsed, node_id, extra or {})
         values = parsed.objective_values(setup.objectives)
-        for constraint in setup.constraints:
-            violation = constraint.violation(parsed.objective(constraint.metric))
-            trial.memory.set_constraint(str(constraint), violation)
+        db.constrain(trial, [(str(c), c.violation(parsed.objective(c.metric))) for c in setup.constraints])
         unusable = [
             f"{n} = {v}" for n, v in zip(setup.objectives, values, strict=True) if not math.isfinite(v)
         ]
         if unusable:  # Optuna would quietly turn the tell into a FAIL
             reason = f"objective not finite: {', '.join(unusable)}; the placement cannot be ranked"
-            self.fail(trial, reason, counts=True, user_attrs=result, ledger_digest=digest)
+            self.fail(trial, reason, counts=True, report=report, give_up=digest)
             return
         linked: dict[str, Any] = {}
         if setup.on_result is not None:
             try:
-                linked = setup.on_result(trial.number, entry.arch, result)
+                linked = setup.on_result(trial.number, entry.arch, parsed)
             except (OSError, ValueError, RuntimeError) as exc:
                 setup.observer.notice(f"trial {trial.number}: its artifacts were not saved: {exc}")
-        settle = setup.ledger.settle_statement(digest, trial.number, parsed.trained)
-        self.finish(trial, TrialState.COMPLETE, values, result, linked, also=[settle])
+        settle = db.complete if parsed.trained else db.screen
+        settle(trial, digest, report, values, linked)
         self.state.consecutive_failures = 0
         setup.observer.trial_finished(trial.number, parsed, None)
-
-    def calibrate(
-        self, number: int, parsed: TrialResult, result: dict[str, Any]
-    ) -> tuple[TrialResult, dict[str, Any]]:
-        """Refresh the study's latency reference from this result's plain-backbone timing if it
-        is less noisy, then calibrate the result's latency_ms with the reference."""
-        return self.setup.latency_references.absorb(self.setup.study, parsed, result, number)
 
     def lost(self, trial: Asked, digest: str, reason: str) -> None:
         known = trial.sql.user_attrs
         will_retry = can_retry(known)
         full = f"{reason}; {retry_note(known, will_retry)}"
         if will_retry:  # before the FAIL: a crash in between leaves it RUNNING, so recovery redoes it
-            self.setup.ledger.release(digest, trial.number)
-            requeue(self.setup.study, trial.number, trial.sql.params, known)
-        self.fail(trial, full, counts=True, ledger_digest=None if will_retry else digest)
+            self.setup.db.release(trial, digest)
+        self.fail(trial, full, counts=True, give_up=None if will_retry else digest)
 
     def fail(
         self,
         trial: Asked,
         reason: str,
         counts: bool = False,
-        user_attrs: dict[str, Any] | None = None,
-        ledger_digest: str | None = None,
+        report: TrialReport | None = None,
+        give_up: str | None = None,
+        duplicate_of: int | None = None,
     ) -> None:
         """Fail ``trial`` with ``reason``; ``counts``: towards the failures in a row.
-        ``ledger_digest``: the placement is given up, its ledger row failed in the same transaction."""
-        also = []
-        if ledger_digest is not None:
-            also.append(self.setup.ledger.fail_statement(ledger_digest, trial.number, reason))
-        user_attrs = {**(user_attrs or {}), attrs.FAIL_REASON: reason}
-        self.finish(trial, TrialState.FAIL, user_attrs=user_attrs, also=also)
+        ``give_up``: the placement's digest, given up (its ledger row failed in the same
+        transaction); ``report``, ``duplicate_of``: recorded with the failure."""
+        self.setup.db.fail(trial, reason, give_up=give_up, report=report, duplicate_of=duplicate_of)
         if counts:
             self.state.failed += 1
             self.state.consecutive_failures += 1
@@ -146,16 +149,11 @@ class Teller:
     def answer(self, trial: Asked, known: Evaluation) -> None:
         """Tell a duplicate what the trial that evaluated its placement got."""
         assert known.trial_id is not None and known.trial_number is not None
-        pointer = {attrs.DUPLICATE_OF: known.trial_number}
         if known.state == FAILED:
             reason = f"same placement as trial {known.trial_number}, which failed: {known.note}"
-            self.fail(trial, reason, user_attrs=pointer)
+            self.fail(trial, reason, duplicate_of=known.trial_number)
             return
-        source = self.setup.ledger.storage.get_trial(known.trial_id)
-        copied = {k: v for k, v in source.user_attrs.items() if k not in attrs.BOOKKEEPING}
-        for key, value in source.constraints.items():
-            trial.memory.set_constraint(key, value)
-        self.finish(trial, TrialState.COMPLETE, list(source.values), {**copied, **pointer})
+        self.setup.db.duplicate(trial, known)
         self.state.duplicates += 1
         self.setup.observer.trial_duplicate(trial.number, known.trial_number)
 
@@ -171,28 +169,7 @@ class Teller:
                     parked.trial,
                     f"same placement as trial {parked.holder}, which was lost before it finished; "
                     "its parameters were re-enqueued",
-                    user_attrs={attrs.DUPLICATE_OF: parked.holder},
+                    duplicate_of=parked.holder,
                 )
             else:
                 self.answer(parked.trial, known)
-
-    def finish(
-        self,
-        trial: Asked,
-        state: TrialState,
-        values: list[float] | None = None,
-        user_attrs: dict[str, Any] | None = None,
-        system_attrs: dict[str, Any] | None = None,
-        also: list[Any] | None = None,
-    ) -> None:
-        """Finish ``trial`` in the study and in the mirror (where the sampler learns of it);
-        ``also``: statements for the same transaction (the ledger's record)."""
-        mirror = self.setup.mirror
-        written = {**trial.pending, **(user_attrs or {})}
-        system_attrs = {**mirror.system_attrs(trial.memory), **(system_attrs or {})}
-        try:
-            self.setup.store.finish(trial.sql, state, values, written, system_attrs, also or [])
-        except UpdateFinishedTrialError:
-            mirror.tell(trial.memory, TrialState.FAIL)
-            raise
-        mirror.tell(trial.memory, state, values, trial.sql.user_attrs)

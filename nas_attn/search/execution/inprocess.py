@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import itertools
 
-from nas_attn.search.execution.dispatch import Outcome
+from nas_attn.search.execution.dispatch import Outcome, outcome_of
 from nas_attn.worker.request import TrainRequest
 from nas_attn.worker.runner import TrialRunner
 
@@ -37,10 +37,7 @@ class InProcessPool:
 
     def evaluate(self, request: TrainRequest) -> Outcome:
         """Run one submission now."""
-        reply = self.runner.run(**request.wire())
-        if reply["status"] == "ok":
-            return Outcome("ok", result=reply["result"])
-        return Outcome("failed", reason=str(reply["reason"]))
+        return outcome_of(self.runner.run(**request.wire()))
 
     def shutdown(self) -> None:
         self._queue.clear()

@@ -26,9 +26,8 @@ from pydantic import ValidationError
 from ray.exceptions import GetTimeoutError, RayActorError, RayError, RayTaskError
 
 from nas_attn.exceptions import NasAttnError
-from nas_attn.search.execution.dispatch import Outcome
+from nas_attn.search.execution.dispatch import Outcome, outcome_of
 from nas_attn.search.execution.local_ray import without_autoscaler
-from nas_attn.search.studydb.trial_attrs import WORKER_NODE
 from nas_attn.worker.config import SKIP_FILE_CHECKS, ProxyConfig
 from nas_attn.worker.proxy_data import load_proxy_data
 from nas_attn.worker.request import TrainRequest
@@ -239,9 +238,7 @@ class WorkerPool:
             self._replace(actor)
             return ticket, Outcome("lost", reason=f"worker lost: {type(exc).__name__}")
         self._idle.append(actor)
-        if reply["status"] != "ok":
-            return ticket, Outcome("failed", reason=str(reply["reason"]))
-        return ticket, Outcome("ok", result={**reply["result"], WORKER_NODE: str(reply.get("node_id", ""))})
+        return ticket, outcome_of(reply, node_id="")
 
     def _replace(self, actor: Any) -> None:
         """Drop a broken actor and start a fresh one in its place."""

@@ -102,15 +102,12 @@ class LatencyReferences:
             latency_reference_ms=reference.median_ms,
         )
 
-    def absorb(
-        self, study: StudyAttrs, parsed: TrialResult, result: dict[str, Any], trial: int | None
-    ) -> tuple[TrialResult, dict[str, Any]]:
-        """Offer ``parsed``'s plain-backbone timing (storing the references in ``study`` when it
-        improves them), then calibrate: the calibrated result and ``result`` overlaid with it."""
-        if self.offer(parsed, trial):
+    def absorb(self, study: StudyAttrs, result: TrialResult, trial: int | None) -> TrialResult:
+        """Offer ``result``'s plain-backbone timing (storing the references in ``study`` when it
+        improves them), then calibrate: ``result`` with its latency on the study's scale."""
+        if self.offer(result, trial):
             study.set_user_attr(STUDY_ATTR, self.to_attr())
-        calibrated = self.calibrate(parsed)
-        return calibrated, {**result, **calibrated_attrs(calibrated)}
+        return self.calibrate(result)
 
     def current_ms(self, device: str | None) -> float | None:
         reference = self.by_device.get(device or "")
@@ -136,5 +133,5 @@ def rescaled_latency(value: float, used_ms: float | None, current_ms: float | No
 def calibrate_on_study(study: StudyAttrs, result: dict[str, Any], trial: int | None = None) -> dict[str, Any]:
     """A worker's ``result`` calibrated with ``study``'s references, after offering its plain-backbone
     timing to them (the study attribute is rewritten when the reference improves)."""
-    references = LatencyReferences.of(study.user_attrs)
-    return references.absorb(study, TrialResult.from_dict(result), result, trial)[1]
+    calibrated = LatencyReferences.of(study.user_attrs).absorb(study, TrialResult.from_dict(result), trial)
+    return {**result, **calibrated_attrs(calibrated)}

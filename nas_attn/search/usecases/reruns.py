@@ -175,6 +175,11 @@ def _evenly(rows: list[TrialRow], k: int) -> list[TrialRow]:
     return [rows[round(i * (len(rows) - 1) / (k - 1))] for i in range(k)]
 
 
+def long_accuracy(outcome: Outcome) -> float | None:
+    """The accuracy a longer training reached, or None if it did not succeed."""
+    return outcome.result.accuracy if outcome.kind == "ok" and outcome.result is not None else None
+
+
 def validation_sample(study: optuna.Study, space: SearchSpace, sample: int, epochs: int) -> list[TrialRow]:
     """The trials validate-proxy retrains; refuses a study or budget that cannot validate anything."""
     if "accuracy" not in objective_names(study):
@@ -207,7 +212,7 @@ def validate_proxy(
 
     def keep(job: Job, outcome: Outcome) -> None:
         long[job.trial] = outcome
-        got = (outcome.result or {}).get("accuracy")
+        got = long_accuracy(outcome)
         notice(f"trial {job.trial}: " + (f"accuracy {got:.4f}" if got is not None else outcome.reason))
 
     run_jobs(pool, jobs, space, keep, observer)
@@ -217,9 +222,7 @@ def validate_proxy(
             rank=r.rank,
             placement=r.placement,
             proxy_accuracy=r.values["accuracy"],
-            long_accuracy=(long[r.number].result or {}).get("accuracy")
-            if long[r.number].kind == "ok"
-            else None,
+            long_accuracy=long_accuracy(long[r.number]),
             reason=long[r.number].reason,
         )
         for r in chosen

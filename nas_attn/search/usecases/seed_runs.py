@@ -41,9 +41,8 @@ from nas_attn.search.results import (
 )
 from nas_attn.search.sampling.space import SearchSpace
 from nas_attn.search.studydb.latency_reference import USED_ATTR as LATENCY_USED
-from nas_attn.search.studydb.latency_reference import calibrate_on_study
+from nas_attn.search.studydb.latency_reference import LatencyReferences
 from nas_attn.search.usecases.seed_policy import Decision, SeedJob, SeedPolicy
-from nas_attn.worker.evaluate import TrialResult
 
 POLL_SECONDS = 0.5
 MAX_JOB_RETRIES = 1  # a training whose worker was lost is tried once more
@@ -182,8 +181,8 @@ class SeedRunner:
         if outcome.kind != "ok" or outcome.result is None:
             self.report.failures.append(f"trial {job.trial} seed {job.seed}: {outcome.reason}")
             return
-        result = calibrate_on_study(self.study, outcome.result)
-        values = TrialResult.from_dict(result).objective_values(self.names)
+        result = LatencyReferences.of(self.study.user_attrs).absorb(self.study, outcome.result, None)
+        values = result.objective_values(self.names)
         key = seed_runs_key(job.trial)
         runs = self.study.user_attrs.get(key) or {"seeds": [], "values": []}
         count = len(runs["values"])
@@ -191,7 +190,7 @@ class SeedRunner:
         runs.setdefault("epochs", [None] * count)
         runs["seeds"].append(job.seed)
         runs["values"].append(values)
-        runs[LATENCY_USED].append(result.get(LATENCY_USED))
+        runs[LATENCY_USED].append(result.latency_reference_ms)
         runs["epochs"].append(running.epochs)
         self.study.set_user_attr(key, runs)
         self.report.runs += 1

@@ -49,6 +49,7 @@ from nas_attn.search.studydb.study import check_study, load_existing_study, open
 from nas_attn.search.usecases.seed_policy import FixedSeeds, SeedPolicy, racing_policy
 from nas_attn.search.usecases.seed_runs import run_seed_policy
 from nas_attn.worker.device import resolve_device
+from nas_attn.worker.evaluate import TrialResult
 
 
 @dataclass(frozen=True)
@@ -206,9 +207,8 @@ def artifact_uploader(storage_url: str) -> TrialHook:
     """Each evaluated trial's arch YAML and learning curve, for optuna-dashboard."""
     store = artifact_store_for(storage_url)
 
-    def upload(number: int, arch: ArchConfig, result: dict[str, Any]) -> dict[str, Any]:
-        curves = result.get("train_loss_curve", []), result.get("val_accuracy_curve", [])
-        return dict(store_trial_artifacts(store, arch, *curves))
+    def upload(number: int, arch: ArchConfig, result: TrialResult) -> dict[str, Any]:
+        return dict(store_trial_artifacts(store, arch, result.train_loss_curve, result.val_accuracy_curve))
 
     return upload
 
