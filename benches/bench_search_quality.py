@@ -39,7 +39,6 @@ from typing import Any
 
 import optuna
 
-from nas_attn.backbones import ArchConfig
 from nas_attn.pareto import default_reference_point, hypervolume
 from nas_attn.search import run_search
 from nas_attn.search.driver.fidelity import FIDELITY_SPENT
@@ -49,6 +48,7 @@ from nas_attn.search.results import evaluated_trials, ranked_rows
 from nas_attn.search.sampling.space import SearchSpace
 from nas_attn.search.studydb.storage import open_storage
 from nas_attn.search.studydb.study import open_study
+from nas_attn.worker.request import TrainRequest
 
 METHODS = ("multi-fidelity", "random", "nsga2", "tpe")
 DIRECTIONS = ["maximize", "minimize"]
@@ -89,15 +89,14 @@ class CachingPool(InProcessPool):
         self.cache: dict[tuple[str, int, int, int | None], Outcome] = {}
         self.hits = self.misses = 0
 
-    def evaluate(self, payload: dict[str, Any]) -> Outcome:
-        proxy = payload["proxy"]
-        arch = ArchConfig.from_dict(payload["arch"])
-        key = (arch.digest(), int(proxy["epochs"]), int(proxy["seed"]), proxy.get("train_seed"))
+    def evaluate(self, request: TrainRequest) -> Outcome:
+        proxy = request.proxy
+        key = (request.arch.digest(), request.epochs, proxy.seed, proxy.train_seed)
         if key in self.cache:
             self.hits += 1
         else:
             self.misses += 1
-            self.cache[key] = super().evaluate(payload)
+            self.cache[key] = super().evaluate(request)
         return self.cache[key]
 
 

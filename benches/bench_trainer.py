@@ -165,7 +165,8 @@ def variant(policy: DevicePolicy | None = None, threads: int | None = None, comp
         try:
             ours(model, data, cfg.model_copy(update={"compile": compiled}), device)
         finally:
-            POLICIES["cpu"], _ = saved_policy, torch.set_num_threads(saved_threads)
+            POLICIES["cpu"] = saved_policy
+            torch.set_num_threads(saved_threads)
 
     return run
 
