@@ -16,10 +16,8 @@ from nas_attn.search.execution.dispatch import Outcome
 from nas_attn.search.results import pareto_rows, ranked_rows
 from nas_attn.search.studydb.latency_reference import (
     STUDY_ATTR,
-    USED_ATTR,
     LatencyReference,
     LatencyReferences,
-    calibrate_on_study,
     rescaled_latency,
 )
 from nas_attn.testing.fakes import FakePool, fake_result, ok_outcome
@@ -89,13 +87,13 @@ def test_rescaling_moves_a_value_to_the_current_reference() -> None:
     assert rescaled_latency(12.0, math.nan, 10.0) == 12.0
 
 
-def test_calibrate_on_study_stores_an_improved_reference() -> None:
+def test_absorbing_a_result_stores_an_improved_reference_on_the_study() -> None:
     study = optuna.create_study(directions=["maximize", "minimize"])
-    first = calibrate_on_study(study, result(1.5, 20.0, 2.0).to_dict(), trial=0)
-    assert first["latency_ms"] == pytest.approx(30.0) and first[USED_ATTR] == 20.0
+    first = LatencyReferences.of(study.user_attrs).absorb(study, result(1.5, 20.0, 2.0), trial=0)
+    assert first.latency_ms == pytest.approx(30.0) and first.latency_reference_ms == 20.0
     assert study.user_attrs[STUDY_ATTR]["cpu"]["median_ms"] == 20.0
-    second = calibrate_on_study(study, result(2.0, 16.0, 0.16).to_dict(), trial=1)
-    assert second["latency_ms"] == pytest.approx(32.0)
+    second = LatencyReferences.of(study.user_attrs).absorb(study, result(2.0, 16.0, 0.16), trial=1)
+    assert second.latency_ms == pytest.approx(32.0)
     assert study.user_attrs[STUDY_ATTR]["cpu"] == {
         "device": "cpu",
         "median_ms": 16.0,

@@ -114,24 +114,8 @@ class LatencyReferences:
         return None if reference is None else reference.median_ms
 
 
-def calibrated_attrs(result: TrialResult) -> dict[str, Any]:
-    """The fields calibration changes, to overlay on a result's user attributes."""
-    return {
-        "latency_ms": result.latency_ms,
-        "latency_iqr_ms": result.latency_iqr_ms,
-        USED_ATTR: result.latency_reference_ms,
-    }
-
-
 def rescaled_latency(value: float, used_ms: float | None, current_ms: float | None) -> float:
     """A stored calibrated latency moved to the current reference (unchanged when either is unknown)."""
     if used_ms is None or current_ms is None or not math.isfinite(used_ms) or used_ms <= 0:
         return value
     return value * current_ms / used_ms
-
-
-def calibrate_on_study(study: StudyAttrs, result: dict[str, Any], trial: int | None = None) -> dict[str, Any]:
-    """A worker's ``result`` calibrated with ``study``'s references, after offering its plain-backbone
-    timing to them (the study attribute is rewritten when the reference improves)."""
-    calibrated = LatencyReferences.of(study.user_attrs).absorb(study, TrialResult.from_dict(result), trial)
-    return {**result, **calibrated_attrs(calibrated)}
