@@ -245,7 +245,7 @@ def run_once(
                 prof.disable()
     finally:
         pool.shutdown()
-    run = Run(workers, "", trials, trial_s, wall, cpu, outcome.complete, dict(clock.totals))
+    run = Run(workers, "", trials, trial_s, wall, cpu, outcome.evaluated, dict(clock.totals))
     if len(pool.submitted) >= workers and pool.returned:
         run.ramp_s = pool.submitted[workers - 1] - wall0
         run.tail_s = wall0 + wall - pool.returned[-1]

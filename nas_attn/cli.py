@@ -81,7 +81,7 @@ def search(
         )
     )
     name, url = prepared.study_name, prepared.safe_storage
-    console.info(f"study '{name}' in {url}: {prepared.complete} complete trials, target {prepared.target}")
+    console.info(f"study '{name}' in {url}: {prepared.evaluated} complete trials, target {prepared.target}")
     if prepared.target > prepared.size:
         console.info(
             f"the space has only {prepared.size} distinct placements; the search ends when all are evaluated"
@@ -96,7 +96,8 @@ def search(
             outcome = service.execute(prepared, plan, _SearchObserver(progress, console.info))
         front = outcome.front
         if outcome.exhausted:
-            console.info(f"every placement of the space is evaluated ({outcome.complete} of {prepared.size})")
+            evaluated = f"{outcome.evaluated} of {prepared.size}"
+            console.info(f"every placement of the space is evaluated ({evaluated})")
         if outcome.duplicates_this_run:
             console.info(f"{outcome.duplicates_this_run} duplicate placement(s) answered without training")
     console.print_front(front, name)
@@ -114,8 +115,8 @@ class _SearchObserver:
         self._progress = progress
         self._info = info
 
-    def started(self, target: int, complete: int) -> None:
-        self._progress.started(target, complete)
+    def started(self, target: int, evaluated: int) -> None:
+        self._progress.started(target, evaluated)
 
     def trial_started(self, number: int, arch: ArchConfig) -> None:
         self._progress.trial_started(number, arch)

@@ -86,8 +86,8 @@ class RichProgressObserver:
         best = f"best acc {self._best:.3f}" if self._best is not None else "no result yet"
         return f"{len(self._running)} running · {best}"
 
-    def started(self, target: int, complete: int) -> None:
-        self._progress.update(self._task, total=target, completed=complete, status=self._status())
+    def started(self, target: int, evaluated: int) -> None:
+        self._progress.update(self._task, total=target, completed=evaluated, status=self._status())
 
     def trial_started(self, number: int, arch: ArchConfig) -> None:
         self._running.add(number)

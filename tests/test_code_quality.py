@@ -33,6 +33,7 @@ def test_ruff_format_is_clean() -> None:
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
+@pytest.mark.slow  # about a minute on 2 cores: the fast tier leaves it to the full suite
 def test_mypy_is_clean() -> None:
     proc = subprocess.run([tool("mypy")], cwd=REPO, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -50,6 +51,7 @@ def test_no_module_is_longer_than_the_limit() -> None:
     assert not too_long, f"split these modules by job (limit {MAX_MODULE_LINES} lines): {too_long}"
 
 
+@pytest.mark.slow  # a fresh interpreter importing torch, timm and matplotlib
 def test_reading_results_never_imports_ray() -> None:
     """report, export and console only read a study: importing them must not start pulling in Ray."""
     probe = "import sys, nas_attn.report, nas_attn.export, nas_attn.console; print('ray' in sys.modules)"

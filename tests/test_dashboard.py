@@ -91,7 +91,7 @@ def test_dashboard_labels_a_searched_studys_objectives_by_name(tmp_path: Path) -
     space = load_space(space_file)
     url = f"sqlite:///{tmp_path}/named.db"
     study = open_study(open_storage(url), space.name, space, space.search.sampler)
-    assert run_search(study, space, 2, InProcessPool(threads=1)).complete == 2
+    assert run_search(study, space, 2, InProcessPool(threads=1)).evaluated == 2
     with dashboard(url) as (port, _):
         (summary,) = get_json(port, "/api/studies")["study_summaries"]
         detail = get_json(port, f"/api/studies/{summary['study_id']}")

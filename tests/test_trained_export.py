@@ -18,6 +18,9 @@ from nas_attn.data import load_dataset
 from nas_attn.deploy import export_trained, load_safetensors, load_trained
 from nas_attn.training import BEST, CHECKPOINT, TrainSettings, train_arch
 
+# every test here uses the module's trained checkpoint (a real 1-epoch training): full suite only
+pytestmark = pytest.mark.slow
+
 ARCH = ArchConfig(
     image_size=8, stages={"layer2": {"module": "se", "reduction": 8}, "layer3": {"module": "cbam"}}
 )
@@ -41,7 +44,6 @@ def checkpoint_model(path: Path) -> torch.nn.Module:
 
 
 @pytest.mark.filterwarnings("ignore:`torch.jit.load` is deprecated:FutureWarning")
-@pytest.mark.slow
 def test_trained_weights_to_onnx_torchscript_and_safetensors_match_the_checkpoint(
     trained: Path, tmp_path: Path
 ) -> None:

@@ -122,8 +122,9 @@ def objective_names(study: TrialSource) -> list[str]:
     return names or [f"objective_{i}" for i in range(len(study.directions))]
 
 
-def own_trials(study: TrialSource) -> list[optuna.trial.FrozenTrial]:
-    """COMPLETE trials that are not duplicates answered from another trial."""
+def measured_trials(study: TrialSource) -> list[optuna.trial.FrozenTrial]:
+    """COMPLETE trials that measured their own placement: the evaluated ones and the screened
+    ones (duplicates, answered from another trial, left out)."""
     complete = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
     return [t for t in complete if attrs.DUPLICATE_OF not in t.user_attrs]
 
@@ -131,12 +132,12 @@ def own_trials(study: TrialSource) -> list[optuna.trial.FrozenTrial]:
 def evaluated_trials(study: TrialSource) -> list[optuna.trial.FrozenTrial]:
     """COMPLETE trials that trained their placement (duplicates answered from them, and
     placements screened out by a constraint, left out)."""
-    return [t for t in own_trials(study) if t.user_attrs.get(attrs.TRAINED, True) is not False]
+    return [t for t in measured_trials(study) if t.user_attrs.get(attrs.TRAINED, True) is not False]
 
 
 def screened_trials(study: TrialSource) -> list[optuna.trial.FrozenTrial]:
     """COMPLETE trials whose placement broke a constraint when measured, so was never trained."""
-    return [t for t in own_trials(study) if t.user_attrs.get(attrs.TRAINED, True) is False]
+    return [t for t in measured_trials(study) if t.user_attrs.get(attrs.TRAINED, True) is False]
 
 
 def top_fidelity_trials(study: TrialSource) -> list[optuna.trial.FrozenTrial]:

@@ -93,8 +93,8 @@ class Recorder:
     def __init__(self) -> None:
         self.events: list[tuple[Any, ...]] = []
 
-    def started(self, target: int, complete: int) -> None:
-        self.events.append(("started", target, complete))
+    def started(self, target: int, evaluated: int) -> None:
+        self.events.append(("started", target, evaluated))
 
     def trial_started(self, number: int, arch: ArchConfig) -> None:
         self.events.append(("trial_started", number, arch.label()))

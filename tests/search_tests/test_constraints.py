@@ -55,7 +55,7 @@ def test_a_constrained_search_never_trains_an_infeasible_placement(
 
     screened = screened_trials(study)
     feasible = [t for t in study.trials if t.state == State.COMPLETE and t.user_attrs["trained"]]
-    assert outcome.complete == 3 and len(feasible) == 3  # the target counts trained placements
+    assert outcome.evaluated == 3 and len(feasible) == 3  # the target counts trained placements
     assert len(trained) == 3 and all(p <= limit for p in trained)
     assert screened, "the exhaustive order must have met an infeasible placement before 3 feasible ones"
     for t in screened:

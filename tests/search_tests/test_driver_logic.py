@@ -18,7 +18,7 @@ from nas_attn import NasAttnError
 from nas_attn.search import run_search
 from nas_attn.search.driver.loop import SearchInterrupted
 from nas_attn.search.execution.dispatch import Outcome
-from nas_attn.search.studydb.ledger import DONE, FAILED, DriverInfo, Ledger, driver_alive
+from nas_attn.search.studydb.ledger import EVALUATED, FAILED, DriverInfo, Ledger, driver_alive
 from nas_attn.search.studydb.recovery import RETRY_BUDGET, recover_stale
 from nas_attn.testing.fakes import FakePool, Recorder, fake_result, ok_outcome
 
@@ -31,7 +31,7 @@ def test_reaches_the_target_with_baselines_first(tmp_path: Path) -> None:
     study, space = make_study(sqlite(tmp_path), write_space(tmp_path, space_yaml()))
     pool = FakePool(workers=2)
     outcome = run_search(study, space, 6, pool)
-    assert outcome.complete == 6 and not outcome.exhausted
+    assert outcome.evaluated == 6 and not outcome.exhausted
     assert_consistent(study, 6)
     first = sorted(study.get_trials(), key=lambda t: t.number)[:2]
     assert [t.user_attrs.get("baseline") for t in first] == ["none", "se"]
@@ -167,7 +167,7 @@ def test_exhaustive_evaluates_a_small_space_once_then_ends(tmp_path: Path) -> No
     study, space = make_study(sqlite(tmp_path), space_file)
     pool = FakePool(workers=2)
     outcome = run_search(study, space, 10, pool)
-    assert outcome.exhausted and outcome.complete == 4
+    assert outcome.exhausted and outcome.evaluated == 4
     assert_consistent(study, 4)
     assert len(pool.trained) == 4 and not [t for t in study.trials if "duplicate_of" in t.user_attrs]
 
@@ -176,7 +176,7 @@ def test_random_sampler_on_a_small_space_ends_when_exhausted(tmp_path: Path) -> 
     study, space = make_study(sqlite(tmp_path), write_space(tmp_path, space_yaml(SMALL_STAGES)))
     pool = FakePool(workers=2)
     outcome = run_search(study, space, 10, pool)
-    assert outcome.exhausted and outcome.complete == 4
+    assert outcome.exhausted and outcome.evaluated == 4
     assert_consistent(study, 4)
     assert len(pool.trained) == 4
 
@@ -257,8 +257,8 @@ def test_complete_trials_from_before_the_ledger_count(tmp_path: Path) -> None:
     study.tell(trial, [0.5, 1.0])
     pool = FakePool()
     outcome = run_search(study, space, 3, pool)
-    assert outcome.complete == 3 and len(pool.trained) == 2
-    assert Ledger.of(study).count(DONE) == 3
+    assert outcome.evaluated == 3 and len(pool.trained) == 2
+    assert Ledger.of(study).count(EVALUATED) == 3
 
 
 def kill_me_on_submit(times: int, signum: int = signal.SIGINT) -> FakePool:

@@ -70,7 +70,7 @@ def test_an_actor_killed_mid_trial(local_ray: None, tmp_path: Path) -> None:
     config = PoolConfig(workers=2, device="cpu")
     outcome = run_with(FaultyPool(config, fault, HeldWorker, gate.actor_args(config)), study, space, 3)
     assert killed and killed[0] is not None
-    assert outcome.complete == 3 and len(complete(study)) == 3
+    assert outcome.evaluated == 3 and len(complete(study)) == 3
     assert_consistent(study, 3)
     failed = [t for t in study.trials if t.state == State.FAIL]
     assert len(failed) == 1 and failed[0].user_attrs["fail_reason"].startswith("worker lost")
@@ -99,7 +99,7 @@ def test_a_worker_node_removed_mid_trial(two_node_cluster: Cluster, tmp_path: Pa
     config = PoolConfig(workers=2, device="cpu")
     outcome = run_with(FaultyPool(config, fault, HeldWorker, gate.actor_args(config)), study, space, 3)
     assert doomed not in two_node_cluster.worker_nodes
-    assert outcome.complete == 3 and len(complete(study)) == 3
+    assert outcome.evaluated == 3 and len(complete(study)) == 3
     assert_consistent(study, 3)
     failed = [t for t in study.trials if t.state == State.FAIL]
     assert len(failed) == 2  # both workers lived on the removed node, each held in its first trial

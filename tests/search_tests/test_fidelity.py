@@ -187,7 +187,7 @@ def test_the_driver_trains_brackets_up_the_budgets_and_ranks_the_top_one(tmp_pat
     outcome = run_search(study, space, 8, pool)
 
     trials = study.get_trials(deepcopy=False)
-    assert outcome.complete == 8 and all(t.state == State.COMPLETE for t in trials) and len(trials) == 8
+    assert outcome.evaluated == 8 and all(t.state == State.COMPLETE for t in trials) and len(trials) == 8
     budgets = [p["proxy"]["epochs"] for p in pool.payloads]
     assert budgets.count(1) == 8 and 2 <= budgets.count(3) < 8  # 2 brackets of 4; fronts promoted
     spent = 0

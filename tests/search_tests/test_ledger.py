@@ -9,7 +9,15 @@ from pathlib import Path
 import pytest
 from helpers import make_study
 
-from nas_attn.search.studydb.ledger import DONE, FAILED, RESERVED, RUNNING, DriverInfo, Ledger, driver_alive
+from nas_attn.search.studydb.ledger import (
+    EVALUATED,
+    FAILED,
+    RESERVED,
+    RUNNING,
+    DriverInfo,
+    Ledger,
+    driver_alive,
+)
 
 
 def ledger_for(url: str, space_file: Path) -> Ledger:
@@ -33,9 +41,9 @@ def test_a_digest_is_claimed_once(storage_url: str, tiny_space_file: Path) -> No
     assert not ledger.claim(b, "digest-x", 1, 101)
     held = ledger.lookup("digest-x")
     assert held is not None and held.state == RUNNING and held.trial_number == 0
-    ledger.finish("digest-x", 0)
-    assert ledger.lookup("digest-x").state == DONE  # type: ignore[union-attr]
-    assert ledger.count(DONE) == 1
+    ledger.mark_evaluated("digest-x", 0)
+    assert ledger.lookup("digest-x").state == EVALUATED  # type: ignore[union-attr]
+    assert ledger.count(EVALUATED) == 1
 
 
 def test_failure_frees_the_slot_and_keeps_the_digest(storage_url: str, tiny_space_file: Path) -> None:

@@ -129,7 +129,7 @@ def test_trials_run_on_worker_nodes_and_survive_losing_one(
     outcome = run_with(held, study, space, 6)
 
     assert removed, "the node was never removed"
-    assert outcome.complete == 6
+    assert outcome.evaluated == 6
     assert_consistent(study, 6)
     complete = study.get_trials(states=(State.COMPLETE,))
     ran_on = [t.user_attrs[WORKER_NODE] for t in complete]

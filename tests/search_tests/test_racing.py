@@ -274,7 +274,7 @@ def test_racing_runs_during_the_search_on_workers_the_placements_leave_idle(tmp_
     recorder = Recorder()
     outcome = run_search(study, space, 4, pool, recorder)
 
-    assert outcome.complete == 4  # --n-trials counts placements, not seed trainings
+    assert outcome.evaluated == 4  # --n-trials counts placements, not seed trainings
     seeds = [pool.seed_of(i) for i in range(len(pool.submitted))]
     assert seeds[:4] == [0, 0, 0, 0] and all(s > 0 for s in seeds[4:])  # placements first
     assert len(seeds) > 4

@@ -15,7 +15,7 @@ from helpers import SMALL_STAGES, assert_consistent, make_study, reload, space_y
 
 from nas_attn.search import run_search
 from nas_attn.search.driver.loop import SearchOutcome
-from nas_attn.search.studydb.ledger import DONE, Evaluation, Ledger
+from nas_attn.search.studydb.ledger import EVALUATED, Evaluation, Ledger
 from nas_attn.testing.fakes import FakePool
 
 
@@ -69,9 +69,9 @@ def test_two_drivers_same_seed_share_the_work(postgres_url: str, tmp_path: Path)
     assert_consistent(study, 8)
     trained = pools[0].trained + pools[1].trained
     assert len(trained) == len(set(trained)) == 8, "a placement was trained twice or an extra one"
-    assert all(o.complete == 8 for o in outcomes)
+    assert all(o.evaluated == 8 for o in outcomes)
     assert pools[0].trained and pools[1].trained, "one driver did all the work"
-    assert Ledger.of(study).count(DONE) == 8 and Ledger.of(study).drivers() == {}
+    assert Ledger.of(study).count(EVALUATED) == 8 and Ledger.of(study).drivers() == {}
 
 
 def test_two_drivers_exhaust_a_small_space_without_retraining(postgres_url: str, tmp_path: Path) -> None:

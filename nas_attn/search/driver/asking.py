@@ -20,7 +20,7 @@ from nas_attn.search.driver.state import Setup, State
 from nas_attn.search.driver.telling import Teller
 from nas_attn.search.execution.requests import train_request
 from nas_attn.search.sampling.space import sample_arch
-from nas_attn.search.studydb.ledger import DONE, FAILED, RUNNING, SCREENED
+from nas_attn.search.studydb.ledger import EVALUATED, FAILED, RUNNING, SCREENED
 from nas_attn.search.studydb.trial_store import TakenTrial
 
 MAX_DUPLICATES_PER_ROUND = 20  # then wait for a result (or a few seconds) before asking again
@@ -56,10 +56,10 @@ class Asker:
             and not state.stop.level
             and not state.too_many_failures()  # else reserve/unreserve would spin here forever
         ):
-            if counts[DONE] >= setup.target:
+            if counts[EVALUATED] >= setup.target:
                 self.close_bracket()
                 return
-            settled = counts[DONE] + counts[FAILED] + counts[SCREENED]
+            settled = counts[EVALUATED] + counts[FAILED] + counts[SCREENED]
             if settled >= setup.size:
                 state.exhausted = True
                 self.close_bracket()
@@ -169,7 +169,7 @@ class Asker:
         known = self.setup.ledger.lookup(digest)
         if known is None:
             return False
-        if known.state in (DONE, FAILED, SCREENED):
+        if known.state in (EVALUATED, FAILED, SCREENED):
             self.teller.answer(trial, known)
         else:
             self.state.waiting[trial.number] = Waiting(trial, digest, known.trial_number or -1)

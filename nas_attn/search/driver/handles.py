@@ -43,7 +43,7 @@ class SearchInterrupted(NasAttnError):
 class SearchObserver(Protocol):
     """Progress hooks (the CLI renders them; tests may record them)."""
 
-    def started(self, target: int, complete: int) -> None: ...
+    def started(self, target: int, evaluated: int) -> None: ...
 
     def trial_started(self, number: int, arch: ArchConfig) -> None: ...
 
@@ -55,7 +55,7 @@ class SearchObserver(Protocol):
 
 
 class NullObserver:
-    def started(self, target: int, complete: int) -> None:
+    def started(self, target: int, evaluated: int) -> None:
         pass
 
     def trial_started(self, number: int, arch: ArchConfig) -> None:
@@ -74,7 +74,7 @@ class NullObserver:
 @dataclass
 class SearchOutcome:
     study_name: str
-    complete: int  # evaluated placements in the study (COMPLETE trials that are not duplicates)
+    evaluated: int  # placements evaluated in the study (trained; duplicates and screened ones not counted)
     failed_this_run: int
     duplicates_this_run: int = 0
     exhausted: bool = False  # every placement of the space is evaluated (or failed)

@@ -45,7 +45,7 @@ from nas_attn.search.driver.telling import Teller
 from nas_attn.search.execution.dispatch import Outcome, TrialPool
 from nas_attn.search.results import TrialRow, pareto_rows
 from nas_attn.search.sampling.space import SearchSpace
-from nas_attn.search.studydb.ledger import DONE
+from nas_attn.search.studydb.ledger import EVALUATED
 
 __all__ = [
     "NullObserver",
@@ -93,7 +93,7 @@ class _Driver:
                     if self.may_ask():
                         self.asker.fill()
                     self.racing.offer()  # workers the asking left idle train extra seeds
-                    if self.finished():
+                    if self.search_over():
                         break
                     arrived = self.racing.take(setup.pool.poll(0.0 if self.backlog else POLL_SECONDS))
                     self.backlog += arrived
@@ -138,7 +138,7 @@ class _Driver:
         return pareto_rows(self.setup.mirror.complete_view(self.setup.study))
 
     def evaluated(self) -> int:
-        return self.setup.ledger.count(DONE)
+        return self.setup.ledger.count(EVALUATED)
 
     def may_ask(self) -> bool:
         """Whether new trials may start before the results in the backlog are told: yes, unless
@@ -148,7 +148,7 @@ class _Driver:
             return not self.backlog
         return all(outcome.kind == "ok" for _, outcome in self.backlog)
 
-    def finished(self) -> bool:
+    def search_over(self) -> bool:
         state, fidelity = self.state, self.setup.fidelity
         if state.training or state.waiting or (fidelity is not None and fidelity.pending):
             return False

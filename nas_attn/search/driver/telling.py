@@ -21,7 +21,7 @@ from nas_attn.search.driver.handles import Asked, Training
 from nas_attn.search.driver.state import Setup, State
 from nas_attn.search.execution.dispatch import Outcome
 from nas_attn.search.studydb.door import TrialReport
-from nas_attn.search.studydb.ledger import DONE, FAILED, SCREENED, Evaluation
+from nas_attn.search.studydb.ledger import EVALUATED, FAILED, SCREENED, Evaluation
 from nas_attn.search.studydb.recovery import can_retry, retry_note
 from nas_attn.worker.evaluate import TrialResult
 
@@ -161,7 +161,7 @@ class Teller:
         """Answer parked duplicates whose placement finished (or was given up) elsewhere."""
         for number, parked in list(self.state.waiting.items()):
             known = self.setup.ledger.lookup(parked.digest)
-            if known is not None and known.state not in (DONE, FAILED, SCREENED):
+            if known is not None and known.state not in (EVALUATED, FAILED, SCREENED):
                 continue
             del self.state.waiting[number]
             if known is None:

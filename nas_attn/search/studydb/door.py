@@ -53,10 +53,10 @@ from optuna.trial import TrialState
 
 from nas_attn.backbones import ArchConfig
 from nas_attn.search.driver.liveness import DriverInfo
-from nas_attn.search.results import own_trials
+from nas_attn.search.results import measured_trials
 from nas_attn.search.studydb import trial_attrs as attrs
 from nas_attn.search.studydb.latency_reference import LatencyReferences
-from nas_attn.search.studydb.ledger import DONE, SCREENED, Evaluation, Ledger
+from nas_attn.search.studydb.ledger import EVALUATED, SCREENED, Evaluation, Ledger
 from nas_attn.search.studydb.mirror import SamplerMirror
 from nas_attn.search.studydb.recovery import Recovered, recover_stale, requeue
 from nas_attn.search.studydb.trial_store import OwnTrial, TakenTrial, TrialDraft, TrialStore
@@ -287,7 +287,7 @@ class StudyDatabase:
 
     def adopt_untracked(self) -> None:
         """Enter COMPLETE trials the ledger does not know (studies from before the ledger)."""
-        evaluated = [t for t in own_trials(self.study) if attrs.DIGEST in t.user_attrs]
-        if len(evaluated) > self.ledger.count(DONE, SCREENED):  # screened ones are COMPLETE too
+        evaluated = [t for t in measured_trials(self.study) if attrs.DIGEST in t.user_attrs]
+        if len(evaluated) > self.ledger.count(EVALUATED, SCREENED):  # screened ones are COMPLETE too
             for t in evaluated:
-                self.ledger.record_done(t.user_attrs[attrs.DIGEST], t.number, t._trial_id)
+                self.ledger.record_evaluated(t.user_attrs[attrs.DIGEST], t.number, t._trial_id)

@@ -35,7 +35,7 @@ from nas_attn.exceptions import NasAttnError
 from nas_attn.search.driver.liveness import HEARTBEAT_S, STALE_AFTER_S, DriverInfo, DriverRow, driver_alive
 
 __all__ = [  # the liveness names are importable from here too, as before they moved
-    "DONE",
+    "EVALUATED",
     "FAILED",
     "HEARTBEAT_S",
     "RESERVED",
@@ -56,7 +56,7 @@ __all__ = [  # the liveness names are importable from here too, as before they m
 
 
 from nas_attn.search.studydb.ledger_schema import (
-    DONE,
+    EVALUATED,
     FAILED,
     RESERVED,
     RUNNING,
@@ -320,15 +320,15 @@ class Ledger:
             note=m["note"],
         )
 
-    def finish(self, digest: str, trial_number: int) -> None:
+    def mark_evaluated(self, digest: str, trial_number: int) -> None:
         """The claiming trial is COMPLETE: the placement is evaluated."""
-        self._update(digest, trial_number, state=DONE)
+        self._update(digest, trial_number, state=EVALUATED)
 
     def settle_statement(self, digest: str, trial_number: int, trained: bool) -> sa.Update:
         """As a statement, to run in the transaction that completes the trial (so the two never
-        disagree): :meth:`finish` when ``trained``, else screened out by a constraint (answered,
+        disagree): :meth:`mark_evaluated` when ``trained``, else screened out by a constraint (answered,
         never trained: digest kept, slot freed)."""
-        values: dict[str, object] = {"state": DONE} if trained else {"state": SCREENED, "slot": None}
+        values: dict[str, object] = {"state": EVALUATED} if trained else {"state": SCREENED, "slot": None}
         return self._update_statement(digest, trial_number).values(**values)
 
     def fail(self, digest: str, trial_number: int, note: str) -> None:
@@ -396,7 +396,7 @@ class Ledger:
             ).all()
         return Counter({state: int(n) for state, n in rows})
 
-    def record_done(self, digest: str, trial_number: int, trial_id: int) -> bool:
+    def record_evaluated(self, digest: str, trial_number: int, trial_id: int) -> bool:
         """Add a COMPLETE trial the ledger does not know yet (a study from before the ledger)."""
         for _ in range(100):
             with self.single.connect() as conn:
@@ -405,7 +405,7 @@ class Ledger:
             if self.lookup(digest) is not None:
                 return False
             if self._insert(
-                slot=slot + 1, digest=digest, trial_number=trial_number, trial_id=trial_id, state=DONE
+                slot=slot + 1, digest=digest, trial_number=trial_number, trial_id=trial_id, state=EVALUATED
             ):
                 return True
         return False

@@ -13,7 +13,7 @@ class SlotState(str, enum.Enum):
 
     RESERVED = "reserved"  # slot held, no trial yet
     RUNNING = "running"  # digest claimed, training
-    DONE = "done"  # the trial is COMPLETE
+    EVALUATED = "done"  # trained to a result, its trial COMPLETE (stored as "done", as older studies have)
     SCREENED = "screened"  # measured, broke a constraint, never trained: digest kept, slot freed
     FAILED = "failed"  # cannot be evaluated: slot freed, digest kept so it is not retried
 
@@ -34,7 +34,7 @@ class _StateColumn(sa.TypeDecorator[SlotState]):
         return None if value is None else SlotState(value)
 
 
-RESERVED, RUNNING, DONE = SlotState.RESERVED, SlotState.RUNNING, SlotState.DONE  # short names
+RESERVED, RUNNING, EVALUATED = SlotState.RESERVED, SlotState.RUNNING, SlotState.EVALUATED  # short names
 SCREENED, FAILED = SlotState.SCREENED, SlotState.FAILED
 
 metadata = sa.MetaData()

@@ -136,7 +136,7 @@ def recover_stale(
             continue
         state = ledger.storage.get_trial(ev.trial_id).state
         if state == TrialState.COMPLETE and ev.digest is not None and ev.trial_number is not None:
-            ledger.finish(ev.digest, ev.trial_number)  # died between tell and the ledger update
+            ledger.mark_evaluated(ev.digest, ev.trial_number)  # died between tell and the ledger update
         elif state.is_finished():
             ledger.delete_row(ev.row_id)
     ledger.forget_drivers([d for d in drivers if d not in alive])

@@ -73,7 +73,7 @@ class PreparedSearch:
     study_name: str
     sampler: str
     target: int
-    complete: int  # evaluated placements already in the study
+    evaluated: int  # placements already evaluated in the study
     size: int  # distinct placements in the space
 
     @property
@@ -82,7 +82,7 @@ class PreparedSearch:
 
     @property
     def remaining(self) -> int:
-        return max(0, min(self.target, self.size) - self.complete)
+        return max(0, min(self.target, self.size) - self.evaluated)
 
 
 def _check_counts(request: SearchRequest) -> None:
@@ -108,11 +108,11 @@ def prepare(request: SearchRequest) -> PreparedSearch:
         resolve_device(request.device)  # CUDA asked for but absent: fail before anything starts
     storage = open_storage(request.storage_url)
     name = request.study_name or space.name
-    complete = 0
+    evaluated = 0
     if check_study(storage, name, space):
-        complete = len(evaluated_trials(optuna.load_study(study_name=name, storage=storage)))
+        evaluated = len(evaluated_trials(optuna.load_study(study_name=name, storage=storage)))
     target = request.n_trials if request.n_trials is not None else space.search.n_trials
-    return PreparedSearch(request, space, storage, name, sampler, target, complete, space_size(space))
+    return PreparedSearch(request, space, storage, name, sampler, target, evaluated, space_size(space))
 
 
 def plan_workers(prepared: PreparedSearch) -> PoolConfig:
@@ -194,7 +194,7 @@ def seed_policy_for(space: SearchSpace, first: int) -> SeedPolicy | None:
 def seeds_pending(prepared: PreparedSearch) -> bool:
     """Whether the study's racing (or ``final_seeds``) still wants seeds: a search stopped during
     them resumes them even when its placements are all evaluated."""
-    if prepared.complete == 0:
+    if prepared.evaluated == 0:
         return False
     study = load_existing_study(prepared.storage, prepared.study_name)
     policy = seed_policy_for(prepared.space, first_seed(study.user_attrs))
