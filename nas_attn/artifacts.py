@@ -18,10 +18,10 @@ from pathlib import Path
 
 import optuna
 from optuna.artifacts import ArtifactMeta, FileSystemArtifactStore
-from optuna.artifacts._upload import ARTIFACTS_ATTR_PREFIX  # the key upload_artifact writes; tested
 from sqlalchemy.engine import make_url
 
 from nas_attn.backbones import ArchConfig
+from nas_attn.search.studydb.optuna_private import ARTIFACTS_ATTR_PREFIX, trial_id_of
 
 ARTIFACT_DIR = "nas_attn_artifacts"
 
@@ -83,5 +83,5 @@ def upload_trial_artifacts(
     """Upload the arch YAML and learning curve of a still-running ``trial``; return artifact ids."""
     links = store_trial_artifacts(store, arch, train_loss, val_accuracy)
     for key, value in links.items():
-        trial.storage.set_trial_system_attr(trial._trial_id, key, value)
+        trial.storage.set_trial_system_attr(trial_id_of(trial), key, value)
     return [key.removeprefix(ARTIFACTS_ATTR_PREFIX) for key in links]

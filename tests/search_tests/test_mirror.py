@@ -8,8 +8,8 @@ import optuna
 from helpers import make_study, space_yaml, write_space
 from optuna.trial import TrialState
 
-from nas_attn.search.studydb.ledger import rdb_storage_of
 from nas_attn.search.studydb.mirror import SamplerMirror
+from nas_attn.search.studydb.optuna_private import rdb_storage_of
 from nas_attn.search.studydb.trial_store import TrialDraft, TrialStore
 
 

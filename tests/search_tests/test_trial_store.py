@@ -14,8 +14,8 @@ from optuna.exceptions import UpdateFinishedTrialError
 from optuna.trial import TrialState
 
 from nas_attn import NasAttnError
-from nas_attn.search.studydb.ledger import rdb_storage_of
-from nas_attn.search.studydb.trial_store import KNOWN_SCHEMA, TrialDraft, TrialStore, check_schema
+from nas_attn.search.studydb.optuna_private import KNOWN_SCHEMA, check_schema, rdb_storage_of
+from nas_attn.search.studydb.trial_store import TrialDraft, TrialStore
 
 CHOICE = CategoricalDistribution(("none", "se", "eca"))
 

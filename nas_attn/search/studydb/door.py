@@ -58,6 +58,7 @@ from nas_attn.search.studydb import trial_attrs as attrs
 from nas_attn.search.studydb.latency_reference import LatencyReferences
 from nas_attn.search.studydb.ledger import EVALUATED, SCREENED, Evaluation, Ledger
 from nas_attn.search.studydb.mirror import SamplerMirror
+from nas_attn.search.studydb.optuna_private import trial_id_of
 from nas_attn.search.studydb.recovery import Recovered, recover_stale, requeue
 from nas_attn.search.studydb.trial_store import OwnTrial, TakenTrial, TrialDraft, TrialStore
 from nas_attn.worker.evaluate import TrialResult
@@ -290,4 +291,4 @@ class StudyDatabase:
         evaluated = [t for t in measured_trials(self.study) if attrs.DIGEST in t.user_attrs]
         if len(evaluated) > self.ledger.count(EVALUATED, SCREENED):  # screened ones are COMPLETE too
             for t in evaluated:
-                self.ledger.record_evaluated(t.user_attrs[attrs.DIGEST], t.number, t._trial_id)
+                self.ledger.record_evaluated(t.user_attrs[attrs.DIGEST], t.number, trial_id_of(t))

@@ -33,6 +33,7 @@ from sqlalchemy.engine import Engine
 
 from nas_attn.exceptions import NasAttnError
 from nas_attn.search.driver.liveness import HEARTBEAT_S, STALE_AFTER_S, DriverInfo, DriverRow, driver_alive
+from nas_attn.search.studydb.optuna_private import rdb_storage_of
 
 __all__ = [  # the liveness names are importable from here too, as before they moved
     "EVALUATED",
@@ -51,7 +52,6 @@ __all__ = [  # the liveness names are importable from here too, as before they m
     "drivers_table",
     "evaluations_table",
     "metadata",
-    "rdb_storage_of",
 ]
 
 
@@ -78,17 +78,6 @@ class Evaluation:
     state: SlotState
     driver_id: str | None
     note: str | None
-
-
-def rdb_storage_of(study: optuna.Study) -> optuna.storages.RDBStorage:
-    """The RDBStorage under ``study`` (Optuna wraps it in a private cache layer)."""
-    storage = getattr(study, "_storage", None)
-    storage = getattr(storage, "_backend", storage)
-    if not isinstance(storage, optuna.storages.RDBStorage):
-        raise NasAttnError(
-            "nas-attn needs an SQL storage for its study ledger; use sqlite:///FILE or postgresql+psycopg://…"
-        )
-    return storage
 
 
 def _create_tables(engine: Engine) -> None:

@@ -27,6 +27,7 @@ import optuna
 from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
+from nas_attn.search.studydb.optuna_private import trial_id_of
 from nas_attn.search.studydb.trial_store import TrialStore
 
 
@@ -85,7 +86,7 @@ class SamplerMirror:
 
     def system_attrs(self, trial: optuna.Trial) -> dict[str, Any]:
         """What the sampler stored on the mirror trial (e.g. its NSGA-II generation, constraints)."""
-        return dict(trial.storage.get_trial_system_attrs(trial._trial_id))
+        return dict(trial.storage.get_trial_system_attrs(trial_id_of(trial)))
 
     def tell(
         self,
@@ -96,10 +97,10 @@ class SamplerMirror:
     ) -> None:
         """Finish the mirror trial as its SQL trial was finished, with the SQL trial's user
         attributes (the sampler's after_trial runs)."""
-        if trial.storage.get_trial(trial._trial_id).state.is_finished():
+        if trial.storage.get_trial(trial_id_of(trial)).state.is_finished():
             return
         for key, value in (user_attrs or {}).items():
-            trial.storage.set_trial_user_attr(trial._trial_id, key, value)
+            trial.storage.set_trial_user_attr(trial_id_of(trial), key, value)
         self.memory.tell(trial, values if state == TrialState.COMPLETE else None, state=state)
 
     def complete_view(self, study: optuna.Study) -> CompleteTrials:

@@ -21,6 +21,7 @@ from optuna.trial import FrozenTrial, TrialState
 from nas_attn.search.driver.liveness import DriverInfo, DriverRow, driver_alive
 from nas_attn.search.studydb import trial_attrs as attrs
 from nas_attn.search.studydb.ledger import RESERVED, RUNNING, Ledger
+from nas_attn.search.studydb.optuna_private import trial_id_of
 
 RETRY_BUDGET = 2  # re-enqueues per placement after lost workers or dead drivers
 
@@ -89,8 +90,8 @@ def _fail_and_requeue(
     note = "a duplicate waiting on another trial; not re-enqueued" if duplicate else ""
     full = f"{reason}; {note or retry_note(trial.user_attrs, will_retry)}"
     try:
-        ledger.storage.set_trial_user_attr(trial._trial_id, attrs.FAIL_REASON, full)
-        ledger.storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
+        ledger.storage.set_trial_user_attr(trial_id_of(trial), attrs.FAIL_REASON, full)
+        ledger.storage.set_trial_state_values(trial_id_of(trial), TrialState.FAIL)
     except (UpdateFinishedTrialError, StorageInternalError):
         return None  # finished meanwhile, or another live driver recovered it first
     digest = trial.user_attrs.get(attrs.DIGEST)

@@ -32,21 +32,24 @@ from typing import Any
 import optuna
 import sqlalchemy as sa
 from optuna.distributions import BaseDistribution, distribution_to_json
-from optuna.storages._rdb import models
 from optuna.trial import FrozenTrial, TrialState
 
 from nas_attn.exceptions import NasAttnError
+from nas_attn.search.studydb.optuna_private import (
+    FINITE,
+    FIXED_PARAMS,
+    PARAMS,
+    STUDIES,
+    SYSTEM_ATTRS,
+    TRIALS,
+    USER_ATTRS,
+    VALUES,
+    check_schema,
+    trial_id_of,
+)
 
-KNOWN_SCHEMA = "v3.2.0.a"  # Optuna's RDB schema (alembic revision) these writes were written for
-FIXED_PARAMS = "fixed_params"  # Optuna's system attribute on an enqueued trial
-
-_trials = models.TrialModel.__table__
-_params = models.TrialParamModel.__table__
-_values = models.TrialValueModel.__table__
-_user_attrs = models.TrialUserAttributeModel.__table__
-_system_attrs = models.TrialSystemAttributeModel.__table__
-_studies = models.StudyModel.__table__
-_FINITE = models.TrialValueModel.TrialValueType.FINITE
+_trials, _params, _values = TRIALS, PARAMS, VALUES
+_user_attrs, _system_attrs, _studies, _FINITE = USER_ATTRS, SYSTEM_ATTRS, STUDIES, FINITE
 
 
 def _utc_now() -> datetime:
@@ -97,16 +100,6 @@ class TakenTrial:
     system_attrs: dict[str, Any]
 
 
-def check_schema(storage: optuna.storages.RDBStorage) -> None:
-    """Refuse a storage whose Optuna schema is not the one these writes were made for."""
-    head = storage.get_head_version()
-    if head != KNOWN_SCHEMA:
-        raise NasAttnError(
-            f"this Optuna declares storage schema {head}, but nas-attn writes trials for schema "
-            f"{KNOWN_SCHEMA}; install the Optuna version pinned in constraints.txt"
-        )
-
-
 def _as_stored(values: Mapping[str, Any]) -> dict[str, Any]:
     """``values`` as a reload from the storage returns them (through JSON)."""
     return dict(json.loads(json.dumps(dict(values))))
@@ -150,7 +143,7 @@ class TrialStore:
         if len(trial_ids) > 32:  # a resumed study: one bulk read beats a query per trial
             wanted = set(trial_ids)
             everything = self.storage.get_all_trials(self.study_id, deepcopy=False)
-            return [t for t in everything if t._trial_id in wanted]
+            return [t for t in everything if trial_id_of(t) in wanted]
         return [self.storage.get_trial(trial_id) for trial_id in trial_ids]
 
     # -- writes -------------------------------------------------------------------------------
