@@ -232,7 +232,7 @@ def run_once(
     pool = TimedPool(config, actor=SimulatedWorker, actor_args=(trial_s, result_template()))
     pool.clock, pool.submitted, pool.returned, pool.gaps, pool.freed_at = clock, [], [], [], {}
     try:
-        pool.check_ready(space.proxy.model_dump(mode="json"))  # actors started and warm
+        pool.check_ready(space.proxy)  # actors started and warm
         instrument_study(clock, study)
         clock.clear()
         hook = artifact_uploader(url)

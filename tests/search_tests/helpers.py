@@ -199,7 +199,7 @@ def run_with(
     """Warm the pool up, call ``before_trials``, run the real driver to ``n_trials``, shut the
     pool down."""
     try:
-        pool.check_ready(space.proxy.model_dump(mode="json"))
+        pool.check_ready(space.proxy)
         if before_trials is not None:
             before_trials()
         return run_search(study, space, n_trials, pool)

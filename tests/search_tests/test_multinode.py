@@ -106,7 +106,7 @@ def test_trials_run_on_worker_nodes_and_survive_losing_one(
     own_files = WorkerPool(dataclasses.replace(config, ship_data=False))
     try:
         with pytest.raises(NasAttnError, match="workers cannot load the proxy data.*does not exist"):
-            own_files.check_ready(space.proxy.model_dump(mode="json"))
+            own_files.check_ready(space.proxy)
     finally:
         own_files.shutdown()
     head = cluster.head_node.node_id

@@ -173,17 +173,16 @@ class WorkerPool:
     def busy(self) -> int:
         return len(self._busy)
 
-    def check_ready(self, proxy: dict[str, Any]) -> None:
+    def check_ready(self, proxy: ProxyConfig) -> None:
         """Start every worker and give it its data; a NasAttnError if any cannot (before any trial).
 
         With ``ship_data`` the data is loaded here once (a missing dataset fails here) and put in
         the object store; the reference is kept for the pool's lifetime (replacement actors get it).
         """
-        data = None
-        if self.config.ship_data:
-            data = ray.put(load_proxy_data(ProxyConfig.model_validate(proxy)))
-        self._warm_up = (proxy, data)
-        refs = [actor.warm_up.remote(proxy, data) for actor in self._idle]
+        data = ray.put(load_proxy_data(proxy)) if self.config.ship_data else None
+        wire = proxy.model_dump(mode="json")  # workers get plain JSON, as with every request
+        self._warm_up = (wire, data)
+        refs = [actor.warm_up.remote(wire, data) for actor in self._idle]
         try:
             reasons = ray.get(refs, timeout=READY_TIMEOUT_S)
         except RayActorError as exc:
@@ -258,7 +257,7 @@ class WorkerPool:
 @contextlib.contextmanager
 def ready_pool(
     config: PoolConfig,
-    proxy: dict[str, Any],
+    proxy: ProxyConfig,
     actor: type = PoolWorker,
     actor_args: tuple[Any, ...] | None = None,
 ) -> Iterator[WorkerPool]:

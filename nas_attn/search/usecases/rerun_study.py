@@ -65,7 +65,7 @@ def worker_pool(request: RerunRequest, space: SearchSpace) -> Iterator[TrialPool
         resolve_device(request.device)  # CUDA asked for but absent: before Ray starts
     owner = owner_key(request.storage_url, request.study_name)
     plan = plan_for(request.ray_address, request.workers, request.device, request.gpus_per_trial, owner)
-    with ready_pool(plan, space.proxy.model_dump(mode="json")) as pool:
+    with ready_pool(plan, space.proxy) as pool:
         yield pool
 
 

@@ -156,8 +156,7 @@ def execute(
     :class:`~nas_attn.search.execution.pool.WorkerPool`); the default trains with ``plan``'s
     device and threads."""
     try:
-        proxy = prepared.space.proxy.model_dump(mode="json")
-        with ready_pool(plan, proxy, actor, actor_args) as pool:
+        with ready_pool(plan, prepared.space.proxy, actor, actor_args) as pool:
             return _search_with(prepared, pool, observer)
     except (sqlalchemy.exc.SQLAlchemyError, StorageInternalError) as exc:
         reason = error_reason(exc, prepared.request.storage_url)
