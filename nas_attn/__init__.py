@@ -11,10 +11,10 @@ Importing the package registers the timm model ``nas_attn`` (see :mod:`nas_attn.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from nas_attn import export as _export  # noqa: F401  (registers the timm entrypoint "nas_attn")
+from nas_attn._lazy import lazy_exports
 from nas_attn._version import __version__
 from nas_attn.exceptions import NasAttnError
 
@@ -23,16 +23,13 @@ if TYPE_CHECKING:
     from nas_attn.search.sampling.space import SearchSpace, load_space
 
 _LAZY = {
-    "ArchConfig": "nas_attn.backbones",
-    "build_model": "nas_attn.backbones",
-    "SearchSpace": "nas_attn.search.sampling.space",
-    "load_space": "nas_attn.search.sampling.space",
+    "ArchConfig": "backbones",
+    "build_model": "backbones",
+    "SearchSpace": "search.sampling.space",
+    "load_space": "search.sampling.space",
 }
 
 __all__ = ["ArchConfig", "NasAttnError", "SearchSpace", "__version__", "build_model", "load_space"]
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'nas_attn' has no attribute '{name}'")
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY, __all__)

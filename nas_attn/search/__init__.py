@@ -10,8 +10,9 @@ The names below are imported lazily (PEP 562), so ``import nas_attn.search.resul
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from nas_attn._lazy import lazy_exports
 
 _HOMES: dict[str, str] = {
     "SearchInterrupted": "driver.loop",
@@ -68,17 +69,7 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module 'nas_attn.search' has no attribute '{name}'")
-    value = getattr(importlib.import_module(f"nas_attn.search.{home}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, _HOMES, __all__)
 
 
 if TYPE_CHECKING:

@@ -9,8 +9,9 @@ successive halving with Pareto promotion; ``interrupts`` handles Ctrl-C and SIGT
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from nas_attn._lazy import lazy_exports
 
 # Lazy (PEP 562), like ``nas_attn.search``: the study database and the results import
 # ``liveness`` and ``fidelity`` from this package, and the loop imports them back, so importing
@@ -34,17 +35,7 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module 'nas_attn.search.driver' has no attribute '{name}'")
-    value = getattr(importlib.import_module(f"nas_attn.search.driver.{home}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, _HOMES, __all__)
 
 
 if TYPE_CHECKING:
