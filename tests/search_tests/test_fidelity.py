@@ -21,8 +21,18 @@ from nas_attn.search.execution.dispatch import Outcome
 from nas_attn.search.results import ranked_rows
 from nas_attn.search.sampling.space import load_space
 from nas_attn.testing.fakes import FakePool, fake_result, ok_outcome
+from nas_attn.worker.evaluate import TrialResult
 
 OBJECTIVES = ["accuracy", "latency_ms"]
+# the fields a result must have; only the objectives and "trained" matter to the schedule
+BLANK = {
+    "latency_iqr_ms": 0.0,
+    "params": 0,
+    "train_seconds": 0.0,
+    "images_per_second": 0.0,
+    "epochs": 1,
+    "device": "cpu",
+}
 DIRECTIONS = ["maximize", "minimize"]
 
 
@@ -32,8 +42,8 @@ def schedule(
     return FidelitySchedule(list(epochs), bracket, promote, OBJECTIVES, DIRECTIONS)
 
 
-def result(accuracy: float, latency: float, trained: bool = True) -> dict[str, Any]:
-    return {"accuracy": accuracy, "latency_ms": latency, "trained": trained, "violations": []}
+def result(accuracy: float, latency: float, trained: bool = True) -> TrialResult:
+    return TrialResult.from_dict({**BLANK, "accuracy": accuracy, "latency_ms": latency, "trained": trained})
 
 
 def fill(s: FidelitySchedule, points: list[tuple[float, float]]) -> list[Member]:

@@ -190,7 +190,7 @@ class Asker:
             member = fidelity.next_promotion()
             if member is None:
                 return
-            entry: Training = member.ref
+            entry = member.ref
             self.submit(entry)
             self.setup.observer.notice(
                 f"trial {entry.trial.number} promoted to {fidelity.budget(member)} epochs"

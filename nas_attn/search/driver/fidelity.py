@@ -17,9 +17,12 @@ from __future__ import annotations
 import math
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from nas_attn.pareto import crowding_distance, non_dominated_ranks
+
+if TYPE_CHECKING:  # the worker package imports torch; this bookkeeping needs only the type
+    from nas_attn.worker.evaluate import TrialResult
 
 # User attributes of a trial trained under multi-fidelity.
 FIDELITY_EPOCHS = "fidelity_epochs"  # the budget its values come from (the highest it reached)
@@ -28,15 +31,17 @@ FIDELITY_SPENT = "fidelity_epochs_spent"  # epochs trained over all its budgets
 FIDELITY_NOTE = "fidelity_note"  # why a promoted run did not count (it failed at the larger budget)
 MAX_PROMOTION_RETRIES = 1  # a promoted run whose worker was lost is tried once more
 
+Ref = TypeVar("Ref")  # the driver's handle on a member (its trial)
+
 
 @dataclass(eq=False)
-class Member:
-    """One placement in a bracket. ``ref`` is the driver's handle (its trial); ``results`` holds
-    one TrialResult dict per budget trained so far."""
+class Member(Generic[Ref]):
+    """One placement in a bracket. ``ref`` is the driver's handle on it (its trial); ``results``
+    holds its (calibrated) result at each budget trained so far."""
 
     key: int
-    ref: Any
-    results: list[dict[str, Any]] = field(default_factory=list)
+    ref: Ref
+    results: list[TrialResult] = field(default_factory=list)
     rung: int = 0  # the budget index it trains at (or last trained at)
     running: bool = False
     retries: int = 0
@@ -44,13 +49,13 @@ class Member:
 
     @property
     def trained(self) -> bool:
-        return bool(self.results) and self.results[-1].get("trained", True) is not False
+        return bool(self.results) and self.results[-1].trained
 
 
 @dataclass(eq=False)
-class Bracket:
+class Bracket(Generic[Ref]):
     size: int
-    members: list[Member] = field(default_factory=list)
+    members: list[Member[Ref]] = field(default_factory=list)
     rung: int = 0
     closed: bool = False  # no placement joins any more
 
@@ -58,11 +63,11 @@ class Bracket:
     def open(self) -> bool:
         return not self.closed and self.rung == 0 and len(self.members) < self.size
 
-    def at_rung(self) -> list[Member]:
+    def at_rung(self) -> list[Member[Ref]]:
         return [m for m in self.members if m.rung == self.rung]
 
 
-class FidelitySchedule:
+class FidelitySchedule(Generic[Ref]):
     """Brackets of placements moving up the epoch budgets; reports members that are final."""
 
     def __init__(
@@ -75,16 +80,16 @@ class FidelitySchedule:
     ) -> None:
         self.epochs, self.bracket_size, self.promote = epochs, bracket, promote
         self.objectives, self.directions = objectives, directions
-        self.brackets: list[Bracket] = []
-        self.queue: deque[Member] = deque()  # promoted, waiting for a worker
-        self.finals: list[Member] = []  # final members the driver has not told yet
+        self.brackets: list[Bracket[Ref]] = []
+        self.queue: deque[Member[Ref]] = deque()  # promoted, waiting for a worker
+        self.finals: list[Member[Ref]] = []  # final members the driver has not told yet
         self.stopping = False
 
     # -- joining ------------------------------------------------------------------------------
-    def admit(self, key: int, ref: Any) -> Member:
+    def admit(self, key: int, ref: Ref) -> Member[Ref]:
         """Add a new placement to the open bracket (a new one if none is open); it trains now."""
         if not self.brackets or not self.brackets[-1].open:
-            self.brackets.append(Bracket(self.bracket_size))
+            self.brackets.append(Bracket[Ref](self.bracket_size))
         member = Member(key, ref, running=True)
         self.brackets[-1].members.append(member)
         if len(self.brackets[-1].members) == self.bracket_size:
@@ -97,10 +102,10 @@ class FidelitySchedule:
             self.brackets[-1].closed = True
             self._advance(self.brackets[-1])
 
-    def budget(self, member: Member) -> int:
+    def budget(self, member: Member[Ref]) -> int:
         return self.epochs[member.rung]
 
-    def next_promotion(self) -> Member | None:
+    def next_promotion(self) -> Member[Ref] | None:
         """A promoted member to train now, if any."""
         if self.stopping or not self.queue:
             return None
@@ -109,13 +114,13 @@ class FidelitySchedule:
         return member
 
     # -- results ------------------------------------------------------------------------------
-    def record(self, member: Member, result: dict[str, Any]) -> None:
+    def record(self, member: Member[Ref], result: TrialResult) -> None:
         """``member`` finished its current budget with ``result`` (trained or screened out)."""
         member.running = False
         bracket = self._bracket_of(member)
-        if result.get("trained", True) is False and member.results:
+        if not result.trained and member.results:
             member.note = (
-                f"not retrained at {self.epochs[member.rung]} epochs: {'; '.join(result['violations'])}"
+                f"not retrained at {self.epochs[member.rung]} epochs: {'; '.join(result.violations)}"
             )
             member.rung -= 1
             self._finalize(member)
@@ -125,7 +130,7 @@ class FidelitySchedule:
                 self._finalize(member)  # screened out before training: never promoted
         self._advance(bracket)
 
-    def failed(self, member: Member, reason: str) -> bool:
+    def failed(self, member: Member[Ref], reason: str) -> bool:
         """``member``'s run failed. False at the first budget (the driver fails the trial and it
         leaves the bracket); True when it is final with its previous budget's result."""
         member.running = False
@@ -140,7 +145,7 @@ class FidelitySchedule:
         self._advance(bracket)
         return True
 
-    def lost(self, member: Member, reason: str) -> bool:
+    def lost(self, member: Member[Ref], reason: str) -> bool:
         """``member``'s worker was lost. False at the first budget (the driver's retry path);
         True when handled here (queued again once, else final with its previous result)."""
         if not member.results:
@@ -152,7 +157,7 @@ class FidelitySchedule:
             return True
         return self.failed(member, reason)
 
-    def take_finals(self) -> list[Member]:
+    def take_finals(self) -> list[Member[Ref]]:
         """Members that became final since the last call (the driver tells them)."""
         finals, self.finals = self.finals, []
         return finals
@@ -174,21 +179,21 @@ class FidelitySchedule:
         return sum(len(b.members) for b in self.brackets)
 
     # -- internals ----------------------------------------------------------------------------
-    def _bracket_of(self, member: Member) -> Bracket:
+    def _bracket_of(self, member: Member[Ref]) -> Bracket[Ref]:
         return next(b for b in self.brackets if any(m is member for m in b.members))
 
-    def _finalize(self, member: Member) -> None:
+    def _finalize(self, member: Member[Ref]) -> None:
         self._leave(member)
         self.finals.append(member)
 
-    def _leave(self, member: Member) -> None:
+    def _leave(self, member: Member[Ref]) -> None:
         """Take ``member`` out of its bracket; an emptied bracket goes too."""
         bracket = self._bracket_of(member)
         bracket.members.remove(member)
         if not bracket.members:
             self.brackets.remove(bracket)
 
-    def _advance(self, bracket: Bracket) -> None:
+    def _advance(self, bracket: Bracket[Ref]) -> None:
         """Promote (or finalize) a rung whose members all have results."""
         while bracket in self.brackets and bracket.closed:
             rung = bracket.at_rung()
@@ -209,12 +214,12 @@ class FidelitySchedule:
             if promoted:
                 return
 
-    def select(self, members: list[Member]) -> list[Member]:
+    def select(self, members: list[Member[Ref]]) -> list[Member[Ref]]:
         """The members promoted from a finished rung (trained ones only)."""
         candidates = [m for m in members if m.trained]
         if not candidates:
             return []
-        points = [[float(m.results[-1][name]) for name in self.objectives] for m in candidates]
+        points = [m.results[-1].objective_values(self.objectives) for m in candidates]
         ranks = non_dominated_ranks(points, self.directions)
         if self.promote == "front":
             return [m for m, r in zip(candidates, ranks, strict=True) if r == 1]
@@ -228,10 +233,10 @@ class FidelitySchedule:
         return [candidates[i] for i in order[:keep]]
 
 
-def fidelity_attrs(member: Member, epochs: list[int], objectives: list[str]) -> dict[str, Any]:
+def fidelity_attrs(member: Member[Any], epochs: list[int], objectives: list[str]) -> dict[str, Any]:
     """The user attributes that record the budgets ``member`` was trained at."""
     history = [
-        {"epochs": epochs[i], **{name: result.get(name) for name in objectives}}
+        {"epochs": epochs[i], **{name: getattr(result, name) for name in objectives}}
         for i, result in enumerate(member.results)
     ]
     attrs: dict[str, Any] = {

@@ -94,7 +94,7 @@ class Training:
     trial: Asked
     digest: str
     arch: ArchConfig
-    member: Member | None = None  # its place in a multi-fidelity bracket
+    member: Member[Training] | None = None  # its place in a multi-fidelity bracket
     counted: Outcome | None = None  # a member's result at the budget its values come from
 
 

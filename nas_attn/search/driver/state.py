@@ -44,7 +44,7 @@ class Setup:
     size: int  # placements in the space
     objectives: list[str]
     constraints: list[Constraint]
-    fidelity: FidelitySchedule | None
+    fidelity: FidelitySchedule[Training] | None
 
     @classmethod
     def build(
@@ -64,7 +64,7 @@ class Setup:
         constraints = list(space.constraints)
         fidelity = space.search.fidelity
         schedule = (
-            FidelitySchedule(
+            FidelitySchedule[Training](
                 fidelity.epochs, fidelity.bracket, fidelity.promote, objectives, list(space.directions)
             )
             if fidelity is not None

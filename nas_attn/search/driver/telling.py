@@ -54,7 +54,7 @@ class Teller:
                 "late); its result is dropped and its re-enqueued parameters will be evaluated again"
             )
 
-    def collect_member(self, entry: Training, member: Member, outcome: Outcome) -> bool:
+    def collect_member(self, entry: Training, member: Member[Training], outcome: Outcome) -> bool:
         """Feed a bracket member's outcome to the schedule; False if the driver's usual path
         (fail, or lose and re-enqueue) handles it: a first-budget run that did not succeed.
         The outcome whose result the schedule keeps as the member's latest is kept on ``entry``
@@ -64,7 +64,7 @@ class Teller:
         if outcome.kind == "ok" and outcome.result is not None:
             result = self.setup.db.calibrate(entry.trial.number, outcome.result)
             kept = len(member.results)
-            fidelity.record(member, result.to_dict())  # rungs compare latency on the study's one scale
+            fidelity.record(member, result)  # calibrated: rungs compare latency on the study's one scale
             if len(member.results) > kept:
                 entry.counted = outcome
             handled = True
@@ -81,7 +81,7 @@ class Teller:
         if fidelity is None:
             return
         for member in fidelity.take_finals():
-            entry: Training = member.ref
+            entry = member.ref
             extra = fidelity_attrs(member, fidelity.epochs, self.setup.objectives)
             assert entry.counted is not None and entry.counted.result is not None
             self.complete(entry, entry.counted.result, entry.counted.node_id, extra)
