@@ -188,9 +188,9 @@ def _usage_line(exc: UsageError) -> str:
 
 
 def _error_status(exc: NasAttnError) -> int:
-    """130 for a search the user stopped, 1 for any other user error. The driver module (and Ray
-    with it) is looked up, not imported: only a command that ran a search can have raised it, and
-    ``with-timm`` must leave a user's script a process without Ray in it."""
+    """130 for a search the user stopped, 1 for any other user error. The driver and re-run
+    modules are looked up, not imported: only a command that ran one can have raised their
+    interruption, and ``with-timm`` must leave a user's script a process without the search in it."""
     driver = sys.modules.get("nas_attn.search.driver.loop")
     rerun = sys.modules.get("nas_attn.search.usecases.seed_runs")  # seed re-runs / validate-proxy stopped
     interrupted = (driver is not None and isinstance(exc, driver.SearchInterrupted)) or (

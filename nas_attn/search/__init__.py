@@ -4,8 +4,9 @@ Subpackages: ``sampling`` (the space and its samplers), ``studydb`` (the study d
 ``execution`` (the workers), ``driver`` (the search loop), ``usecases`` (what the CLI commands
 run); ``results`` reads a study's results.
 
-The names below are imported lazily (PEP 562), so ``import nas_attn.search.results`` or
-``nas_attn.search.sampling.space`` never pulls in Ray; only the pool and the driver need it.
+The names below are imported lazily (PEP 562, ``nas_attn._lazy``), so ``import
+nas_attn.search.results`` or ``nas_attn.search.sampling.space`` never pulls in Ray; only the
+worker pool (``execution.pool``) imports it, and the driver reaches workers through a protocol.
 """
 
 from __future__ import annotations
