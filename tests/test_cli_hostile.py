@@ -981,3 +981,16 @@ def tiny_space_text() -> str:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return str(module.TINY_SPACE)
+
+
+def test_a_usage_error_names_the_command_as_users_type_it_even_under_python_m(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "nas_attn", "search", "--bogus"], cwd=tmp_path, capture_output=True, text=True
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [
+        "nas-attn: error: No such option: --bogus; see 'nas-attn search --help'"
+    ]
