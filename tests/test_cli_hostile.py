@@ -983,6 +983,7 @@ def tiny_space_text() -> str:
     return str(module.TINY_SPACE)
 
 
+@pytest.mark.slow  # a fresh interpreter importing torch and timm
 def test_a_usage_error_names_the_command_as_users_type_it_even_under_python_m(tmp_path: Path) -> None:
     import subprocess
     import sys

@@ -30,6 +30,7 @@ def test_an_unknown_name_is_an_attribute_error_naming_the_package() -> None:
         nas_attn.search.no_such_name  # noqa: B018
 
 
+@pytest.mark.slow  # a fresh interpreter
 def test_importing_the_search_package_imports_neither_ray_nor_the_driver() -> None:
     probe = (
         "import sys, nas_attn.search\n"
