@@ -84,7 +84,7 @@ class Asker:
             started = False
             try:
                 while not started and unanswered < MAX_DUPLICATES_PER_ROUND and not state.too_many_failures():
-                    started = self.ask_into(slot)
+                    (started,) = self.ask_many([slot], enqueued_first=True)  # a batch of one
                     unanswered += not started
             finally:
                 if not started:
@@ -118,24 +118,20 @@ class Asker:
                     db.unreserve(slot)
         return len(slots), sum(started)
 
-    def ask_into(self, slot: int) -> bool:
-        """Ask one trial; train it in ``slot`` (True) or answer/park it as a duplicate (False)."""
-        taken = self.setup.db.take_enqueued()  # enqueued first
-        draft = self.draft(taken)
-        (trial,) = self.setup.db.start([draft])
-        return self.launch(trial, draft, slot, claimed=False)
-
-    def ask_many(self, slots: list[int]) -> list[bool]:
-        """Ask one new trial per slot: sampled one after another, written and claimed with a
-        few statements for all of them; per slot, whether it trains."""
-        drafts = [self.draft(None) for _ in slots]
-        trials = self.setup.db.start(drafts)
+    def ask_many(self, slots: list[int], enqueued_first: bool = False) -> list[bool]:
+        """Ask one trial per slot (``enqueued_first``: take an enqueued trial, a baseline or a
+        retry, before sampling a new one): sampled one after another, written and claimed with
+        a few statements for all of them; per slot, whether it trains (else it was answered or
+        parked as a duplicate, or failed as invalid)."""
+        db = self.setup.db
+        drafts = [self.draft(db.take_enqueued() if enqueued_first else None) for _ in slots]
+        trials = db.start(drafts)
         claims = [
             (slot, t, d.digest)
             for slot, d, t in zip(slots, drafts, trials, strict=True)
             if d.arch is not None
         ]
-        claimed = len(claims) == len(slots) and self.setup.db.claim_all(claims)  # else one by one
+        claimed = len(claims) == len(slots) and db.claim_all(claims)  # else one by one
         return [self.launch(t, d, slot, claimed) for slot, d, t in zip(slots, drafts, trials, strict=True)]
 
     def draft(self, taken: TakenTrial | None) -> Draft:
