@@ -114,8 +114,7 @@ class Teller:
                 linked = setup.on_result(trial.number, entry.arch, parsed)
             except (OSError, ValueError, RuntimeError) as exc:
                 setup.observer.notice(f"trial {trial.number}: its artifacts were not saved: {exc}")
-        settle = db.complete if parsed.trained else db.screen
-        settle(trial, digest, report, values, linked)
+        db.complete(trial, digest, report, values, linked)  # screened or evaluated, as ``parsed`` says
         self.state.consecutive_failures = 0
         setup.observer.trial_finished(trial.number, parsed, None)
 

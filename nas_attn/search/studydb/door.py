@@ -16,10 +16,10 @@ writes only through :class:`StudyDatabase`. What each write touches, and what is
   not atomic with the start: a driver dying in between leaves a RUNNING trial and a reserved
   slot, both recovered.
 - **Finishing** (trial row, ledger row, then the mirror): :meth:`~StudyDatabase.complete` (the
-  ledger row done) and :meth:`~StudyDatabase.screen` (screened out by a constraint: the slot
-  freed, the digest kept) write the values, the result as user attributes (converted here from
-  the :class:`TrialReport`), the sampler's and the artifact links' system attributes, the
-  final state and the ledger row in one transaction. :meth:`~StudyDatabase.fail` does the same
+  ledger row evaluated, or screened when the result was screened out by a constraint and never
+  trained: the slot freed, the digest kept) writes the values, the result as user attributes
+  (converted here from the :class:`TrialReport`), the sampler's and the artifact links' system
+  attributes, the final state and the ledger row in one transaction. :meth:`~StudyDatabase.fail` does the same
   for a FAIL, with the ledger row failed in that transaction when the placement is given up.
   :meth:`~StudyDatabase.duplicate` completes a trial with the values and attributes of the trial
   that evaluated its placement (no ledger row: a duplicate never held one). Attributes staged
@@ -197,34 +197,10 @@ class StudyDatabase:
         values: list[float],
         links: Mapping[str, Any] | None = None,
     ) -> None:
-        """``trial`` trained its placement: COMPLETE with ``values``, ``report`` and the artifact
-        ``links``; its ledger row done."""
-        assert report.result.trained
-        self._settle(trial, digest, report, values, links, trained=True)
-
-    def screen(
-        self,
-        trial: Asked,
-        digest: str,
-        report: TrialReport,
-        values: list[float],
-        links: Mapping[str, Any] | None = None,
-    ) -> None:
-        """``trial``'s placement broke a constraint and was not trained: COMPLETE (infeasible);
-        its ledger row screened (slot freed, digest kept)."""
-        assert not report.result.trained
-        self._settle(trial, digest, report, values, links, trained=False)
-
-    def _settle(
-        self,
-        trial: Asked,
-        digest: str,
-        report: TrialReport,
-        values: list[float],
-        links: Mapping[str, Any] | None,
-        trained: bool,
-    ) -> None:
-        settle = self.ledger.settle_statement(digest, trial.number, trained)
+        """``trial`` measured its placement: COMPLETE with ``values``, ``report`` and the artifact
+        ``links``. Its ledger row is evaluated, or screened when the result was screened out by a
+        constraint and never trained (COMPLETE but infeasible; slot freed, digest kept)."""
+        settle = self.ledger.settle_statement(digest, trial.number, report.result.trained)
         self._finish(trial, TrialState.COMPLETE, values, _report_attrs(report), links, also=[settle])
 
     def fail(
