@@ -15,7 +15,7 @@ import itertools
 import time
 
 from nas_attn.exceptions import NasAttnError
-from nas_attn.search.driver.handles import Asked, Draft, Training, Waiting
+from nas_attn.search.driver.handles import Asked, Draft, TrialHandle
 from nas_attn.search.driver.state import Setup, State
 from nas_attn.search.driver.telling import Teller
 from nas_attn.search.execution.requests import train_request
@@ -146,37 +146,38 @@ class Asker:
         """Send ``trial`` to a worker in ``slot`` (True), claiming its digest unless ``claimed``;
         or fail it (invalid placement) or answer/park it (a known placement) (False)."""
         if draft.arch is None:
-            self.teller.fail(trial, draft.problem, counts=True)
+            self.teller.fail(self.state.trials.open(trial, None), draft.problem, counts=True)
             return False
-        digest = draft.digest
-        while not claimed and not self.setup.db.claim(slot, trial, digest):
-            if self.answer_or_park(trial, digest):  # the placement is known: answered or parked
+        handle = self.state.trials.open(trial, draft.arch, draft.digest)
+        while not claimed and not self.setup.db.claim(slot, trial, handle.digest):
+            if self.answer_or_park(handle):  # the placement is known: answered or parked
                 return False
         self.setup.db.sent(trial, slot)
-        entry = Training(trial, digest, draft.arch)
         if self.setup.fidelity is not None:
-            entry.member = self.setup.fidelity.admit(trial.number, entry)
-        self.submit(entry)
+            handle.member = self.setup.fidelity.admit(trial.number, handle)
+        self.submit(handle)
         self.setup.observer.trial_started(trial.number, draft.arch)
         return True
 
-    def answer_or_park(self, trial: Asked, digest: str) -> bool:
-        """Answer ``trial`` from the ledger if its placement is known; False if it is new."""
-        known = self.setup.ledger.lookup(digest)
+    def answer_or_park(self, handle: TrialHandle) -> bool:
+        """Answer ``handle``'s trial from the ledger if its placement is known (or park it while
+        another trial trains that placement); False if the placement is new."""
+        known = self.setup.ledger.lookup(handle.digest)
         if known is None:
             return False
         if known.state in (EVALUATED, FAILED, SCREENED):
-            self.teller.answer(trial, known)
+            self.teller.answer(handle, known)
         else:
-            self.state.waiting[trial.number] = Waiting(trial, digest, known.trial_number or -1)
+            self.state.trials.park(handle, known.trial_number or -1)
         return True
 
-    def submit(self, entry: Training) -> None:
-        """Send ``entry`` to an idle worker at its budget (its bracket's rung, else the proxy's)."""
+    def submit(self, handle: TrialHandle) -> None:
+        """Send ``handle`` to an idle worker at its budget (its bracket's rung, else the proxy's)."""
         fidelity = self.setup.fidelity
-        epochs = fidelity.budget(entry.member) if fidelity and entry.member else None
-        ticket = self.setup.pool.submit(train_request(self.setup.space, entry.arch, epochs=epochs))
-        self.state.training[ticket] = entry
+        epochs = fidelity.budget(handle.member) if fidelity and handle.member else None
+        assert handle.arch is not None
+        ticket = self.setup.pool.submit(train_request(self.setup.space, handle.arch, epochs=epochs))
+        self.state.trials.send(handle, ticket)
 
     # -- multi-fidelity -----------------------------------------------------------------------
     def start_promotions(self) -> None:
@@ -186,10 +187,9 @@ class Asker:
             member = fidelity.next_promotion()
             if member is None:
                 return
-            entry = member.ref
-            self.submit(entry)
+            self.submit(member.ref)
             self.setup.observer.notice(
-                f"trial {entry.trial.number} promoted to {fidelity.budget(member)} epochs"
+                f"trial {member.ref.number} promoted to {fidelity.budget(member)} epochs"
             )
 
     def close_bracket(self) -> None:

@@ -2,17 +2,28 @@
 
 Public: ``SearchObserver`` (progress hooks) with its no-op ``NullObserver``, ``SearchOutcome``
 (what a finished search returns), ``TrialHook`` (runs before an evaluated trial is told) and
-``SearchInterrupted``. Internal to the driver: one handle per trial on its way through a run,
-``Draft`` (sampled, not yet in the study) -> ``Asked`` (a RUNNING trial) -> ``Training`` (sent
-to a worker) or ``Waiting`` (a duplicate parked until its placement finishes elsewhere).
-``Draft`` and ``Asked`` are what the study database's door takes and hands out
-(``studydb/door.py``, where they are defined); they are importable here too.
+``SearchInterrupted``.
+
+Internal to the driver: one ``TrialHandle`` per trial of the run, from the ask to its final
+state, whose ``Phase`` says where it is::
+
+    ASKED --> TRAINING --> TOLD          (a result, a failure, a lost worker)
+      |          |  ^
+      |          v  |  promoted
+      |       BRACKETED --> TOLD          (a multi-fidelity member between rungs; told when final)
+      +-----> WAITING --> TOLD            (a duplicate parked until its placement ends elsewhere)
+      +-----> TOLD                        (an invalid placement, a known one answered at once)
+
+Before it is a trial, a placement is a ``Draft``; the trial itself is the door's ``Asked`` (the SQL
+trial and its sampler-mirror twin). Both are defined with the study database's door
+(``studydb/door.py``) and importable here too.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any, Protocol
 
 from nas_attn.backbones import ArchConfig
@@ -27,12 +38,12 @@ __all__ = [
     "Asked",
     "Draft",
     "NullObserver",
+    "Phase",
     "SearchInterrupted",
     "SearchObserver",
     "SearchOutcome",
-    "Training",
+    "TrialHandle",
     "TrialHook",
-    "Waiting",
 ]
 
 
@@ -87,21 +98,33 @@ class SearchOutcome:
 TrialHook = Callable[[int, ArchConfig, TrialResult], dict[str, Any]]
 
 
-@dataclass
-class Training:
-    """An asked trial sent to a worker (its ticket is the key of ``State.training``)."""
+class Phase(Enum):
+    """Where a trial of this run is (see the module docstring for the moves between phases)."""
+
+    ASKED = "asked"  # a RUNNING trial of the study, not sent to a worker or answered yet
+    TRAINING = "training"  # at a worker, under its pool ``ticket``
+    WAITING = "waiting"  # a duplicate, parked until trial ``holder`` (training its placement) ends
+    BRACKETED = "bracketed"  # a multi-fidelity member between rungs: promoted, or told when final
+    TOLD = "told"  # its final state is in the study
+
+
+@dataclass(eq=False)
+class TrialHandle:
+    """One trial this run asked, on its way to its final state; ``phase`` says where it is.
+
+    The phase fields are set by ``RunTrials`` (``state.py``), which keeps every handle not yet
+    told: ``ticket`` while TRAINING, ``holder`` while WAITING.
+    """
 
     trial: Asked
-    digest: str
-    arch: ArchConfig
-    member: Member[Training] | None = None  # its place in a multi-fidelity bracket
+    arch: ArchConfig | None  # None: its parameters make no valid placement (failed at once)
+    digest: str = ""  # the placement's digest ("" without a valid placement)
+    phase: Phase = Phase.ASKED
+    ticket: int | None = None  # TRAINING: the pool's ticket for its training
+    holder: int | None = None  # WAITING: the trial whose training it waits for
+    member: Member[TrialHandle] | None = None  # its place in a multi-fidelity bracket
     counted: Outcome | None = None  # a member's result at the budget its values come from
 
-
-@dataclass
-class Waiting:
-    """An asked trial whose placement trial ``holder`` is training: answered when that ends."""
-
-    trial: Asked
-    digest: str
-    holder: int
+    @property
+    def number(self) -> int:
+        return self.trial.number

@@ -150,7 +150,7 @@ class _Driver:
 
     def search_over(self) -> bool:
         state, fidelity = self.state, self.setup.fidelity
-        if state.training or state.waiting or (fidelity is not None and fidelity.pending):
+        if state.trials.in_flight() or (fidelity is not None and fidelity.pending):
             return False
         if self.racing.busy:
             return False  # its seed trainings land (and are stored) before the driver ends
@@ -183,13 +183,12 @@ class _Driver:
         if setup.fidelity is not None:
             setup.fidelity.stop()
             self.teller.tell_finals()
-        for parked in state.waiting.values():
+        for parked in state.trials.waiting():
             reason = f"{INTERRUPTED} (Ctrl-C) while it waited for trial {parked.holder}"
-            self.teller.fail(parked.trial, reason, duplicate_of=parked.holder)
-        state.waiting.clear()
-        if state.training:
+            self.teller.fail(parked, reason, duplicate_of=parked.holder)
+        if training := state.trials.training():
             setup.observer.notice(
-                f"stopping: no new trials; waiting for {len(state.training)} running trial(s) to finish "
+                f"stopping: no new trials; waiting for {len(training)} running trial(s) to finish "
                 "(press Ctrl-C again to stop them now)"
             )
 
@@ -200,16 +199,17 @@ class _Driver:
             self.teller.collect(ticket, outcome)
         self.backlog.clear()
         self.begin_stop()
-        for entry in list(state.training.values()):
-            if entry.member is not None and setup.fidelity is not None and entry.member.results:
-                setup.fidelity.failed(entry.member, INTERRUPTED)  # final at its previous budget
+        for handle in state.trials.training():
+            assert handle.ticket is not None
+            state.trials.returned(handle.ticket)  # its worker is stopped below
+            if handle.member is not None and setup.fidelity is not None and handle.member.results:
+                setup.fidelity.failed(handle.member, INTERRUPTED)  # final at its previous budget
                 continue
-            trial = entry.trial
             reason = f"{INTERRUPTED} (stopped); its parameters were re-enqueued"
-            setup.db.release(trial, entry.digest, count_retry=False)  # a user's stop is not a retry
-            setup.db.fail(trial, reason)
-            setup.observer.trial_finished(trial.number, None, f"{INTERRUPTED}; re-enqueued")
-        state.training.clear()
+            setup.db.release(handle.trial, handle.digest, count_retry=False)  # a user's stop is not a retry
+            setup.db.fail(handle.trial, reason)
+            state.trials.told(handle)
+            setup.observer.trial_finished(handle.number, None, f"{INTERRUPTED}; re-enqueued")
         self.teller.tell_finals()
         setup.pool.shutdown()
         self.racing.abandon()

@@ -1,6 +1,7 @@
 """What the parts of the driver share: ``Setup``, fixed when a run starts (the study, its space,
 the pool, the study database's door and the per-run constants derived from them), and ``State``,
-what changes as the run goes (trials in flight, stop flags, failure counts, ask back-offs).
+what changes as the run goes (this run's trials, stop flags, failure counts, ask back-offs).
+``RunTrials`` keeps the run's trial handles that are not told yet and moves them between phases.
 
 The loop (``loop.py``), the asking (``asking.py``) and the telling (``telling.py``)
 each hold the same two objects; nothing else is shared between them.
@@ -12,14 +13,15 @@ from dataclasses import dataclass, field
 
 import optuna
 
+from nas_attn.backbones import ArchConfig
 from nas_attn.search.driver.fidelity import FidelitySchedule
-from nas_attn.search.driver.handles import SearchObserver, Training, TrialHook, Waiting
+from nas_attn.search.driver.handles import Phase, SearchObserver, TrialHandle, TrialHook
 from nas_attn.search.driver.interrupts import StopRequests
 from nas_attn.search.driver.liveness import DriverInfo
 from nas_attn.search.execution.dispatch import TrialPool
 from nas_attn.search.sampling.placements import space_size
 from nas_attn.search.sampling.space import SearchSpace
-from nas_attn.search.studydb.door import StudyDatabase
+from nas_attn.search.studydb.door import Asked, StudyDatabase
 from nas_attn.search.studydb.ledger import Ledger
 from nas_attn.search.studydb.mirror import SamplerMirror
 from nas_attn.worker.config import Constraint
@@ -44,7 +46,7 @@ class Setup:
     size: int  # placements in the space
     objectives: list[str]
     constraints: list[Constraint]
-    fidelity: FidelitySchedule[Training] | None
+    fidelity: FidelitySchedule[TrialHandle] | None
 
     @classmethod
     def build(
@@ -64,7 +66,7 @@ class Setup:
         constraints = list(space.constraints)
         fidelity = space.search.fidelity
         schedule = (
-            FidelitySchedule[Training](
+            FidelitySchedule[TrialHandle](
                 fidelity.epochs, fidelity.bracket, fidelity.promote, objectives, list(space.directions)
             )
             if fidelity is not None
@@ -88,12 +90,65 @@ class Setup:
         )
 
 
+class RunTrials:
+    """This run's trials that are not told yet, one ``TrialHandle`` each, by trial number (and
+    by pool ticket while they train); every change of phase goes through here."""
+
+    def __init__(self) -> None:
+        self._open: dict[int, TrialHandle] = {}  # by trial number
+        self._by_ticket: dict[int, TrialHandle] = {}  # TRAINING ones
+
+    def open(self, trial: Asked, arch: ArchConfig | None, digest: str = "") -> TrialHandle:
+        """A handle for ``trial``, just asked (ASKED)."""
+        handle = TrialHandle(trial, arch, digest)
+        self._open[trial.number] = handle
+        return handle
+
+    def send(self, handle: TrialHandle, ticket: int) -> None:
+        """``handle`` went to a worker under ``ticket`` (TRAINING)."""
+        handle.phase, handle.ticket = Phase.TRAINING, ticket
+        self._by_ticket[ticket] = handle
+
+    def returned(self, ticket: int) -> TrialHandle:
+        """The training under ``ticket`` ended: its handle, back from the worker (a bracket
+        member is BRACKETED until the schedule promotes it or it is told; others ASKED until told)."""
+        handle = self._by_ticket.pop(ticket)
+        handle.ticket = None
+        handle.phase = Phase.BRACKETED if handle.member is not None else Phase.ASKED
+        return handle
+
+    def park(self, handle: TrialHandle, holder: int) -> None:
+        """``handle``'s placement is being trained by trial ``holder``: it waits (WAITING)."""
+        handle.phase, handle.holder = Phase.WAITING, holder
+
+    def told(self, handle: TrialHandle) -> None:
+        """``handle``'s final state is in the study (TOLD): the run lets go of it."""
+        if handle.ticket is not None:
+            del self._by_ticket[handle.ticket]
+            handle.ticket = None
+        handle.phase = Phase.TOLD
+        self._open.pop(handle.number, None)
+
+    def __len__(self) -> int:
+        """Trials of this run not told yet (in any phase)."""
+        return len(self._open)
+
+    def training(self) -> list[TrialHandle]:
+        return list(self._by_ticket.values())
+
+    def waiting(self) -> list[TrialHandle]:
+        return [h for h in self._open.values() if h.phase is Phase.WAITING]
+
+    def in_flight(self) -> bool:
+        """Whether a trial trains or waits: the run cannot end before they are told."""
+        return bool(self._by_ticket) or any(h.phase is Phase.WAITING for h in self._open.values())
+
+
 @dataclass
 class State:
     """What changes during a run, read and written by the loop, the asking and the telling."""
 
-    training: dict[int, Training] = field(default_factory=dict)  # by pool ticket
-    waiting: dict[int, Waiting] = field(default_factory=dict)  # parked duplicates, by trial number
+    trials: RunTrials = field(default_factory=RunTrials)  # this run's trials not told yet
     stopping: bool = False  # no new trials (first Ctrl-C)
     exhausted: bool = False  # every placement of the space is evaluated or failed
     failed: int = 0

@@ -17,7 +17,7 @@ from typing import Any
 from optuna.exceptions import UpdateFinishedTrialError
 
 from nas_attn.search.driver.fidelity import Member, fidelity_attrs
-from nas_attn.search.driver.handles import Asked, Training
+from nas_attn.search.driver.handles import TrialHandle
 from nas_attn.search.driver.state import Setup, State
 from nas_attn.search.execution.dispatch import Outcome
 from nas_attn.search.studydb.door import TrialReport
@@ -34,39 +34,39 @@ class Teller:
 
     def collect(self, ticket: int, outcome: Outcome) -> None:
         """Tell the result of the training behind ``ticket``."""
-        entry = self.state.training.pop(ticket)
-        trial, digest = entry.trial, entry.digest
+        handle = self.state.trials.returned(ticket)
         self.state.backoff_until = 0.0
         if outcome.kind != "ok" or (outcome.result is not None and not outcome.result.trained):
             self.state.full_until = 0.0  # a failed, lost or screened evaluation frees its slot
         try:
-            if entry.member is not None and self.collect_member(entry, entry.member, outcome):
+            if handle.member is not None and self.collect_member(handle, handle.member, outcome):
                 return
             if outcome.kind == "ok" and outcome.result is not None:
-                self.complete(entry, outcome.result, outcome.node_id)
+                self.complete(handle, outcome.result, outcome.node_id)
             elif outcome.kind == "lost":
-                self.lost(trial, digest, outcome.reason)
+                self.lost(handle, outcome.reason)
             else:
-                self.fail(trial, outcome.reason, counts=True, give_up=digest)
+                self.fail(handle, outcome.reason, counts=True, give_up=handle.digest)
         except UpdateFinishedTrialError:
+            self.state.trials.told(handle)  # told by the other driver
             self.setup.observer.notice(
-                f"trial {trial.number} was failed by another driver (this driver's heartbeat was "
+                f"trial {handle.number} was failed by another driver (this driver's heartbeat was "
                 "late); its result is dropped and its re-enqueued parameters will be evaluated again"
             )
 
-    def collect_member(self, entry: Training, member: Member[Training], outcome: Outcome) -> bool:
+    def collect_member(self, handle: TrialHandle, member: Member[TrialHandle], outcome: Outcome) -> bool:
         """Feed a bracket member's outcome to the schedule; False if the driver's usual path
         (fail, or lose and re-enqueue) handles it: a first-budget run that did not succeed.
-        The outcome whose result the schedule keeps as the member's latest is kept on ``entry``
+        The outcome whose result the schedule keeps as the member's latest is kept on ``handle``
         (what the member is told with when it is final)."""
         fidelity = self.setup.fidelity
         assert fidelity is not None
         if outcome.kind == "ok" and outcome.result is not None:
-            result = self.setup.db.calibrate(entry.trial.number, outcome.result)
+            result = self.setup.db.calibrate(handle.number, outcome.result)
             kept = len(member.results)
             fidelity.record(member, result)  # calibrated: rungs compare latency on the study's one scale
             if len(member.results) > kept:
-                entry.counted = outcome
+                handle.counted = outcome
             handled = True
         elif outcome.kind == "lost":
             handled = fidelity.lost(member, outcome.reason)
@@ -81,22 +81,22 @@ class Teller:
         if fidelity is None:
             return
         for member in fidelity.take_finals():
-            entry = member.ref
+            handle, counted = member.ref, member.ref.counted
             extra = fidelity_attrs(member, fidelity.epochs, self.setup.objectives)
-            assert entry.counted is not None and entry.counted.result is not None
-            self.complete(entry, entry.counted.result, entry.counted.node_id, extra)
+            assert counted is not None and counted.result is not None
+            self.complete(handle, counted.result, counted.node_id, extra)
 
     def complete(
         self,
-        entry: Training,
+        handle: TrialHandle,
         reported: TrialResult,
         node_id: str | None = None,
         extra: dict[str, Any] | None = None,
     ) -> None:
-        """Complete ``entry``'s trial with the worker's ``reported`` result (calibrated here),
+        """Complete ``handle``'s trial with the worker's ``reported`` result (calibrated here),
         the node it ran on and ``extra`` user attributes (a bracket member's budgets)."""
         setup, db = self.setup, self.setup.db
-        trial, digest = entry.trial, entry.digest
+        trial, digest = handle.trial, handle.digest
         parsed = db.calibrate(trial.number, reported)
         report = TrialReport(parsed, node_id, extra or {})
         values = parsed.objective_values(setup.objectives)
@@ -106,69 +106,74 @@ class Teller:
         ]
         if unusable:  # Optuna would quietly turn the tell into a FAIL
             reason = f"objective not finite: {', '.join(unusable)}; the placement cannot be ranked"
-            self.fail(trial, reason, counts=True, report=report, give_up=digest)
+            self.fail(handle, reason, counts=True, report=report, give_up=digest)
             return
         linked: dict[str, Any] = {}
         if setup.on_result is not None:
             try:
-                linked = setup.on_result(trial.number, entry.arch, parsed)
+                assert handle.arch is not None
+                linked = setup.on_result(trial.number, handle.arch, parsed)
             except (OSError, ValueError, RuntimeError) as exc:
                 setup.observer.notice(f"trial {trial.number}: its artifacts were not saved: {exc}")
         db.complete(trial, digest, report, values, linked)  # screened or evaluated, as ``parsed`` says
+        self.state.trials.told(handle)
         self.state.consecutive_failures = 0
         setup.observer.trial_finished(trial.number, parsed, None)
 
-    def lost(self, trial: Asked, digest: str, reason: str) -> None:
-        known = trial.sql.user_attrs
+    def lost(self, handle: TrialHandle, reason: str) -> None:
+        """Fail ``handle``'s trial, whose worker was lost, and re-enqueue its parameters within
+        the retry budget (else give its placement up)."""
+        known = handle.trial.sql.user_attrs
         will_retry = can_retry(known)
         full = f"{reason}; {retry_note(known, will_retry)}"
         if will_retry:  # before the FAIL: a crash in between leaves it RUNNING, so recovery redoes it
-            self.setup.db.release(trial, digest)
-        self.fail(trial, full, counts=True, give_up=None if will_retry else digest)
+            self.setup.db.release(handle.trial, handle.digest)
+        self.fail(handle, full, counts=True, give_up=None if will_retry else handle.digest)
 
     def fail(
         self,
-        trial: Asked,
+        handle: TrialHandle,
         reason: str,
         counts: bool = False,
         report: TrialReport | None = None,
         give_up: str | None = None,
         duplicate_of: int | None = None,
     ) -> None:
-        """Fail ``trial`` with ``reason``; ``counts``: towards the failures in a row.
+        """Fail ``handle``'s trial with ``reason``; ``counts``: towards the failures in a row.
         ``give_up``: the placement's digest, given up (its ledger row failed in the same
         transaction); ``report``, ``duplicate_of``: recorded with the failure."""
-        self.setup.db.fail(trial, reason, give_up=give_up, report=report, duplicate_of=duplicate_of)
+        self.setup.db.fail(handle.trial, reason, give_up=give_up, report=report, duplicate_of=duplicate_of)
+        self.state.trials.told(handle)
         if counts:
             self.state.failed += 1
             self.state.consecutive_failures += 1
             self.state.last_reason = reason
-        self.setup.observer.trial_finished(trial.number, None, reason)
+        self.setup.observer.trial_finished(handle.number, None, reason)
 
-    def answer(self, trial: Asked, known: Evaluation) -> None:
+    def answer(self, handle: TrialHandle, known: Evaluation) -> None:
         """Tell a duplicate what the trial that evaluated its placement got."""
         assert known.trial_id is not None and known.trial_number is not None
         if known.state == FAILED:
             reason = f"same placement as trial {known.trial_number}, which failed: {known.note}"
-            self.fail(trial, reason, duplicate_of=known.trial_number)
+            self.fail(handle, reason, duplicate_of=known.trial_number)
             return
-        self.setup.db.duplicate(trial, known)
+        self.setup.db.duplicate(handle.trial, known)
+        self.state.trials.told(handle)
         self.state.duplicates += 1
-        self.setup.observer.trial_duplicate(trial.number, known.trial_number)
+        self.setup.observer.trial_duplicate(handle.number, known.trial_number)
 
     def resolve_waiting(self) -> None:
         """Answer parked duplicates whose placement finished (or was given up) elsewhere."""
-        for number, parked in list(self.state.waiting.items()):
+        for parked in self.state.trials.waiting():
             known = self.setup.ledger.lookup(parked.digest)
             if known is not None and known.state not in (EVALUATED, FAILED, SCREENED):
                 continue
-            del self.state.waiting[number]
             if known is None:
                 self.fail(
-                    parked.trial,
+                    parked,
                     f"same placement as trial {parked.holder}, which was lost before it finished; "
                     "its parameters were re-enqueued",
                     duplicate_of=parked.holder,
                 )
             else:
-                self.answer(parked.trial, known)
+                self.answer(parked, known)
