@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import ray
 
-from nas_attn.search.execution.local_ray import without_autoscaler
+from nas_attn.search.execution._local_ray import without_autoscaler
 from nas_attn.search.execution.pool import start_ray
 
 pytestmark = pytest.mark.ray

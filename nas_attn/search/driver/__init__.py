@@ -1,10 +1,11 @@
 """The search driver: the loop that asks Optuna for trials, runs them on workers and tells results.
 
-``loop`` is the loop and ``run_search``; ``asking`` starts trials on idle workers; ``telling``
-turns outcomes into final trial states; ``state`` is what those parts share; ``handles`` holds the
-public types and the per-trial handles; ``liveness`` says who a driver is and whether it is
-alive; ``racing`` trains extra seeds on workers the placements leave idle; ``fidelity`` is
-successive halving with Pareto promotion; ``interrupts`` handles Ctrl-C and SIGTERM.
+``loop`` is the loop and ``run_search``; ``handles`` holds the public types and the one handle a
+trial has, with its phase; ``liveness`` says who a driver is and whether it is alive;
+``fidelity`` is successive halving with Pareto promotion; ``interrupts`` handles Ctrl-C and
+SIGTERM. Private to this package (a leading underscore): ``_asking`` starts trials on idle
+workers, ``_telling`` turns outcomes into final trial states, ``_state`` is what those parts
+share, ``_racing`` trains extra seeds on workers the placements leave idle.
 """
 
 from __future__ import annotations

@@ -112,7 +112,7 @@ class Phase(Enum):
 class TrialHandle:
     """One trial this run asked, on its way to its final state; ``phase`` says where it is.
 
-    The phase fields are set by ``RunTrials`` (``state.py``), which keeps every handle not yet
+    The phase fields are set by ``RunTrials`` (``_state.py``), which keeps every handle not yet
     told: ``ticket`` while TRAINING, ``holder`` while WAITING.
     """
 

@@ -16,8 +16,8 @@ it and re-enqueues its parameters within a retry budget; a dead driver's RUNNING
 found by their stale heartbeat and treated the same way. Ctrl-C: see ``interrupts.py``.
 
 Where things are: this module holds the loop, its housekeeping (heartbeat, recovery of dead
-drivers' trials) and stopping, and ``run_search``. Asking trials is ``asking.py``, telling their
-results ``telling.py``; the two share ``Setup`` and ``State`` (``state.py``). The public types and
+drivers' trials) and stopping, and ``run_search``. Asking trials is ``_asking.py``, telling their
+results ``_telling.py``; the two share ``Setup`` and ``State`` (``_state.py``). The public types and
 the per-trial handles are in ``handles.py`` (and importable here, and from the package). Every
 write to the study database goes through its door (``setup.db``, ``studydb/door.py``).
 """
@@ -29,7 +29,10 @@ import time
 import optuna
 
 from nas_attn.exceptions import NasAttnError
-from nas_attn.search.driver.asking import Asker
+from nas_attn.search.driver._asking import Asker
+from nas_attn.search.driver._racing import RacingDuringSearch
+from nas_attn.search.driver._state import Setup, State
+from nas_attn.search.driver._telling import Teller
 from nas_attn.search.driver.handles import (
     NullObserver,
     SearchInterrupted,
@@ -39,9 +42,6 @@ from nas_attn.search.driver.handles import (
 )
 from nas_attn.search.driver.interrupts import FINISH, STOP_NOW
 from nas_attn.search.driver.liveness import HEARTBEAT_S, STALE_AFTER_S
-from nas_attn.search.driver.racing import RacingDuringSearch
-from nas_attn.search.driver.state import Setup, State
-from nas_attn.search.driver.telling import Teller
 from nas_attn.search.execution.dispatch import Outcome, TrialPool
 from nas_attn.search.results import TrialRow, pareto_rows
 from nas_attn.search.sampling.space import SearchSpace

@@ -26,8 +26,8 @@ from pydantic import ValidationError
 from ray.exceptions import GetTimeoutError, RayActorError, RayError, RayTaskError
 
 from nas_attn.exceptions import NasAttnError
+from nas_attn.search.execution._local_ray import without_autoscaler
 from nas_attn.search.execution.dispatch import Outcome, outcome_of
-from nas_attn.search.execution.local_ray import without_autoscaler
 from nas_attn.worker.config import SKIP_FILE_CHECKS, ProxyConfig
 from nas_attn.worker.proxy_data import load_proxy_data
 from nas_attn.worker.request import TrainRequest

@@ -55,7 +55,7 @@ __all__ = [  # the liveness names are importable from here too, as before they m
 ]
 
 
-from nas_attn.search.studydb.ledger_schema import (
+from nas_attn.search.studydb._ledger_schema import (
     EVALUATED,
     FAILED,
     RESERVED,

@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import time
 
+from nas_attn.search.driver._state import Setup, State
 from nas_attn.search.driver.liveness import HEARTBEAT_S, STALE_AFTER_S, driver_alive
-from nas_attn.search.driver.state import Setup, State
 from nas_attn.search.execution.dispatch import Outcome
 from nas_attn.search.results import TrialRow, first_seed, ranked_rows
 from nas_attn.search.usecases.seed_policy import racing_policy

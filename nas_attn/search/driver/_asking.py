@@ -15,9 +15,9 @@ import itertools
 import time
 
 from nas_attn.exceptions import NasAttnError
+from nas_attn.search.driver._state import Setup, State
+from nas_attn.search.driver._telling import Teller
 from nas_attn.search.driver.handles import Asked, Draft, TrialHandle
-from nas_attn.search.driver.state import Setup, State
-from nas_attn.search.driver.telling import Teller
 from nas_attn.search.execution.requests import train_request
 from nas_attn.search.sampling.space import sample_arch
 from nas_attn.search.studydb.ledger import EVALUATED, FAILED, RUNNING, SCREENED

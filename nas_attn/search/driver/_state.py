@@ -3,7 +3,7 @@ the pool, the study database's door and the per-run constants derived from them)
 what changes as the run goes (this run's trials, stop flags, failure counts, ask back-offs).
 ``RunTrials`` keeps the run's trial handles that are not told yet and moves them between phases.
 
-The loop (``loop.py``), the asking (``asking.py``) and the telling (``telling.py``)
+The loop (``loop.py``), the asking (``_asking.py``) and the telling (``_telling.py``)
 each hold the same two objects; nothing else is shared between them.
 """
 
