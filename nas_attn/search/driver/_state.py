@@ -21,9 +21,7 @@ from nas_attn.search.driver.liveness import DriverInfo
 from nas_attn.search.execution.dispatch import TrialPool
 from nas_attn.search.sampling.placements import space_size
 from nas_attn.search.sampling.space import SearchSpace
-from nas_attn.search.studydb.door import Asked, StudyDatabase
-from nas_attn.search.studydb.ledger import Ledger
-from nas_attn.search.studydb.mirror import SamplerMirror
+from nas_attn.search.studydb.door import Asked, LedgerReads, MirrorReads, StudyDatabase
 from nas_attn.worker.config import Constraint
 
 MAX_CONSECUTIVE_FAILURES = 5
@@ -40,8 +38,8 @@ class Setup:
     observer: SearchObserver
     on_result: TrialHook | None
     db: StudyDatabase  # every write of a trial's life goes through it
-    ledger: Ledger  # reads (counts, lookups, live drivers); writes go through ``db``
-    mirror: SamplerMirror  # the sampler's study (sync, ask); writes go through ``db``
+    ledger: LedgerReads  # reads only (counts, lookups, live drivers); writes go through ``db``
+    mirror: MirrorReads  # the sampler's study (sync, ask, read); telling it goes through ``db``
     me: DriverInfo
     size: int  # placements in the space
     objectives: list[str]
@@ -80,8 +78,8 @@ class Setup:
             observer=observer,
             on_result=on_result,
             db=db,
-            ledger=db.ledger,
-            mirror=db.mirror,
+            ledger=db.ledger_reads,
+            mirror=db.mirror_reads,
             me=me,
             size=size,
             objectives=objectives,

@@ -1,7 +1,10 @@
 """The study database's front door: every write a driver makes in a trial's life, in one place.
 
-The driver (asking, telling, the loop) reads the ledger and the sampler's mirror directly, but
-writes only through :class:`StudyDatabase`. What each write touches, and what is atomic with what:
+The driver (asking, telling, the loop) writes only through :class:`StudyDatabase`; it reads the
+ledger and the sampler's mirror through :attr:`~StudyDatabase.ledger_reads` and
+:attr:`~StudyDatabase.mirror_reads`, typed as :class:`LedgerReads` and :class:`MirrorReads`, which
+have no write methods (mypy refuses a write through them). What each write touches, and what is
+atomic with what:
 
 - **Driver and slot rows** (ledger): :meth:`~StudyDatabase.register`, :meth:`~StudyDatabase.beat`
   and :meth:`~StudyDatabase.leave` keep this driver's heartbeat row; :meth:`~StudyDatabase.reserve`
@@ -42,9 +45,10 @@ writes only through :class:`StudyDatabase`. What each write touches, and what is
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import optuna
 import sqlalchemy as sa
@@ -52,12 +56,12 @@ from optuna.exceptions import UpdateFinishedTrialError
 from optuna.trial import TrialState
 
 from nas_attn.backbones import ArchConfig
-from nas_attn.search.driver.liveness import DriverInfo
+from nas_attn.search.driver.liveness import DriverInfo, DriverRow
 from nas_attn.search.results import measured_trials
 from nas_attn.search.studydb import trial_attrs as attrs
 from nas_attn.search.studydb.latency_reference import LatencyReferences
-from nas_attn.search.studydb.ledger import EVALUATED, SCREENED, Evaluation, Ledger
-from nas_attn.search.studydb.mirror import SamplerMirror
+from nas_attn.search.studydb.ledger import EVALUATED, SCREENED, Evaluation, Ledger, SlotState
+from nas_attn.search.studydb.mirror import CompleteTrials, SamplerMirror
 from nas_attn.search.studydb.optuna_private import trial_id_of
 from nas_attn.search.studydb.recovery import Recovered, recover_stale, requeue
 from nas_attn.search.studydb.trial_store import OwnTrial, TakenTrial, TrialDraft, TrialStore
@@ -108,6 +112,32 @@ def _report_attrs(report: TrialReport) -> dict[str, Any]:
     return {**report.result.to_dict(), **node, **report.fidelity}
 
 
+class LedgerReads(Protocol):
+    """What the driver may read of the ledger (and nothing it could write)."""
+
+    def count(self, *states: SlotState) -> int: ...
+
+    def counts(self) -> Counter[SlotState]: ...
+
+    def lookup(self, digest: str) -> Evaluation | None: ...
+
+    def drivers(self) -> dict[str, DriverRow]: ...
+
+
+class MirrorReads(Protocol):
+    """What the driver may do with the sampler's mirror: catch up with the study, sample on it,
+    read it. Telling it a trial's end is the door's (after the commit)."""
+
+    @property
+    def waiting(self) -> Sequence[int]: ...
+
+    def sync(self) -> None: ...
+
+    def ask(self, fixed_params: dict[str, Any] | None = None) -> optuna.Trial: ...
+
+    def complete_view(self, study: optuna.Study) -> CompleteTrials: ...
+
+
 class StudyDatabase:
     """The writes of one driver on one study (see the module docstring for the contract)."""
 
@@ -118,6 +148,16 @@ class StudyDatabase:
         self.store = TrialStore(self.ledger.storage, self.ledger.study_id)
         self.mirror = SamplerMirror(study, self.store)
         self.latency_references = LatencyReferences.of(study.user_attrs)
+
+    @property
+    def ledger_reads(self) -> LedgerReads:
+        """The ledger, for reading (counts, lookups, live drivers)."""
+        return self.ledger
+
+    @property
+    def mirror_reads(self) -> MirrorReads:
+        """The sampler's mirror, for syncing, sampling and reading."""
+        return self.mirror
 
     # -- this driver and its slots ------------------------------------------------------------
     def register(self) -> None:
