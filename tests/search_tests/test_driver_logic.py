@@ -294,9 +294,11 @@ def test_first_ctrl_c_lets_running_trials_finish(tmp_path: Path) -> None:
 def test_second_ctrl_c_fails_running_trials_and_requeues_them(tmp_path: Path) -> None:
     study, space = make_study(sqlite(tmp_path), write_space(tmp_path, space_yaml()))
     pool = kill_me_on_submit(2)
+    recorder = Recorder()
     with pytest.raises(SearchInterrupted, match="0 evaluated trials are kept"):
-        run_search(study, space, 6, pool)
+        run_search(study, space, 6, pool, recorder)
     assert pool.shut
+    assert not [n for n in recorder.notices() if "stopping" in n]  # nothing is left to wait for
     first = study.trials[0]
     assert first.state == State.FAIL and first.user_attrs["fail_reason"].startswith("interrupted by the user")
     requeued = [t for t in study.trials if t.user_attrs.get("retry_of") == 0]

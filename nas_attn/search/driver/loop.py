@@ -177,8 +177,19 @@ class _Driver:
 
     # -- stopping -----------------------------------------------------------------------------
     def begin_stop(self) -> None:
-        """First Ctrl-C: no new trials; running ones finish."""
+        """First Ctrl-C: no new trials; running ones finish (the user is told how to stop them)."""
+        self.no_new_trials()
+        if training := self.state.trials.training():
+            self.setup.observer.notice(
+                f"stopping: no new trials; waiting for {len(training)} running trial(s) to finish "
+                "(press Ctrl-C again to stop them now)"
+            )
+
+    def no_new_trials(self) -> None:
+        """Ask nothing more: open brackets end, parked duplicates fail (once per run)."""
         setup, state = self.setup, self.state
+        if state.stopping:
+            return
         state.stopping = True
         if setup.fidelity is not None:
             setup.fidelity.stop()
@@ -186,11 +197,6 @@ class _Driver:
         for parked in state.trials.waiting():
             reason = f"{INTERRUPTED} (Ctrl-C) while it waited for trial {parked.holder}"
             self.teller.fail(parked, reason, duplicate_of=parked.holder)
-        if training := state.trials.training():
-            setup.observer.notice(
-                f"stopping: no new trials; waiting for {len(training)} running trial(s) to finish "
-                "(press Ctrl-C again to stop them now)"
-            )
 
     def stop_now(self) -> None:
         """Second Ctrl-C or SIGTERM: fail running trials with the reason and re-enqueue them."""
@@ -198,7 +204,7 @@ class _Driver:
         for ticket, outcome in self.backlog:  # finished: told, not failed
             self.teller.collect(ticket, outcome)
         self.backlog.clear()
-        self.begin_stop()
+        self.no_new_trials()  # after a first Ctrl-C: already done, and said once
         for handle in state.trials.training():
             assert handle.ticket is not None
             state.trials.returned(handle.ticket)  # its worker is stopped below
