@@ -329,6 +329,7 @@ def main() -> None:
     kinds = [k.strip() for k in args.storage.split(",")]
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     ray.init(
+        address="local",  # a private instance, not the last cluster /tmp/ray/ray_current_cluster names
         num_cpus=max(workers),
         include_dashboard=False,
         log_to_driver=False,

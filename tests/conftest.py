@@ -4,6 +4,11 @@ The PostgreSQL server is started once per test session on a temporary directory 
 loopback port (as the ``postgres`` user when the tests run as root), with password auth, so
 tests see real credentials in real URLs. Without server binaries the tests that need it are
 skipped, unless ``NAS_ATTN_REQUIRE_POSTGRES=1`` (CI) makes that a failure.
+
+Under pytest-xdist (``-n 2`` in pyproject.toml) each worker process gets its share of the CPUs as
+torch / OpenMP / MKL threads (1 each on a 2-core machine), set before any test runs, in
+``os.environ`` too, so the processes its tests start (CLI runs, Ray workers) inherit the limit.
+Each worker starts its own PostgreSQL server (its own temp dir and free port).
 """
 
 from __future__ import annotations
@@ -29,6 +34,37 @@ search: {sampler: nsga2, n_trials: 3, seed: 0, population_size: 4}
 """
 
 REQUIRE_POSTGRES_ENV = "NAS_ATTN_REQUIRE_POSTGRES"
+THREAD_ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def _limit_threads_per_xdist_worker() -> None:
+    """Two workers each with all the cores' threads would fight over them: under xdist each
+    worker gets ``cores // workers`` threads (at least 1), for itself and its subprocesses."""
+    workers = os.environ.get("PYTEST_XDIST_WORKER_COUNT")
+    if not os.environ.get("PYTEST_XDIST_WORKER") or not workers:
+        return
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    threads = max(1, cores // max(1, int(workers)))
+    for name in THREAD_ENV:
+        os.environ[name] = str(threads)
+    import torch
+
+    torch.set_num_threads(threads)
+
+
+_limit_threads_per_xdist_worker()
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_setupnodes() -> None:
+    """Before pytest-xdist starts its workers (in the controlling process): pytest imports
+    readline at start, and GNU readline puts COLUMNS and LINES (80x24 without a terminal) into
+    the process's C environment, unseen by os.environ but inherited by the workers. There
+    nas_attn.console would print 80 columns wide where a serial run prints 140 (piped output).
+    Workers get the environment os.environ shows."""
+    for name in ("COLUMNS", "LINES"):
+        if name not in os.environ:
+            os.unsetenv(name)
 
 
 @pytest.fixture

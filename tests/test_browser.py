@@ -9,15 +9,12 @@ installs Debian's chromium) makes that a failure.
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from finished_study import make_finished_study
+from live_dashboard import live_dashboard
 from PIL import Image
 
 from nas_attn._devtools.browser import BrowserUnavailable, Page, chromium
@@ -70,38 +67,12 @@ def test_report_renders_in_chromium(page: Page, tmp_path: Path) -> None:
     assert_not_blank(page.screenshot(tmp_path / "report.png"))
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
 def dashboard(tmp_path: Path) -> Iterator[str]:
     """A live `nas-attn dashboard` on a finished study (with params and metric names); its URL."""
     study = make_finished_study(tmp_path, with_params=True)
-    port = free_port()
-    storage = f"sqlite:///{tmp_path}/s.db"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "nas_attn", "dashboard", "--storage", storage, "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/studies", timeout=2):
-                    break
-            except OSError:
-                assert proc.poll() is None, "nas-attn dashboard exited"
-                time.sleep(0.5)
+    with live_dashboard(f"sqlite:///{tmp_path}/s.db", tmp_path / "dashboard.log") as port:
         yield f"http://127.0.0.1:{port}/dashboard/studies/{study._study_id}"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
 
 
 def test_dashboard_renders_the_study_with_its_objective_names(

@@ -4,10 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
-import socket
-import subprocess
-import sys
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -16,6 +12,7 @@ from typing import Any
 
 import pytest
 from finished_study import make_finished_study
+from live_dashboard import live_dashboard
 
 from nas_attn import load_space
 from nas_attn.search import open_storage, open_study, run_search
@@ -32,31 +29,14 @@ search: {sampler: random, seed: 0}
 """
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @contextlib.contextmanager
-def dashboard(storage: str) -> Iterator[tuple[int, list[str]]]:
+def dashboard(storage: str, log: Path) -> Iterator[tuple[int, list[str]]]:
     """``nas-attn dashboard`` on ``storage`` and a free loopback port; yields (port, its output
-    lines, filled when it stops)."""
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "nas_attn", "dashboard", "--storage", storage, "--port", str(port)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env={**os.environ, "COLUMNS": "200"},
-    )
+    lines, filled when it stops). Its output goes to ``log``."""
     output: list[str] = []
-    try:
+    with live_dashboard(storage, log) as port:
         yield port, output
-    finally:
-        proc.terminate()
-        out, _ = proc.communicate(timeout=30)
-        output.extend(out.splitlines())
+    output.extend(log.read_text().splitlines())
 
 
 def get_json(port: int, path: str) -> Any:
@@ -76,7 +56,7 @@ def get_json(port: int, path: str) -> Any:
 @pytest.mark.slow
 def test_dashboard_serves_the_study_on_loopback(tmp_path: Path) -> None:
     make_finished_study(tmp_path)
-    with dashboard(f"sqlite:///{tmp_path}/s.db") as (port, output):
+    with dashboard(f"sqlite:///{tmp_path}/s.db", tmp_path / "dashboard.log") as (port, output):
         studies = get_json(port, "/api/studies")["study_summaries"]
         assert [s["study_name"] for s in studies] == ["s"]
     assert any(f"at http://127.0.0.1:{port}/" in line for line in output)
@@ -92,7 +72,7 @@ def test_dashboard_labels_a_searched_studys_objectives_by_name(tmp_path: Path) -
     url = f"sqlite:///{tmp_path}/named.db"
     study = open_study(open_storage(url), space.name, space, space.search.sampler)
     assert run_search(study, space, 2, InProcessPool(threads=1)).evaluated == 2
-    with dashboard(url) as (port, _):
+    with dashboard(url, tmp_path / "dashboard.log") as (port, _):
         (summary,) = get_json(port, "/api/studies")["study_summaries"]
         detail = get_json(port, f"/api/studies/{summary['study_id']}")
     assert detail["objective_names"] == ["accuracy", "latency_ms"]

@@ -21,6 +21,7 @@ from pathlib import Path
 
 POSTGRES_BIN_ENV = "NAS_ATTN_POSTGRES_BIN"  # a bin folder with initdb and pg_ctl, if not the default
 POSTGRES_BIN_GLOB = "/usr/lib/postgresql/*/bin"
+START_ATTEMPTS = 3  # a fresh free port each time the chosen one was taken before the server bound it
 
 
 class PostgresUnavailable(RuntimeError):
@@ -93,7 +94,7 @@ def postgres_server(max_connections: int = 200) -> Iterator[PostgresServer]:
         pwfile.write_text(password + "\n")
         if as_postgres:
             shutil.chown(pwfile, "postgres", "postgres")
-        data, port, log = root / "data", _free_port(), root / "server.log"
+        data, log = root / "data", root / "server.log"
 
         def run(*args: str) -> None:
             proc = subprocess.run([*as_postgres, *args], capture_output=True, text=True, timeout=120)
@@ -103,11 +104,21 @@ def postgres_server(max_connections: int = 200) -> Iterator[PostgresServer]:
 
         initdb = [str(bindir / "initdb"), "-D", str(data), "-U", "nas", f"--pwfile={pwfile}"]
         run(*initdb, "-A", "scram-sha-256", "-E", "UTF8", "--no-sync")
-        options = (
-            f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off "
-            f"-c max_connections={max_connections}"
-        )
-        run(str(bindir / "pg_ctl"), "-D", str(data), "-l", str(log), "-w", "-o", options, "start")
+        for attempt in range(1, START_ATTEMPTS + 1):
+            # The port is free when chosen; another process (a second test worker's server, a
+            # Ray node) may bind it before the server does: then try another one.
+            port, logged = _free_port(), log.stat().st_size if log.exists() else 0
+            options = (
+                f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off "
+                f"-c max_connections={max_connections}"
+            )
+            try:
+                run(str(bindir / "pg_ctl"), "-D", str(data), "-l", str(log), "-w", "-o", options, "start")
+                break
+            except RuntimeError:
+                taken = log.exists() and b"Address already in use" in log.read_bytes()[logged:]
+                if attempt == START_ATTEMPTS or not taken:
+                    raise
         try:
             yield PostgresServer("127.0.0.1", port, "nas", password)
         finally:

@@ -73,7 +73,10 @@ def test_data_ships_to_an_actor_through_the_object_store(tmp_path: Path) -> None
 
     from nas_attn.worker import resolve_proxy_data
 
-    ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False)
+    # "local": a private instance; without it ray.init joins the cluster that another test (in
+    # another xdist worker) started with ray.cluster_utils.Cluster, which records its address
+    # in /tmp/ray/ray_current_cluster
+    ray.init(address="local", num_cpus=1, include_dashboard=False, log_to_driver=False)
     try:
         elsewhere = {**PROXY, "dataset": f"cifar10:{tmp_path / 'not-on-the-worker'}"}
         data = load_proxy_data(ProxyConfig.model_validate(PROXY))
