@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import http.client
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -18,14 +17,10 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
+from nas_attn._devtools.ports import free_loopback_port
+
 ATTEMPTS = 3
 PORT_TAKEN = "Address already in use"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _answers(port: int) -> bool:
@@ -42,7 +37,7 @@ def live_dashboard(storage: str, log: Path, timeout: float = 90.0) -> Iterator[i
     the port. Its stdout and stderr go to ``log`` (complete once the block has ended: it is
     stopped then). AssertionError when it exits for another reason or never answers."""
     for attempt in range(1, ATTEMPTS + 1):
-        port = free_port()
+        port = free_loopback_port()
         with log.open("w") as out:
             proc = subprocess.Popen(
                 [sys.executable, "-m", "nas_attn", "dashboard", "--storage", storage, "--port", str(port)],

@@ -11,13 +11,14 @@ import contextlib
 import os
 import secrets
 import shutil
-import socket
 import subprocess
 import tempfile
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+from nas_attn._devtools.ports import free_loopback_port
 
 POSTGRES_BIN_ENV = "NAS_ATTN_POSTGRES_BIN"  # a bin folder with initdb and pg_ctl, if not the default
 POSTGRES_BIN_GLOB = "/usr/lib/postgresql/*/bin"
@@ -62,12 +63,6 @@ def find_postgres_bin() -> Path | None:
     return next((d for d in candidates if (d / "initdb").is_file() and (d / "pg_ctl").is_file()), None)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @contextlib.contextmanager
 def postgres_server(max_connections: int = 200) -> Iterator[PostgresServer]:
     """Start a server, yield it, stop it and delete its files.
@@ -107,7 +102,7 @@ def postgres_server(max_connections: int = 200) -> Iterator[PostgresServer]:
         for attempt in range(1, START_ATTEMPTS + 1):
             # The port is free when chosen; another process (a second test worker's server, a
             # Ray node) may bind it before the server does: then try another one.
-            port, logged = _free_port(), log.stat().st_size if log.exists() else 0
+            port, logged = free_loopback_port(), log.stat().st_size if log.exists() else 0
             options = (
                 f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off "
                 f"-c max_connections={max_connections}"
