@@ -139,7 +139,7 @@ class RunTrials:
 
     def in_flight(self) -> bool:
         """Whether a trial trains or waits: the run cannot end before they are told."""
-        return bool(self._by_ticket) or any(h.phase is Phase.WAITING for h in self._open.values())
+        return bool(self._by_ticket or self.waiting())
 
 
 @dataclass
