@@ -34,7 +34,7 @@ def reseed(
 ) -> None:
     """Re-run the Pareto front with more seeds; the front then ranks the mean (table: ± std)."""
     from nas_attn import console
-    from nas_attn.search.usecases.rerun_study import RerunRequest, run_on_study
+    from nas_attn.search.usecases._finished_study import RerunRequest, run_on_study
     from nas_attn.search.usecases.reruns import reseed_front
 
     with console.JobProgress("reseed") as progress:
@@ -64,7 +64,7 @@ def validate_proxy(
 ) -> None:
     """Does the proxy rank placements right? Retrain a sample longer; Kendall tau / Spearman rho."""
     from nas_attn import console
-    from nas_attn.search.usecases.rerun_study import RerunRequest, run_on_study
+    from nas_attn.search.usecases._finished_study import RerunRequest, run_on_study
     from nas_attn.search.usecases.reruns import validate_proxy as run_validation
     from nas_attn.search.usecases.reruns import validation_sample
 

@@ -29,7 +29,7 @@ from nas_attn.search.results import (
     ranked_rows,
     study_directions,
 )
-from nas_attn.search.studydb.trial_attrs import DUPLICATE_OF
+from nas_attn.search.studydb.attrs import DUPLICATE_OF
 
 __all__ = [
     "heatmap_svg",

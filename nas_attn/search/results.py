@@ -24,7 +24,7 @@ from nas_attn.pareto import (
     non_dominated_ranks,
 )
 from nas_attn.search.driver.fidelity import FIDELITY_EPOCHS, FIDELITY_SPENT
-from nas_attn.search.studydb import trial_attrs as attrs
+from nas_attn.search.studydb import attrs
 from nas_attn.search.studydb.latency_reference import USED_ATTR as LATENCY_USED
 from nas_attn.search.studydb.latency_reference import LatencyReferences, rescaled_latency
 from nas_attn.seed_statistics import PairedDelta, mean_interval, paired_delta

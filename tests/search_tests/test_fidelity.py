@@ -17,7 +17,7 @@ from nas_attn.search.driver.fidelity import (
     FidelitySchedule,
     Member,
 )
-from nas_attn.search.execution.dispatch import Outcome
+from nas_attn.search.execution.protocol import Outcome
 from nas_attn.search.results import ranked_rows
 from nas_attn.search.sampling.space import load_space
 from nas_attn.testing.fakes import FakePool, fake_result, ok_outcome

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from nas_attn import load_space
-from nas_attn.search.execution.dispatch import Outcome
+from nas_attn.search.execution.protocol import Outcome
 from nas_attn.search.execution.requests import train_request
 from nas_attn.search.usecases.reruns import Job, RerunInterrupted, run_jobs
 from nas_attn.testing.fakes import FakePool

@@ -14,7 +14,7 @@ from helpers import make_study, space_yaml, write_space
 from nas_attn.exceptions import NasAttnError
 from nas_attn.rank_correlation import kendall_tau
 from nas_attn.search import run_search
-from nas_attn.search.execution.dispatch import Outcome
+from nas_attn.search.execution.protocol import Outcome
 from nas_attn.search.results import TrialRow, is_plain, pareto_rows, ranked_rows, seed_runs_key
 from nas_attn.search.sampling.space import SearchSpace
 from nas_attn.search.usecases.reruns import (

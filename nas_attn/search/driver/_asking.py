@@ -17,7 +17,8 @@ import time
 from nas_attn.exceptions import NasAttnError
 from nas_attn.search.driver._state import Setup, State
 from nas_attn.search.driver._telling import Teller
-from nas_attn.search.driver.handles import Asked, Draft, TrialHandle
+from nas_attn.search.driver._handles import TrialHandle
+from nas_attn.search.studydb.door import Asked, Draft
 from nas_attn.search.execution.requests import train_request
 from nas_attn.search.sampling.space import sample_arch
 from nas_attn.search.studydb.ledger import EVALUATED, FAILED, RUNNING, SCREENED

@@ -147,7 +147,7 @@ class FidelitySettings(BaseModel):
 
 
 class RacingSettings(BaseModel):
-    """Extra seeds where the front is still open (``nas_attn.search.usecases.seed_policy.Racing``)."""
+    """Extra seeds where the front is still open (``nas_attn.search.seeds.policy.Racing``)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 

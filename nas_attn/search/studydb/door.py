@@ -56,9 +56,9 @@ from optuna.exceptions import UpdateFinishedTrialError
 from optuna.trial import TrialState
 
 from nas_attn.backbones import ArchConfig
-from nas_attn.search.driver.liveness import DriverInfo, DriverRow
 from nas_attn.search.results import measured_trials
-from nas_attn.search.studydb import trial_attrs as attrs
+from nas_attn.search.studydb import attrs
+from nas_attn.search.studydb.drivers import DriverInfo, DriverRow, DriverRows
 from nas_attn.search.studydb.latency_reference import LatencyReferences
 from nas_attn.search.studydb.ledger import EVALUATED, SCREENED, Evaluation, Ledger, SlotState
 from nas_attn.search.studydb.mirror import CompleteTrials, SamplerMirror
@@ -121,6 +121,10 @@ class LedgerReads(Protocol):
 
     def lookup(self, digest: str) -> Evaluation | None: ...
 
+
+class DriverReads(Protocol):
+    """What the driver may read of the driver rows: who is registered, and when they beat."""
+
     def drivers(self) -> dict[str, DriverRow]: ...
 
 
@@ -145,14 +149,20 @@ class StudyDatabase:
         """Open the study's ledger (creating its tables), trial store and sampler mirror."""
         self.study, self.me = study, me
         self.ledger = Ledger.of(study)
+        self.drivers = DriverRows(self.ledger)
         self.store = TrialStore(self.ledger.storage, self.ledger.study_id)
         self.mirror = SamplerMirror(study, self.store)
         self.latency_references = LatencyReferences.of(study.user_attrs)
 
     @property
     def ledger_reads(self) -> LedgerReads:
-        """The ledger, for reading (counts, lookups, live drivers)."""
+        """The ledger, for reading (counts, lookups)."""
         return self.ledger
+
+    @property
+    def driver_reads(self) -> DriverReads:
+        """The driver rows, for reading (who is alive)."""
+        return self.drivers
 
     @property
     def mirror_reads(self) -> MirrorReads:
@@ -161,15 +171,15 @@ class StudyDatabase:
 
     # -- this driver and its slots ------------------------------------------------------------
     def register(self) -> None:
-        self.ledger.register(self.me)
+        self.drivers.register(self.me)
 
     def beat(self) -> bool:
         """Record that this driver is alive; False if its row was gone (it is added again)."""
-        return self.ledger.beat(self.me)
+        return self.drivers.beat(self.me)
 
     def leave(self) -> None:
         """Remove this driver's row and the slots it reserved but never used."""
-        self.ledger.unregister(self.me.driver_id)
+        self.drivers.unregister(self.me.driver_id)
 
     def reserve(self, target: int) -> int | None:
         return self.ledger.reserve(self.me.driver_id, target)

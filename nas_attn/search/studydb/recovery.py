@@ -18,8 +18,8 @@ import optuna
 from optuna.exceptions import StorageInternalError, UpdateFinishedTrialError
 from optuna.trial import FrozenTrial, TrialState
 
-from nas_attn.search.driver.liveness import DriverInfo, DriverRow, driver_alive
-from nas_attn.search.studydb import trial_attrs as attrs
+from nas_attn.search.studydb.drivers import DriverInfo, DriverRow, DriverRows, driver_alive
+from nas_attn.search.studydb import attrs
 from nas_attn.search.studydb.ledger import RESERVED, RUNNING, Ledger
 from nas_attn.search.studydb.optuna_private import trial_id_of
 
@@ -113,7 +113,8 @@ def recover_stale(
 ) -> list[Recovered]:
     """Fail and re-enqueue the RUNNING trials of dead drivers; tidy their ledger rows."""
     now = time.time()
-    drivers = ledger.drivers()
+    rows = DriverRows(ledger)
+    drivers = rows.drivers()
     alive = {me.driver_id} | {d for d, row in drivers.items() if driver_alive(row, now, stale_after_s)}
     # A trial without a driver was asked moments ago by a live driver, or by one that died before
     # it could record itself; with no other live driver it can only be the latter.
@@ -140,5 +141,5 @@ def recover_stale(
             ledger.mark_evaluated(ev.digest, ev.trial_number)  # died between tell and the ledger update
         elif state.is_finished():
             ledger.delete_row(ev.row_id)
-    ledger.forget_drivers([d for d in drivers if d not in alive])
+    rows.forget_drivers([d for d in drivers if d not in alive])
     return recovered

@@ -2,7 +2,7 @@
 
 Two uses: re-running the final Pareto candidates with more seeds (``reseed``: noise control,
 the front then ranks the mean, see ``results.trial_values``; the loop is
-:mod:`nas_attn.search.usecases.seed_runs`, shared with racing) and ``validate-proxy`` (does the proxy
+:mod:`nas_attn.search.seeds.runner`, shared with racing) and ``validate-proxy`` (does the proxy
 rank placements like a longer budget does?). Results go to study user attributes, because
 Optuna does not let a COMPLETE trial change; the driver process stays the only writer.
 """
@@ -21,13 +21,13 @@ import optuna
 from nas_attn.backbones import ArchConfig
 from nas_attn.exceptions import NasAttnError
 from nas_attn.rank_correlation import kendall_tau, spearman_rho
-from nas_attn.search.driver.interrupts import FINISH, STOP_NOW, StopRequests
-from nas_attn.search.execution.dispatch import Outcome, TrialPool
+from nas_attn.search.interrupts import FINISH, STOP_NOW, StopRequests
+from nas_attn.search.execution.protocol import Outcome, TrialPool
 from nas_attn.search.execution.requests import train_request
 from nas_attn.search.results import TrialRow, first_seed, objective_names, ranked_rows
 from nas_attn.search.sampling.space import SearchSpace
-from nas_attn.search.usecases.seed_policy import FixedSeeds
-from nas_attn.search.usecases.seed_runs import (
+from nas_attn.search.seeds.policy import FixedSeeds
+from nas_attn.search.seeds.runner import (
     MAX_JOB_RETRIES,
     POLL_SECONDS,
     JobObserver,
@@ -108,7 +108,7 @@ def reseed_front(
     plus ``seeds - 1`` more, training seeds ``proxy.training_seed + 1``, ``+ 2``, ... on the same
     data split, at the budget the trial's values come from. The front is ranked by the means,
     so it can change; trials that join it are re-run too. ``reseed`` and ``search.final_seeds``;
-    the same loop as racing (:mod:`nas_attn.search.usecases.seed_runs`)."""
+    the same loop as racing (:mod:`nas_attn.search.seeds.runner`)."""
     policy = FixedSeeds(seeds, first_seed(study.user_attrs))
     return run_seed_policy(study, space, pool, policy, notice, observer)
 

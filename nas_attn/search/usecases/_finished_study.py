@@ -15,7 +15,7 @@ import optuna
 from pydantic import ValidationError
 
 from nas_attn.exceptions import NasAttnError
-from nas_attn.search.execution.dispatch import TrialPool
+from nas_attn.search.execution.protocol import TrialPool
 from nas_attn.search.sampling.space import STORED_SPACE_KEY, SearchSpace
 from nas_attn.search.studydb.storage import open_existing_storage
 from nas_attn.search.studydb.study import SPACE_ATTR, load_existing_study

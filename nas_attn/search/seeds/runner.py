@@ -1,6 +1,6 @@
 """Extra training seeds for a study's placements: one loop for racing, ``final_seeds`` and ``reseed``.
 
-A :class:`~nas_attn.search.usecases.seed_policy.SeedPolicy` says which ``(trial, seed)`` trainings are
+A :class:`~nas_attn.search.seeds.policy.SeedPolicy` says which ``(trial, seed)`` trainings are
 wanted; this loop keeps every idle worker on the most useful one, stores each result as it
 lands and asks the policy again, so decisions always use every seed measured so far (no rounds,
 no idle worker waiting for a round to end). It ends when the policy wants nothing more.
@@ -27,8 +27,8 @@ import optuna
 
 from nas_attn.backbones import ArchConfig
 from nas_attn.exceptions import NasAttnError
-from nas_attn.search.driver.interrupts import FINISH, STOP_NOW, StopRequests
-from nas_attn.search.execution.dispatch import Outcome, TrialPool
+from nas_attn.search.interrupts import FINISH, STOP_NOW, StopRequests
+from nas_attn.search.execution.protocol import Outcome, TrialPool
 from nas_attn.search.execution.requests import train_request
 from nas_attn.search.results import (
     TrialRow,
@@ -42,7 +42,7 @@ from nas_attn.search.results import (
 from nas_attn.search.sampling.space import SearchSpace
 from nas_attn.search.studydb.latency_reference import USED_ATTR as LATENCY_USED
 from nas_attn.search.studydb.latency_reference import LatencyReferences
-from nas_attn.search.usecases.seed_policy import Decision, SeedJob, SeedPolicy
+from nas_attn.search.seeds.policy import Decision, SeedJob, SeedPolicy
 
 POLL_SECONDS = 0.5
 MAX_JOB_RETRIES = 1  # a training whose worker was lost is tried once more
