@@ -2,7 +2,7 @@
 in-process worker (e.g. on a single GPU machine, or to debug the worker code in one process).
 
 Uses the command's own functions (``search.usecases._finished_study.open_study_and_space``,
-``search.usecases.reruns.validate_proxy``, ``console.print_validation``) with
+``search.usecases.validate_proxy.validate_proxy``, ``console.print_validation``) with
 :class:`~nas_attn.search.execution.inprocess.InProcessPool` in place of the Ray pool; the result is stored
 in the study exactly as the command stores it (user attribute ``proxy_validation``).
 
@@ -18,7 +18,7 @@ import time
 from nas_attn import console
 from nas_attn.search.execution.inprocess import InProcessPool
 from nas_attn.search.usecases._finished_study import RerunRequest, open_study_and_space
-from nas_attn.search.usecases.reruns import validate_proxy
+from nas_attn.search.usecases.validate_proxy import validate_proxy
 
 
 def main() -> None:

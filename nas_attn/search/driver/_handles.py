@@ -21,9 +21,10 @@ from enum import Enum
 from nas_attn.backbones import ArchConfig
 from nas_attn.search.driver.fidelity import Member
 from nas_attn.search.execution.protocol import Outcome
-from nas_attn.search.studydb.door import Asked
+from nas_attn.search.studydb import Asked
 
 __all__ = ["Phase", "TrialHandle"]
+
 
 class Phase(Enum):
     """Where a trial of this run is (see the module docstring for the moves between phases)."""

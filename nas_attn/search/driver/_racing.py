@@ -19,11 +19,11 @@ from __future__ import annotations
 import time
 
 from nas_attn.search.driver._state import Setup, State
-from nas_attn.search.studydb.drivers import HEARTBEAT_S, STALE_AFTER_S, driver_alive
 from nas_attn.search.execution.protocol import Outcome
 from nas_attn.search.results import TrialRow, first_seed, ranked_rows
 from nas_attn.search.seeds.policy import racing_policy
 from nas_attn.search.seeds.runner import SeedRunner
+from nas_attn.search.studydb import HEARTBEAT_S, STALE_AFTER_S, driver_alive
 
 
 class RacingDuringSearch:

@@ -13,7 +13,7 @@ restart before those results are told; results are told one at a time when no ne
 
 Failures: a bad placement or divergence fails the trial (never retried); a lost worker fails
 it and re-enqueues its parameters within a retry budget; a dead driver's RUNNING trials are
-found by their stale heartbeat and treated the same way. Ctrl-C: see ``interrupts.py``.
+found by their stale heartbeat and treated the same way. Ctrl-C: see ``search/interrupts.py``.
 
 Where things are: this module holds the loop, its housekeeping (heartbeat, recovery of dead
 drivers' trials) and stopping, and ``run_search``. Asking trials is ``_asking.py``, telling their
@@ -40,12 +40,11 @@ from nas_attn.search.driver.api import (
     SearchOutcome,
     TrialHook,
 )
-from nas_attn.search.interrupts import FINISH, STOP_NOW
-from nas_attn.search.studydb.drivers import HEARTBEAT_S, STALE_AFTER_S
 from nas_attn.search.execution.protocol import Outcome, TrialPool
+from nas_attn.search.interrupts import FINISH, STOP_NOW
 from nas_attn.search.results import TrialRow, pareto_rows
 from nas_attn.search.sampling.space import SearchSpace
-from nas_attn.search.studydb.ledger import EVALUATED
+from nas_attn.search.studydb import EVALUATED, HEARTBEAT_S, STALE_AFTER_S
 
 POLL_SECONDS = 0.5
 RECOVER_EVERY_SECONDS = 15.0

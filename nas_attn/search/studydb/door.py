@@ -56,13 +56,13 @@ from optuna.exceptions import UpdateFinishedTrialError
 from optuna.trial import TrialState
 
 from nas_attn.backbones import ArchConfig
-from nas_attn.search.results import measured_trials
 from nas_attn.search.studydb import attrs
 from nas_attn.search.studydb.drivers import DriverInfo, DriverRow, DriverRows
 from nas_attn.search.studydb.latency_reference import LatencyReferences
 from nas_attn.search.studydb.ledger import EVALUATED, SCREENED, Evaluation, Ledger, SlotState
 from nas_attn.search.studydb.mirror import CompleteTrials, SamplerMirror
 from nas_attn.search.studydb.optuna_private import trial_id_of
+from nas_attn.search.studydb.reads import measured_trials
 from nas_attn.search.studydb.recovery import Recovered, recover_stale, requeue
 from nas_attn.search.studydb.trial_store import OwnTrial, TakenTrial, TrialDraft, TrialStore
 from nas_attn.worker.evaluate import TrialResult

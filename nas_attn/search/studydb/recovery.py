@@ -18,10 +18,10 @@ import optuna
 from optuna.exceptions import StorageInternalError, UpdateFinishedTrialError
 from optuna.trial import FrozenTrial, TrialState
 
-from nas_attn.search.studydb.drivers import DriverInfo, DriverRow, DriverRows, driver_alive
 from nas_attn.search.studydb import attrs
+from nas_attn.search.studydb.drivers import DriverInfo, DriverRow, DriverRows, driver_alive
 from nas_attn.search.studydb.ledger import RESERVED, RUNNING, Ledger
-from nas_attn.search.studydb.optuna_private import trial_id_of
+from nas_attn.search.studydb.optuna_private import FIXED_PARAMS, trial_id_of
 
 RETRY_BUDGET = 2  # re-enqueues per placement after lost workers or dead drivers
 
@@ -78,7 +78,7 @@ def _is_waiting_duplicate(ledger: Ledger, trial: FrozenTrial) -> bool:
 def _params_of(trial: FrozenTrial) -> dict[str, Any]:
     """What the trial was asked to evaluate: its sampled parameters, or, if it died before
     sampling, the parameters it was enqueued with (a baseline or a retry)."""
-    return dict(trial.params) or dict(trial.system_attrs.get("fixed_params", {}))
+    return dict(trial.params) or dict(trial.system_attrs.get(FIXED_PARAMS, {}))
 
 
 def _fail_and_requeue(
