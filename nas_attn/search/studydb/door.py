@@ -1,15 +1,15 @@
 """The study database's front door: every write a driver makes in a trial's life, in one place.
 
 The driver (asking, telling, the loop) writes only through :class:`StudyDatabase`; it reads the
-ledger and the sampler's mirror through :attr:`~StudyDatabase.ledger_reads` and
-:attr:`~StudyDatabase.mirror_reads`, typed as :class:`LedgerReads` and :class:`MirrorReads`, which
-have no write methods (mypy refuses a write through them). What each write touches, and what is
-atomic with what:
+ledger, the driver rows and the sampler's mirror through :attr:`~StudyDatabase.ledger_reads`,
+:attr:`~StudyDatabase.driver_reads` and :attr:`~StudyDatabase.mirror_reads`, typed as
+:class:`LedgerReads`, :class:`DriverReads` and :class:`MirrorReads`, which have no write methods
+(mypy refuses a write through them). What each write touches, and what is atomic with what:
 
-- **Driver and slot rows** (ledger): :meth:`~StudyDatabase.register`, :meth:`~StudyDatabase.beat`
-  and :meth:`~StudyDatabase.leave` keep this driver's heartbeat row; :meth:`~StudyDatabase.reserve`
-  (and ``reserve_many``) hold a slot of the target before a trial is asked, ``unreserve`` gives
-  back one that started nothing. Each is its own statement.
+- **Driver and slot rows** (``drivers.py``, the ledger): :meth:`~StudyDatabase.register`,
+  :meth:`~StudyDatabase.beat` and :meth:`~StudyDatabase.leave` keep this driver's heartbeat row;
+  :meth:`~StudyDatabase.reserve` (and ``reserve_many``) hold a slot of the target before a trial
+  is asked, ``unreserve`` gives back one that started nothing. Each is its own statement.
 - **Starting** (trial rows, then the ledger): :meth:`~StudyDatabase.take_enqueued` turns the
   oldest enqueued trial RUNNING with this driver recorded (one transaction);
   :meth:`~StudyDatabase.start` writes new RUNNING trials, all in one transaction (numbered under
