@@ -1,8 +1,8 @@
 """``nas-attn validate-proxy`` without Ray: the same sample, retraining and correlations, run by one
 in-process worker (e.g. on a single GPU machine, or to debug the worker code in one process).
 
-Uses the command's own functions (``search.usecases.rerun_study.open_study_and_space``,
-``search.usecases.reruns.validate_proxy``, ``console.print_validation``) with
+Uses the command's own functions (``search.usecases._finished_study.open_study_and_space``,
+``search.usecases.validate_proxy.validate_proxy``, ``console.print_validation``) with
 :class:`~nas_attn.search.execution.inprocess.InProcessPool` in place of the Ray pool; the result is stored
 in the study exactly as the command stores it (user attribute ``proxy_validation``).
 
@@ -17,8 +17,8 @@ import time
 
 from nas_attn import console
 from nas_attn.search.execution.inprocess import InProcessPool
-from nas_attn.search.usecases.rerun_study import RerunRequest, open_study_and_space
-from nas_attn.search.usecases.reruns import validate_proxy
+from nas_attn.search.usecases._finished_study import RerunRequest, open_study_and_space
+from nas_attn.search.usecases.validate_proxy import validate_proxy
 
 
 def main() -> None:

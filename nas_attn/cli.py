@@ -192,7 +192,7 @@ def _error_status(exc: NasAttnError) -> int:
     modules are looked up, not imported: only a command that ran one can have raised their
     interruption, and ``with-timm`` must leave a user's script a process without the search in it."""
     driver = sys.modules.get("nas_attn.search.driver.loop")
-    rerun = sys.modules.get("nas_attn.search.usecases.seed_runs")  # seed re-runs / validate-proxy stopped
+    rerun = sys.modules.get("nas_attn.search.seeds.runner")  # seed re-runs / validate-proxy stopped
     interrupted = (driver is not None and isinstance(exc, driver.SearchInterrupted)) or (
         rerun is not None and isinstance(exc, rerun.RerunInterrupted)
     )

@@ -34,8 +34,7 @@ def reseed(
 ) -> None:
     """Re-run the Pareto front with more seeds; the front then ranks the mean (table: ± std)."""
     from nas_attn import console
-    from nas_attn.search.usecases.rerun_study import RerunRequest, run_on_study
-    from nas_attn.search.usecases.reruns import reseed_front
+    from nas_attn.search.usecases.reseed import RerunRequest, reseed_front, run_on_study
 
     with console.JobProgress("reseed") as progress:
         report = run_on_study(
@@ -64,9 +63,8 @@ def validate_proxy(
 ) -> None:
     """Does the proxy rank placements right? Retrain a sample longer; Kendall tau / Spearman rho."""
     from nas_attn import console
-    from nas_attn.search.usecases.rerun_study import RerunRequest, run_on_study
-    from nas_attn.search.usecases.reruns import validate_proxy as run_validation
-    from nas_attn.search.usecases.reruns import validation_sample
+    from nas_attn.search.usecases.validate_proxy import RerunRequest, run_on_study, validation_sample
+    from nas_attn.search.usecases.validate_proxy import validate_proxy as run_validation
 
     with console.JobProgress("validate-proxy") as progress:
         result = run_on_study(

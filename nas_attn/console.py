@@ -29,7 +29,7 @@ from nas_attn.backbones import ArchConfig
 from nas_attn.search.results import ComputeSpent, FrontSummary, TrialRow, baseline_verdict
 from nas_attn.search.sampling.space import SearchSpace
 from nas_attn.search.studydb.latency_reference import CALIBRATION_NOTE
-from nas_attn.search.usecases.reruns import MISLEADING_TAU, ProxyValidation
+from nas_attn.search.usecases.validate_proxy import MISLEADING_TAU, ProxyValidation
 from nas_attn.training import EpochReport, TrainOutcome
 from nas_attn.worker.evaluate import TrialResult
 
@@ -412,7 +412,7 @@ def print_learning_curve(history: Sequence[float]) -> None:
 
 class JobProgress:
     """Progress bar with an ETA over the trainings of ``reseed`` / ``validate-proxy``
-    (a :class:`~nas_attn.search.usecases.reruns.JobObserver`)."""
+    (a :class:`~nas_attn.search.seeds.runner.JobObserver`)."""
 
     def __init__(self, label: str) -> None:
         self._progress = Progress(

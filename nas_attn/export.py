@@ -55,6 +55,7 @@ def select_trial(
         _check_trained(complete[trial], study)
         return complete[trial]
     from nas_attn.search.results import ranked_rows  # not at import: keeps `import nas_attn` free of Ray
+    from nas_attn.search.studydb import attrs
 
     rows = ranked_rows(study)  # trained, feasible, at the top budget
     if knee:
@@ -67,7 +68,9 @@ def select_trial(
         return complete[chosen]
     assert max_latency_ms is not None
     latency = {  # calibrated, on the study's current reference when it is an objective
-        r.number: r.values.get("latency_ms", float(complete[r.number].user_attrs.get("latency_ms", math.inf)))
+        r.number: r.values.get(
+            "latency_ms", float(complete[r.number].user_attrs.get(attrs.LATENCY_MS, math.inf))
+        )
         for r in rows
     }
     within = [t for t in complete.values() if latency.get(t.number, math.inf) <= max_latency_ms]
@@ -76,12 +79,14 @@ def select_trial(
         raise NasAttnError(
             f"no trial is within {max_latency_ms} ms (fastest: {fastest:.3f} ms); raise the budget"
         )
-    return max(within, key=lambda t: (float(t.user_attrs.get("accuracy", 0.0)), -t.number))
+    return max(within, key=lambda t: (float(t.user_attrs.get(attrs.ACCURACY, 0.0)), -t.number))
 
 
 def _check_trained(trial: optuna.trial.FrozenTrial, study: optuna.Study) -> None:
     """A trial screened out by a constraint was never trained: its accuracy is no result."""
-    if trial.user_attrs.get("trained", True) is not False:
+    from nas_attn.search.studydb import attrs
+
+    if trial.user_attrs.get(attrs.TRAINED, True) is not False:
         return
     from nas_attn.search.results import evaluated_trials
 
@@ -106,9 +111,10 @@ _METRIC_ATTRS = (
 
 def _normalization(user_attrs: dict[str, Any]) -> dict[str, Any]:
     """``{"normalization": ...}`` from the proxy data's mean/std a trial recorded (empty if none)."""
+    from nas_attn.search.studydb import attrs
     from nas_attn.timm_pipeline import NORM_DECIMALS
 
-    mean, std = user_attrs.get("input_mean"), user_attrs.get("input_std")
+    mean, std = user_attrs.get(attrs.INPUT_MEAN), user_attrs.get(attrs.INPUT_STD)
     if not mean or not std:  # trials of studies made before the worker recorded them
         return {}
     rounded = {k: [round(float(v), NORM_DECIMALS) for v in vs] for k, vs in (("mean", mean), ("std", std))}
@@ -120,7 +126,9 @@ def export_arch(
 ) -> ArchConfig:
     """The trial's ArchConfig with provenance and the proxy's input normalisation; written to
     ``out`` when given."""
-    if "arch" not in trial.user_attrs:
+    from nas_attn.search.studydb import attrs
+
+    if attrs.ARCH not in trial.user_attrs:
         raise NasAttnError(
             f"trial {trial.number} carries no 'arch' user attribute; it was not made by nas-attn"
         )
@@ -135,12 +143,12 @@ def export_arch(
         "storage": storage,
         "objectives": row.values if row else dict(zip(objectives, trial.values, strict=True)),
         "metrics": {k: trial.user_attrs[k] for k in _METRIC_ATTRS if k in trial.user_attrs},
-        "device": trial.user_attrs.get("device", "unknown"),
-        "versions": trial.user_attrs.get("versions", {}),
-        "arch_digest": trial.user_attrs.get("arch_digest"),
+        "device": trial.user_attrs.get(attrs.DEVICE, "unknown"),
+        "versions": trial.user_attrs.get(attrs.VERSIONS, {}),
+        "arch_digest": trial.user_attrs.get(attrs.DIGEST),
         "exported_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     }
-    reference = LatencyReferences.of(study.user_attrs).by_device.get(trial.user_attrs.get("device", ""))
+    reference = LatencyReferences.of(study.user_attrs).by_device.get(trial.user_attrs.get(attrs.DEVICE, ""))
     if reference is not None and "latency_ms" in objectives:
         provenance["latency_calibration"] = {
             "note": CALIBRATION_NOTE,
@@ -159,7 +167,7 @@ def export_arch(
     if row is not None and row.racing is not None:  # the last seed decision taken for it
         provenance["racing"] = row.racing
     arch = ArchConfig.from_dict(
-        {**trial.user_attrs["arch"], **_normalization(trial.user_attrs), "provenance": provenance}
+        {**trial.user_attrs[attrs.ARCH], **_normalization(trial.user_attrs), "provenance": provenance}
     )
     if out is not None:
         write_atomic(out, arch.to_yaml(), storage_files(storage))

@@ -29,7 +29,7 @@ from nas_attn.search.results import (
     ranked_rows,
     study_directions,
 )
-from nas_attn.search.studydb.trial_attrs import DUPLICATE_OF
+from nas_attn.search.studydb.attrs import DUPLICATE_OF, FAIL_REASON, PARAMS
 
 __all__ = [
     "heatmap_svg",
@@ -54,7 +54,7 @@ def _unranked_detail(trial: optuna.trial.FrozenTrial) -> str:
     """Why a trial has no rank: its failure reason, or the trial it duplicates."""
     if DUPLICATE_OF in trial.user_attrs:
         return f"duplicate of trial {trial.user_attrs[DUPLICATE_OF]}"
-    return str(trial.user_attrs.get("fail_reason", ""))
+    return str(trial.user_attrs.get(FAIL_REASON, ""))
 
 
 def _tip(t: TrialRow) -> str:
@@ -94,7 +94,7 @@ def trials_html(study: optuna.Study, ranked: dict[int, TrialRow], names: list[st
     for trial in study.get_trials(deepcopy=False):
         row = ranked.get(trial.number)
         values: list[float | None] = list(row.values.values()) if row else [None] * len(names)
-        params = trial.user_attrs.get("params")
+        params = trial.user_attrs.get(PARAMS)
         detail = row.placement if row else _unranked_detail(trial)
         cells = [
             f'<td class="num">{trial.number}</td>',

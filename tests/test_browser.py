@@ -19,7 +19,7 @@ from PIL import Image
 
 from nas_attn._devtools.browser import BrowserUnavailable, Page, chromium
 from nas_attn.report import write_report
-from nas_attn.search.results import seed_runs_key
+from nas_attn.search.studydb.attrs import seed_runs_key
 
 pytestmark = pytest.mark.browser
 

@@ -798,7 +798,7 @@ CASES: list[Case] = [
         8,
         ["reseed", "--study", "tiny"],
         "interrupted (Ctrl-C)",
-        patch=("nas_attn.search.usecases.rerun_study.load_existing_study", INTERRUPT),
+        patch=("nas_attn.search.usecases._finished_study.load_existing_study", INTERRUPT),
         code=130,
     ),
     Case(

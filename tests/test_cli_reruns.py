@@ -9,8 +9,7 @@ import optuna
 import pytest
 from test_cli import assert_one_line_error, nas_attn
 
-from nas_attn.search.results import seed_runs_key
-from nas_attn.search.usecases.reruns import PROXY_VALIDATION_ATTR
+from nas_attn.search.studydb.attrs import PROXY_VALIDATION_ATTR, seed_runs_key
 
 
 @pytest.mark.ray

@@ -130,7 +130,7 @@ def test_exported_yaml_carries_provenance_and_builds(study: optuna.Study, tmp_pa
 
 
 def test_export_carries_seed_means_and_skips_screened_trials(study: optuna.Study, tmp_path: Path) -> None:
-    from nas_attn.search.results import seed_runs_key
+    from nas_attn.search.studydb.attrs import seed_runs_key
 
     study.set_user_attr(seed_runs_key(1), {"seeds": [1, 2], "values": [[0.80, 2.2], [0.85, 2.4]]})
     prov = export_arch(study, select_trial(study, trial=1), "sqlite:///s.db").provenance or {}

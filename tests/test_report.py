@@ -205,7 +205,8 @@ def test_hypervolume_plot_counts_trials_in_integers(n: int) -> None:
 
 def test_error_bars_are_the_seed_std(tmp_path: Path) -> None:
     from nas_attn.report_plots import pareto_figure
-    from nas_attn.search.results import objective_names, ranked_rows, seed_runs_key
+    from nas_attn.search.results import objective_names, ranked_rows
+    from nas_attn.search.studydb.attrs import seed_runs_key
 
     study = make_finished_study(tmp_path)
     assert 'id="pareto-seed-errorbars-y"' not in render_report(study, "sqlite:///s.db")

@@ -9,7 +9,8 @@ import optuna
 import pytest
 from scipy import stats
 
-from nas_attn.search.results import SPACE_ATTR, ranked_rows, seed_runs_key
+from nas_attn.search.results import ranked_rows
+from nas_attn.search.studydb.attrs import SPACE_ATTR, seed_runs_key
 from nas_attn.seed_statistics import mean_interval, paired_delta, t_quantile_975
 
 

@@ -1,8 +1,10 @@
 """Search: typed spaces, the Optuna study on SQL storage, the Ray worker pool and the driver.
 
-Subpackages: ``sampling`` (the space and its samplers), ``studydb`` (the study database),
-``execution`` (the workers), ``driver`` (the search loop), ``usecases`` (what the CLI commands
-run); ``results`` reads a study's results.
+Subpackages, top to bottom (each imports only its own modules and those below it):
+``usecases`` (what the CLI commands run), ``driver`` (the search loop), ``seeds`` (extra
+training seeds: which, and the loop that trains them), ``results`` (reads a study's results)
+and ``execution`` (the workers), ``studydb`` (the study database), ``sampling`` (the space and
+its samplers); ``interrupts`` (Ctrl-C and SIGTERM) serves the driver, the seeds and the use cases.
 
 The names below are imported lazily (PEP 562, ``nas_attn._lazy``), so ``import
 nas_attn.search.results`` or ``nas_attn.search.sampling.space`` never pulls in Ray; only the
@@ -16,9 +18,9 @@ from typing import TYPE_CHECKING
 from nas_attn._lazy import lazy_exports
 
 _HOMES: dict[str, str] = {
-    "SearchInterrupted": "driver.loop",
-    "SearchObserver": "driver.loop",
-    "SearchOutcome": "driver.loop",
+    "SearchInterrupted": "driver.api",
+    "SearchObserver": "driver.api",
+    "SearchOutcome": "driver.api",
     "run_search": "driver.loop",
     "baseline_params": "sampling.placements",
     "enumerate_params": "sampling.placements",
@@ -74,7 +76,8 @@ __getattr__, __dir__ = lazy_exports(__name__, _HOMES, __all__)
 
 
 if TYPE_CHECKING:
-    from nas_attn.search.driver.loop import SearchInterrupted, SearchObserver, SearchOutcome, run_search
+    from nas_attn.search.driver.api import SearchInterrupted, SearchObserver, SearchOutcome
+    from nas_attn.search.driver.loop import run_search
     from nas_attn.search.execution.pool import PoolConfig, WorkerPool, plan_pool, start_ray
     from nas_attn.search.results import TrialRow, evaluated_trials, pareto_rows, ranked_rows
     from nas_attn.search.sampling.placements import baseline_params, enumerate_params, space_size

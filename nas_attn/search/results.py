@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Container, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 import optuna
 
@@ -23,10 +23,18 @@ from nas_attn.pareto import (
     knee_point,
     non_dominated_ranks,
 )
-from nas_attn.search.driver.fidelity import FIDELITY_EPOCHS, FIDELITY_SPENT
-from nas_attn.search.studydb import trial_attrs as attrs
-from nas_attn.search.studydb.latency_reference import USED_ATTR as LATENCY_USED
+from nas_attn.search.studydb import attrs
+from nas_attn.search.studydb.attrs import (
+    FIDELITY_EPOCHS,
+    FIDELITY_SPENT,
+    LATENCY_REFERENCE_MS,
+    SEED_RUNS_PREFIX,
+    SPACE_ATTR,
+    racing_key,
+    seed_runs_key,
+)
 from nas_attn.search.studydb.latency_reference import LatencyReferences, rescaled_latency
+from nas_attn.search.studydb.reads import TrialSource, measured_trials
 from nas_attn.seed_statistics import PairedDelta, mean_interval, paired_delta
 
 
@@ -91,26 +99,6 @@ class FrontSummary:
     reference: dict[str, float]
 
 
-SEED_RUNS_PREFIX = "seed_runs:"
-RACING_PREFIX = "racing:"
-SPACE_ATTR = "nas_attn_space"  # the space identity the study stores (search.studydb.study)
-
-
-class TrialSource(Protocol):
-    """What ranking reads of a study: an ``optuna.Study``, or the driver's in-memory view of
-    one (``mirror.CompleteTrials``)."""
-
-    @property
-    def user_attrs(self) -> dict[str, Any]: ...
-
-    @property
-    def directions(self) -> list[optuna.study.StudyDirection]: ...
-
-    def get_trials(
-        self, deepcopy: bool = ..., states: Container[optuna.trial.TrialState] | None = ...
-    ) -> list[optuna.trial.FrozenTrial]: ...
-
-
 def study_directions(study: TrialSource) -> list[str]:
     """The study's directions as 'maximize' / 'minimize' (the form pareto.py takes)."""
     return ["maximize" if d == optuna.study.StudyDirection.MAXIMIZE else "minimize" for d in study.directions]
@@ -118,15 +106,8 @@ def study_directions(study: TrialSource) -> list[str]:
 
 def objective_names(study: TrialSource) -> list[str]:
     """Objective names as the search recorded them (generic names for foreign studies)."""
-    names: list[str] | None = study.user_attrs.get("objectives")
+    names: list[str] | None = study.user_attrs.get(attrs.OBJECTIVES_ATTR)
     return names or [f"objective_{i}" for i in range(len(study.directions))]
-
-
-def measured_trials(study: TrialSource) -> list[optuna.trial.FrozenTrial]:
-    """COMPLETE trials that measured their own placement: the evaluated ones and the screened
-    ones (duplicates, answered from another trial, left out)."""
-    complete = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
-    return [t for t in complete if attrs.DUPLICATE_OF not in t.user_attrs]
 
 
 def evaluated_trials(study: TrialSource) -> list[optuna.trial.FrozenTrial]:
@@ -146,16 +127,6 @@ def top_fidelity_trials(study: TrialSource) -> list[optuna.trial.FrozenTrial]:
     budgets = [t.user_attrs.get(FIDELITY_EPOCHS) for t in trials]
     top = max((b for b in budgets if b is not None), default=None)
     return [t for t, b in zip(trials, budgets, strict=True) if top is None or b == top]
-
-
-def seed_runs_key(trial_number: int) -> str:
-    """The study user attribute holding the seed re-runs of trial ``trial_number``."""
-    return f"{SEED_RUNS_PREFIX}{trial_number}"
-
-
-def racing_key(trial_number: int) -> str:
-    """The study user attribute holding the seed decisions taken for trial ``trial_number``."""
-    return f"{RACING_PREFIX}{trial_number}"
 
 
 def last_decision(study_attrs: dict[str, Any], trial_number: int) -> str | None:
@@ -185,14 +156,14 @@ def trial_values(
     standard deviation per objective and the number of seeds), else its own values. A
     calibrated ``latency_ms`` (given ``names``) is put on the study's current latency reference."""
     names = names or []
-    current = LatencyReferences.of(study_attrs).current_ms(trial.user_attrs.get("device"))
+    current = LatencyReferences.of(study_attrs).current_ms(trial.user_attrs.get(attrs.DEVICE))
     own = list(trial.values)
     if "latency_ms" in names:
-        own = _on_current_reference(own, names, trial.user_attrs.get(LATENCY_USED), current)
+        own = _on_current_reference(own, names, trial.user_attrs.get(LATENCY_REFERENCE_MS), current)
     runs = study_attrs.get(seed_runs_key(trial.number))
     if not runs:
         return own, [], 1
-    used = runs.get(LATENCY_USED) or [None] * len(runs["values"])
+    used = runs.get(LATENCY_REFERENCE_MS) or [None] * len(runs["values"])
     reruns = [
         _on_current_reference(list(v), names, u, current) if "latency_ms" in names else list(v)
         for v, u in zip(runs["values"], used, strict=True)
@@ -263,7 +234,7 @@ def ranked_rows(study: TrialSource) -> list[TrialRow]:
                 values=dict(zip(names, values[index], strict=True)),
                 rank=rank,
                 placement=placement,
-                params=trial.user_attrs.get("params"),
+                params=trial.user_attrs.get(attrs.PARAMS),
                 arch=arch,
                 crowding=crowding[index],
                 knee=index == knee,
@@ -285,7 +256,7 @@ def compute_spent(study: TrialSource) -> ComputeSpent:
     budgets) and every extra seed run."""
     trained = evaluated_trials(study)
     placement_epochs = sum(
-        int(t.user_attrs.get(FIDELITY_SPENT) or t.user_attrs.get("epochs") or 0) for t in trained
+        int(t.user_attrs.get(FIDELITY_SPENT) or t.user_attrs.get(attrs.EPOCHS) or 0) for t in trained
     )
     study_attrs = study.user_attrs
     proxy_epochs = int(((study_attrs.get(SPACE_ATTR) or {}).get("proxy") or {}).get("epochs") or 0)

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from nas_attn.backbones import ArchConfig
-from nas_attn.search.execution.dispatch import Outcome, outcome_of
+from nas_attn.search.execution.protocol import Outcome, outcome_of
 from nas_attn.testing.simulated import result_template, simulated_result
 from nas_attn.worker.request import TrainRequest
 

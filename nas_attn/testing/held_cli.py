@@ -16,7 +16,7 @@ from pathlib import Path
 from unittest import mock
 
 from nas_attn import cli
-from nas_attn.search.driver.loop import SearchObserver, SearchOutcome
+from nas_attn.search.driver import SearchObserver, SearchOutcome
 from nas_attn.search.execution.pool import PoolConfig
 from nas_attn.search.usecases import service
 from nas_attn.testing.held_trials import HeldWorker, TrialGate

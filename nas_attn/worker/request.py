@@ -2,10 +2,10 @@
 
 One placement, the proxy it trains with (which carries the epoch budget and the training seed),
 how its latency is timed and the screening constraints it must meet before it is trained. The
-search builds every request in one place (``nas_attn.search.execution.requests``); workers receive
-:meth:`TrainRequest.wire`, plain JSON-safe arguments of :meth:`TrialRunner.run
-<nas_attn.worker.runner.TrialRunner.run>`, so a worker on another machine needs no pickled
-pydantic objects.
+search builds every request in one place (``nas_attn.search.sampling.space``,
+``SearchSpace.train_request``); workers receive :meth:`TrainRequest.wire`, plain JSON-safe
+arguments of :meth:`TrialRunner.run <nas_attn.worker.runner.TrialRunner.run>`, so a worker on
+another machine needs no pickled pydantic objects.
 """
 
 from __future__ import annotations

@@ -16,8 +16,8 @@ from ray.cluster_utils import Cluster
 
 from nas_attn import load_space
 from nas_attn.search import SearchOutcome, open_storage, open_study, run_search
-from nas_attn.search.execution.dispatch import Outcome
 from nas_attn.search.execution.pool import PoolConfig, PoolWorker, WorkerPool
+from nas_attn.search.execution.protocol import Outcome
 from nas_attn.search.sampling.space import SearchSpace
 from nas_attn.testing.held_trials import TrialGate
 from nas_attn.worker.request import TrainRequest

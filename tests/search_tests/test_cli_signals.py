@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 from helpers import State, assert_consistent, reload, space_yaml, write_space
 
+from nas_attn.search.studydb.drivers import DriverRows
 from nas_attn.search.studydb.ledger import Ledger
 from nas_attn.testing.held_trials import TrialGate
 
@@ -201,4 +202,4 @@ def test_a_driver_killed_mid_search_is_resumed_by_a_rerun(tmp_path: Path, space:
         assert lost.state == State.FAIL and lost.user_attrs["fail_reason"].startswith("driver lost: driver ")
         retry = next(t for t in study.trials if t.user_attrs.get("retry_of") == number)
         assert retry.params == lost.params and retry.state == State.COMPLETE
-    assert Ledger.of(study).drivers() == {}
+    assert DriverRows(Ledger.of(study)).drivers() == {}

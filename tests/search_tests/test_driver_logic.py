@@ -16,9 +16,10 @@ from helpers import SMALL_STAGES, State, assert_consistent, evaluated, make_stud
 
 from nas_attn import NasAttnError
 from nas_attn.search import run_search
-from nas_attn.search.driver.loop import SearchInterrupted
-from nas_attn.search.execution.dispatch import Outcome
-from nas_attn.search.studydb.ledger import EVALUATED, FAILED, DriverInfo, Ledger, driver_alive
+from nas_attn.search.driver import SearchInterrupted
+from nas_attn.search.execution.protocol import Outcome
+from nas_attn.search.studydb.drivers import DriverInfo, DriverRows, driver_alive
+from nas_attn.search.studydb.ledger import EVALUATED, FAILED, Ledger
 from nas_attn.search.studydb.recovery import RETRY_BUDGET, recover_stale
 from nas_attn.testing.fakes import FakePool, Recorder, fake_result, ok_outcome
 
@@ -184,9 +185,9 @@ def test_random_sampler_on_a_small_space_ends_when_exhausted(tmp_path: Path) -> 
 def plant_orphan(study, space, driver: DriverInfo, heartbeat_age: float) -> int:  # type: ignore[no-untyped-def]
     """A RUNNING trial claimed by ``driver``, as a driver that died mid-trial leaves it."""
     ledger = Ledger.of(study)
-    ledger.register(driver)
+    DriverRows(ledger).register(driver)
     with ledger.engine.begin() as conn:
-        from nas_attn.search.studydb.ledger import drivers_table
+        from nas_attn.search.studydb._ledger_schema import drivers_table
 
         conn.execute(
             drivers_table.update()
@@ -217,7 +218,7 @@ def test_trials_of_a_driver_that_stopped_heartbeating_are_failed_and_requeued(tm
     retry = next(t for t in study.trials if t.user_attrs.get("retry_of") == orphan)
     assert retry.params == failed.params and retry.state == State.COMPLETE
     assert any(f"trial {orphan} failed: driver lost" in n for n in recorder.notices())
-    assert "elsewhere:1:dead" not in Ledger.of(study).drivers()
+    assert "elsewhere:1:dead" not in DriverRows(Ledger.of(study)).drivers()
 
 
 def test_a_live_driver_on_another_host_is_left_alone(tmp_path: Path) -> None:
@@ -238,8 +239,8 @@ def test_a_driver_whose_process_is_gone_is_dead_at_once(tmp_path: Path) -> None:
     ghost = DriverInfo(f"{socket.gethostname()}:{pid}:x", socket.gethostname(), pid)
     orphan = plant_orphan(study, space, ghost, heartbeat_age=0)
     ledger = Ledger.of(study)
-    assert not driver_alive(ledger.drivers()[ghost.driver_id], time.time(), 60)
-    assert driver_alive(ledger.drivers()[ghost.driver_id], time.time(), 60) is False
+    assert not driver_alive(DriverRows(ledger).drivers()[ghost.driver_id], time.time(), 60)
+    assert driver_alive(DriverRows(ledger).drivers()[ghost.driver_id], time.time(), 60) is False
     recovered = recover_stale(study, ledger, DriverInfo.this_process(), stale_after_s=60)
     assert [r.number for r in recovered] == [orphan] and recovered[0].requeued
     # a second recoverer finds nothing left to do: the parameters are enqueued once
@@ -288,7 +289,7 @@ def test_first_ctrl_c_lets_running_trials_finish(tmp_path: Path) -> None:
         run_search(study, space, 6, kill_me_on_submit(1), recorder)
     assert [t.state for t in study.trials] == [State.COMPLETE, State.WAITING]  # the 'se' baseline waits
     assert any("stopping: no new trials" in n for n in recorder.notices())
-    assert Ledger.of(study).drivers() == {}
+    assert DriverRows(Ledger.of(study)).drivers() == {}
 
 
 def test_second_ctrl_c_fails_running_trials_and_requeues_them(tmp_path: Path) -> None:
@@ -327,9 +328,9 @@ def test_a_trial_asked_by_a_driver_that_died_before_recording_itself(tmp_path: P
     anonymous = study.ask()  # the baseline 'none', RUNNING, no driver recorded, nothing sampled
     ledger = Ledger.of(study)
     other = DriverInfo("elsewhere:2:live", "some-other-host", 2)
-    ledger.register(other)  # while another driver lives, a fresh anonymous trial may be its own
+    DriverRows(ledger).register(other)  # while another driver lives, a fresh anonymous trial may be its own
     assert recover_stale(study, ledger, DriverInfo.this_process(), stale_after_s=60) == []
-    ledger.forget_drivers([other.driver_id])  # alone, it can only be a dead driver's
+    DriverRows(ledger).forget_drivers([other.driver_id])  # alone, it can only be a dead driver's
     recovered = recover_stale(study, ledger, DriverInfo.this_process(), stale_after_s=60)
     assert [r.number for r in recovered] == [anonymous.number]
     assert "did not record itself" in study.trials[anonymous.number].user_attrs["fail_reason"]

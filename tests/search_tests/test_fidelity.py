@@ -10,16 +10,11 @@ from helpers import State, make_study, space_yaml, write_space
 
 from nas_attn.exceptions import NasAttnError
 from nas_attn.search import run_search
-from nas_attn.search.driver.fidelity import (
-    FIDELITY_EPOCHS,
-    FIDELITY_HISTORY,
-    FIDELITY_SPENT,
-    FidelitySchedule,
-    Member,
-)
-from nas_attn.search.execution.dispatch import Outcome
+from nas_attn.search.driver.fidelity import FidelitySchedule, Member
+from nas_attn.search.execution.protocol import Outcome
 from nas_attn.search.results import ranked_rows
 from nas_attn.search.sampling.space import load_space
+from nas_attn.search.studydb.attrs import FIDELITY_EPOCHS, FIDELITY_HISTORY, FIDELITY_SPENT
 from nas_attn.testing.fakes import FakePool, fake_result, ok_outcome
 from nas_attn.worker.evaluate import TrialResult
 

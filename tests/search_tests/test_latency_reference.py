@@ -12,10 +12,10 @@ from helpers import SMALL_STAGES, evaluated, make_study, space_yaml, write_space
 
 from nas_attn.backbones import ArchConfig
 from nas_attn.search import run_search
-from nas_attn.search.execution.dispatch import Outcome
+from nas_attn.search.execution.protocol import Outcome
 from nas_attn.search.results import pareto_rows, ranked_rows
+from nas_attn.search.studydb.attrs import LATENCY_REFERENCE_ATTR as STUDY_ATTR
 from nas_attn.search.studydb.latency_reference import (
-    STUDY_ATTR,
     LatencyReference,
     LatencyReferences,
     rescaled_latency,

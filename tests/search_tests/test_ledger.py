@@ -9,14 +9,13 @@ from pathlib import Path
 import pytest
 from helpers import make_study
 
+from nas_attn.search.studydb.drivers import DriverInfo, DriverRows, driver_alive
 from nas_attn.search.studydb.ledger import (
     EVALUATED,
     FAILED,
     RESERVED,
     RUNNING,
-    DriverInfo,
     Ledger,
-    driver_alive,
 )
 
 
@@ -67,20 +66,20 @@ def test_release_lets_the_digest_be_claimed_again(storage_url: str, tiny_space_f
 
 
 def test_heartbeats_and_liveness(storage_url: str, tiny_space_file: Path) -> None:
-    ledger = ledger_for(storage_url, tiny_space_file)
+    rows = DriverRows(ledger_for(storage_url, tiny_space_file))
     me = DriverInfo.this_process()
-    ledger.register(me)
-    row = ledger.drivers()[me.driver_id]
+    rows.register(me)
+    row = rows.drivers()[me.driver_id]
     assert driver_alive(row, time.time(), 60)
     assert not driver_alive(row, row.heartbeat_at + 61, 60)  # silent for longer than the limit
     time.sleep(0.01)
-    assert ledger.beat(me)
-    assert ledger.drivers()[me.driver_id].heartbeat_at > row.heartbeat_at
-    ledger.forget_drivers([me.driver_id])
-    assert not ledger.beat(me)  # the row was gone: beat registers it again
-    assert me.driver_id in ledger.drivers()
-    ledger.unregister(me.driver_id)
-    assert ledger.drivers() == {}
+    assert rows.beat(me)
+    assert rows.drivers()[me.driver_id].heartbeat_at > row.heartbeat_at
+    rows.forget_drivers([me.driver_id])
+    assert not rows.beat(me)  # the row was gone: beat registers it again
+    assert me.driver_id in rows.drivers()
+    rows.unregister(me.driver_id)
+    assert rows.drivers() == {}
 
 
 @pytest.mark.slow

@@ -36,7 +36,7 @@ from ray.cluster_utils import Cluster
 
 from nas_attn.exceptions import NasAttnError
 from nas_attn.search.execution.pool import PoolConfig, WorkerPool
-from nas_attn.search.studydb.trial_attrs import WORKER_NODE
+from nas_attn.search.studydb.attrs import WORKER_NODE
 from nas_attn.testing.held_trials import HeldWorker, TrialGate
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]

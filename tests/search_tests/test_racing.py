@@ -21,13 +21,14 @@ from helpers import SMALL_STAGES, make_study, space_yaml, write_space
 from nas_attn.backbones import ArchConfig
 from nas_attn.exceptions import NasAttnError
 from nas_attn.search import SearchInterrupted, run_search
-from nas_attn.search.driver.liveness import DriverInfo
-from nas_attn.search.execution.dispatch import Outcome
-from nas_attn.search.results import racing_key, ranked_rows, seed_runs_key
+from nas_attn.search.execution.protocol import Outcome
+from nas_attn.search.results import ranked_rows
 from nas_attn.search.sampling.space import SearchSpace, load_space
+from nas_attn.search.seeds.policy import FixedSeeds, Racing, SeedJob, Verdict
+from nas_attn.search.seeds.runner import run_seed_policy
+from nas_attn.search.studydb.attrs import racing_key, seed_runs_key
+from nas_attn.search.studydb.drivers import DriverInfo, DriverRows
 from nas_attn.search.studydb.ledger import Ledger
-from nas_attn.search.usecases.seed_policy import FixedSeeds, Racing, SeedJob, Verdict
-from nas_attn.search.usecases.seed_runs import run_seed_policy
 from nas_attn.search.usecases.service import seed_policy_for
 from nas_attn.testing.fakes import FakePool, Recorder, fake_result, ok_outcome
 from nas_attn.worker.request import TrainRequest
@@ -294,7 +295,7 @@ def test_racing_waits_for_the_search_to_end_while_another_driver_is_live(tmp_pat
     text = space_yaml(SMALL_STAGES, sampler="exhaustive", baselines=False, racing="{max_seeds: 3}")
     study, space = make_study(f"sqlite:///{tmp_path / 's.db'}", write_space(tmp_path, text))
     other = DriverInfo("another-driver", socket.gethostname(), os.getpid())  # alive: this process
-    Ledger.of(study).register(other)
+    DriverRows(Ledger.of(study)).register(other)
     pool = NoisyPool(NEAR_TIE, sigma=0.01, workers=3)
     run_search(study, space, 4, pool)
     assert len(pool.submitted) == 4  # no seed during the search: two drivers would race the same seeds

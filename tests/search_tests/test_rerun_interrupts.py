@@ -11,16 +11,15 @@ from pathlib import Path
 import pytest
 
 from nas_attn import load_space
-from nas_attn.search.execution.dispatch import Outcome
-from nas_attn.search.execution.requests import train_request
-from nas_attn.search.usecases.reruns import Job, RerunInterrupted, run_jobs
+from nas_attn.search.execution.protocol import Outcome
+from nas_attn.search.usecases.validate_proxy import Job, RerunInterrupted, run_jobs
 from nas_attn.testing.fakes import FakePool
 from nas_attn.worker.request import TrainRequest
 
 
 def _jobs(tiny_space_file: Path, n: int) -> tuple[list[Job], object]:
     space = load_space(tiny_space_file)
-    return [Job(i, train_request(space, space.base_arch(), seed=i + 1)) for i in range(n)], space
+    return [Job(i, space.train_request(space.base_arch(), seed=i + 1)) for i in range(n)], space
 
 
 @pytest.mark.parametrize(("signals", "finished"), [(1, 2), (2, 0)])

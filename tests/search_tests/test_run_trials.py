@@ -11,10 +11,11 @@ from typing import Any
 import pytest
 from helpers import make_study, space_yaml, write_space
 
+from nas_attn.search.driver import NullObserver
+from nas_attn.search.driver._handles import Phase, TrialHandle
 from nas_attn.search.driver._state import RunTrials, Setup
-from nas_attn.search.driver.handles import NullObserver, Phase, TrialHandle
 from nas_attn.search.driver.loop import _Driver
-from nas_attn.search.execution.dispatch import Outcome
+from nas_attn.search.execution.protocol import Outcome
 from nas_attn.search.studydb.door import Asked
 from nas_attn.testing.fakes import FakePool
 

@@ -6,6 +6,7 @@ from helpers import State, make_study
 
 from nas_attn import NasAttnError, load_space
 from nas_attn.search import open_storage, open_study, redact_url, sample_arch
+from nas_attn.search.studydb.drivers import DriverRows
 from nas_attn.search.studydb.ledger import Ledger
 from nas_attn.search.studydb.storage import redact_text
 
@@ -39,7 +40,7 @@ def test_postgres_storage_opens_and_holds_a_study(postgres_url: str, tiny_space_
     study, _ = make_study(postgres_url, tiny_space_file)
     assert open_storage(postgres_url).engine.dialect.name == "postgresql"
     assert [s.study_name for s in optuna.get_all_study_summaries(postgres_url)] == ["tiny"]
-    assert Ledger.of(study).drivers() == {}
+    assert DriverRows(Ledger.of(study)).drivers() == {}
 
 
 def test_study_is_created_once_and_resumed(storage_url: str, tiny_space_file: Path) -> None:

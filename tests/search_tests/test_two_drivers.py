@@ -14,7 +14,8 @@ import pytest
 from helpers import SMALL_STAGES, assert_consistent, make_study, reload, space_yaml, write_space
 
 from nas_attn.search import run_search
-from nas_attn.search.driver.loop import SearchOutcome
+from nas_attn.search.driver import SearchOutcome
+from nas_attn.search.studydb.drivers import DriverRows
 from nas_attn.search.studydb.ledger import EVALUATED, Evaluation, Ledger
 from nas_attn.testing.fakes import FakePool
 
@@ -71,7 +72,7 @@ def test_two_drivers_same_seed_share_the_work(postgres_url: str, tmp_path: Path)
     assert len(trained) == len(set(trained)) == 8, "a placement was trained twice or an extra one"
     assert all(o.evaluated == 8 for o in outcomes)
     assert pools[0].trained and pools[1].trained, "one driver did all the work"
-    assert Ledger.of(study).count(EVALUATED) == 8 and Ledger.of(study).drivers() == {}
+    assert Ledger.of(study).count(EVALUATED) == 8 and DriverRows(Ledger.of(study)).drivers() == {}
 
 
 def test_two_drivers_exhaust_a_small_space_without_retraining(postgres_url: str, tmp_path: Path) -> None:

@@ -15,13 +15,11 @@ import itertools
 import time
 
 from nas_attn.exceptions import NasAttnError
+from nas_attn.search.driver._handles import TrialHandle
 from nas_attn.search.driver._state import Setup, State
 from nas_attn.search.driver._telling import Teller
-from nas_attn.search.driver.handles import Asked, Draft, TrialHandle
-from nas_attn.search.execution.requests import train_request
 from nas_attn.search.sampling.space import sample_arch
-from nas_attn.search.studydb.ledger import EVALUATED, FAILED, RUNNING, SCREENED
-from nas_attn.search.studydb.trial_store import TakenTrial
+from nas_attn.search.studydb import EVALUATED, FAILED, RUNNING, SCREENED, Asked, Draft, TakenTrial
 
 MAX_DUPLICATES_PER_ROUND = 20  # then wait for a result (or a few seconds) before asking again
 DUPLICATE_BACKOFF_SECONDS = 5.0
@@ -176,7 +174,7 @@ class Asker:
         fidelity = self.setup.fidelity
         epochs = fidelity.budget(handle.member) if fidelity and handle.member else None
         assert handle.arch is not None
-        ticket = self.setup.pool.submit(train_request(self.setup.space, handle.arch, epochs=epochs))
+        ticket = self.setup.pool.submit(self.setup.space.train_request(handle.arch, epochs=epochs))
         self.state.trials.send(handle, ticket)
 
     # -- multi-fidelity -----------------------------------------------------------------------

@@ -3,7 +3,7 @@
 When the space races (``search.racing``), a worker that finds no placement to start (every
 slot of the target is running or evaluated, or the space is used up: the search's tail, or a
 multi-fidelity bracket waiting on its rung) is offered to the racing policy, which gives it the
-most useful seed of the placements evaluated so far (:class:`~nas_attn.search.usecases.seed_policy.Racing`:
+most useful seed of the placements evaluated so far (:class:`~nas_attn.search.seeds.policy.Racing`:
 the plain backbone at every seed used, then unresolved placements on or near the front).
 Placements always come first: a seed training is only started on a worker the asking left
 idle, so ``--n-trials`` placements cost the same wall time as without racing, and the seeds
@@ -19,11 +19,11 @@ from __future__ import annotations
 import time
 
 from nas_attn.search.driver._state import Setup, State
-from nas_attn.search.driver.liveness import HEARTBEAT_S, STALE_AFTER_S, driver_alive
-from nas_attn.search.execution.dispatch import Outcome
+from nas_attn.search.execution.protocol import Outcome
 from nas_attn.search.results import TrialRow, first_seed, ranked_rows
-from nas_attn.search.usecases.seed_policy import racing_policy
-from nas_attn.search.usecases.seed_runs import SeedRunner
+from nas_attn.search.seeds.policy import racing_policy
+from nas_attn.search.seeds.runner import SeedRunner
+from nas_attn.search.studydb import HEARTBEAT_S, STALE_AFTER_S, driver_alive
 
 
 class RacingDuringSearch:
@@ -85,7 +85,7 @@ class RacingDuringSearch:
         me = self.setup.me.driver_id
         others = [
             d
-            for d, row in self.setup.ledger.drivers().items()
+            for d, row in self.setup.db.driver_reads.drivers().items()
             if d != me and driver_alive(row, wall, STALE_AFTER_S)
         ]
         if others:

@@ -14,14 +14,14 @@ from dataclasses import dataclass, field
 import optuna
 
 from nas_attn.backbones import ArchConfig
+from nas_attn.search.driver._handles import Phase, TrialHandle
+from nas_attn.search.driver.api import SearchObserver, TrialHook
 from nas_attn.search.driver.fidelity import FidelitySchedule
-from nas_attn.search.driver.handles import Phase, SearchObserver, TrialHandle, TrialHook
-from nas_attn.search.driver.interrupts import StopRequests
-from nas_attn.search.driver.liveness import DriverInfo
-from nas_attn.search.execution.dispatch import TrialPool
+from nas_attn.search.execution.protocol import TrialPool
+from nas_attn.search.interrupts import StopRequests
 from nas_attn.search.sampling.placements import space_size
 from nas_attn.search.sampling.space import SearchSpace
-from nas_attn.search.studydb.door import Asked, LedgerReads, MirrorReads, StudyDatabase
+from nas_attn.search.studydb import Asked, DriverInfo, LedgerReads, MirrorReads, StudyDatabase
 from nas_attn.worker.config import Constraint
 
 MAX_CONSECUTIVE_FAILURES = 5
@@ -38,7 +38,7 @@ class Setup:
     observer: SearchObserver
     on_result: TrialHook | None
     db: StudyDatabase  # every write of a trial's life goes through it
-    ledger: LedgerReads  # reads only (counts, lookups, live drivers); writes go through ``db``
+    ledger: LedgerReads  # reads only (counts, lookups); writes go through ``db``
     mirror: MirrorReads  # the sampler's study (sync, ask, read); telling it goes through ``db``
     me: DriverInfo
     size: int  # placements in the space

@@ -16,13 +16,19 @@ from typing import Any
 
 from optuna.exceptions import UpdateFinishedTrialError
 
+from nas_attn.search.driver._handles import TrialHandle
 from nas_attn.search.driver._state import Setup, State
 from nas_attn.search.driver.fidelity import Member, fidelity_attrs
-from nas_attn.search.driver.handles import TrialHandle
-from nas_attn.search.execution.dispatch import Outcome
-from nas_attn.search.studydb.door import TrialReport
-from nas_attn.search.studydb.ledger import EVALUATED, FAILED, SCREENED, Evaluation
-from nas_attn.search.studydb.recovery import can_retry, retry_note
+from nas_attn.search.execution.protocol import Outcome
+from nas_attn.search.studydb import (
+    EVALUATED,
+    FAILED,
+    SCREENED,
+    Evaluation,
+    TrialReport,
+    can_retry,
+    retry_note,
+)
 from nas_attn.worker.evaluate import TrialResult
 
 

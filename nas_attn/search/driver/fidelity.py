@@ -20,15 +20,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from nas_attn.pareto import crowding_distance, non_dominated_ranks
+from nas_attn.search.studydb.attrs import FIDELITY_EPOCHS, FIDELITY_HISTORY, FIDELITY_NOTE, FIDELITY_SPENT
 
 if TYPE_CHECKING:  # the worker package imports torch; this bookkeeping needs only the type
     from nas_attn.worker.evaluate import TrialResult
 
-# User attributes of a trial trained under multi-fidelity.
-FIDELITY_EPOCHS = "fidelity_epochs"  # the budget its values come from (the highest it reached)
-FIDELITY_HISTORY = "fidelity_history"  # [{epochs, <objective>: value, ...}] per budget trained
-FIDELITY_SPENT = "fidelity_epochs_spent"  # epochs trained over all its budgets
-FIDELITY_NOTE = "fidelity_note"  # why a promoted run did not count (it failed at the larger budget)
 MAX_PROMOTION_RETRIES = 1  # a promoted run whose worker was lost is tried once more
 
 Ref = TypeVar("Ref")  # the driver's handle on a member (its trial)

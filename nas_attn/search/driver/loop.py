@@ -13,12 +13,12 @@ restart before those results are told; results are told one at a time when no ne
 
 Failures: a bad placement or divergence fails the trial (never retried); a lost worker fails
 it and re-enqueues its parameters within a retry budget; a dead driver's RUNNING trials are
-found by their stale heartbeat and treated the same way. Ctrl-C: see ``interrupts.py``.
+found by their stale heartbeat and treated the same way. Ctrl-C: see ``search/interrupts.py``.
 
 Where things are: this module holds the loop, its housekeeping (heartbeat, recovery of dead
 drivers' trials) and stopping, and ``run_search``. Asking trials is ``_asking.py``, telling their
-results ``_telling.py``; the two share ``Setup`` and ``State`` (``_state.py``). The public types and
-the per-trial handles are in ``handles.py`` (and importable here, and from the package). Every
+results ``_telling.py``; the two share ``Setup`` and ``State`` (``_state.py``). The public types are
+in ``api.py`` (and importable from the package), the per-trial handles in ``_handles.py``. Every
 write to the study database goes through its door (``setup.db``, ``studydb/door.py``).
 """
 
@@ -33,28 +33,18 @@ from nas_attn.search.driver._asking import Asker
 from nas_attn.search.driver._racing import RacingDuringSearch
 from nas_attn.search.driver._state import Setup, State
 from nas_attn.search.driver._telling import Teller
-from nas_attn.search.driver.handles import (
+from nas_attn.search.driver.api import (
     NullObserver,
     SearchInterrupted,
     SearchObserver,
     SearchOutcome,
     TrialHook,
 )
-from nas_attn.search.driver.interrupts import FINISH, STOP_NOW
-from nas_attn.search.driver.liveness import HEARTBEAT_S, STALE_AFTER_S
-from nas_attn.search.execution.dispatch import Outcome, TrialPool
+from nas_attn.search.execution.protocol import Outcome, TrialPool
+from nas_attn.search.interrupts import FINISH, STOP_NOW
 from nas_attn.search.results import TrialRow, pareto_rows
 from nas_attn.search.sampling.space import SearchSpace
-from nas_attn.search.studydb.ledger import EVALUATED
-
-__all__ = [
-    "NullObserver",
-    "SearchInterrupted",
-    "SearchObserver",
-    "SearchOutcome",
-    "TrialHook",
-    "run_search",
-]
+from nas_attn.search.studydb import EVALUATED, HEARTBEAT_S, STALE_AFTER_S
 
 POLL_SECONDS = 0.5
 RECOVER_EVERY_SECONDS = 15.0

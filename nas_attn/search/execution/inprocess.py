@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import itertools
 
-from nas_attn.search.execution.dispatch import Outcome, outcome_of
+from nas_attn.search.execution.protocol import Outcome, outcome_of
 from nas_attn.worker.request import TrainRequest
 from nas_attn.worker.runner import TrialRunner
 

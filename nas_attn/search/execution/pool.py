@@ -1,6 +1,6 @@
 """A pool of long-lived Ray actors, each wrapping a TrialRunner (one per ``--workers``).
 
-The driver sees tickets and :class:`~nas_attn.search.execution.dispatch.Outcome` only (no Ray types), so
+The driver sees tickets and :class:`~nas_attn.search.execution.protocol.Outcome` only (no Ray types), so
 it can be tested with an in-process pool. An actor that dies or raises is replaced, and its
 trial's outcome says so.
 
@@ -27,7 +27,7 @@ from ray.exceptions import GetTimeoutError, RayActorError, RayError, RayTaskErro
 
 from nas_attn.exceptions import NasAttnError
 from nas_attn.search.execution._local_ray import without_autoscaler
-from nas_attn.search.execution.dispatch import Outcome, outcome_of
+from nas_attn.search.execution.protocol import Outcome, outcome_of
 from nas_attn.worker.config import SKIP_FILE_CHECKS, ProxyConfig
 from nas_attn.worker.proxy_data import load_proxy_data
 from nas_attn.worker.request import TrainRequest

@@ -26,6 +26,7 @@ from nas_attn.defaults import DEFAULT_REDUCTION, SamplerName
 from nas_attn.exceptions import NasAttnError
 from nas_attn.worker.config import Constraint, LatencyConfig, ProxyConfig
 from nas_attn.worker.evaluate import OBJECTIVE_NAMES
+from nas_attn.worker.request import TrainRequest
 
 Direction = Literal["maximize", "minimize"]
 _DEFAULT_POSITIONS: tuple[Position, ...] = ("block",)
@@ -147,7 +148,7 @@ class FidelitySettings(BaseModel):
 
 
 class RacingSettings(BaseModel):
-    """Extra seeds where the front is still open (``nas_attn.search.usecases.seed_policy.Racing``)."""
+    """Extra seeds where the front is still open (``nas_attn.search.seeds.policy.Racing``)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -246,6 +247,20 @@ class SearchSpace(BaseModel):
         if train_seed is not None:
             update["train_seed"] = train_seed
         return self.proxy.model_copy(update=update)
+
+    def train_request(
+        self, arch: ArchConfig, *, epochs: int | None = None, seed: int | None = None
+    ) -> TrainRequest:
+        """The one worker request the search builds: train ``arch`` with the proxy at ``epochs``
+        (default: the proxy's) and training ``seed`` (default: the proxy's), timed and screened as
+        the space says. The search's trials, the extra seeds and ``validate-proxy``'s re-runs all
+        come from here, so every training carries the latency settings and constraints."""
+        return TrainRequest(
+            arch=arch,
+            proxy=self.proxy_at(epochs=epochs, train_seed=seed),
+            latency=self.latency,
+            constraints=tuple(self.constraints),
+        )
 
 
 def _check_against_backbone(space: SearchSpace, where: str) -> None:

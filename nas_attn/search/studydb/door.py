@@ -1,15 +1,15 @@
 """The study database's front door: every write a driver makes in a trial's life, in one place.
 
 The driver (asking, telling, the loop) writes only through :class:`StudyDatabase`; it reads the
-ledger and the sampler's mirror through :attr:`~StudyDatabase.ledger_reads` and
-:attr:`~StudyDatabase.mirror_reads`, typed as :class:`LedgerReads` and :class:`MirrorReads`, which
-have no write methods (mypy refuses a write through them). What each write touches, and what is
-atomic with what:
+ledger, the driver rows and the sampler's mirror through :attr:`~StudyDatabase.ledger_reads`,
+:attr:`~StudyDatabase.driver_reads` and :attr:`~StudyDatabase.mirror_reads`, typed as
+:class:`LedgerReads`, :class:`DriverReads` and :class:`MirrorReads`, which have no write methods
+(mypy refuses a write through them). What each write touches, and what is atomic with what:
 
-- **Driver and slot rows** (ledger): :meth:`~StudyDatabase.register`, :meth:`~StudyDatabase.beat`
-  and :meth:`~StudyDatabase.leave` keep this driver's heartbeat row; :meth:`~StudyDatabase.reserve`
-  (and ``reserve_many``) hold a slot of the target before a trial is asked, ``unreserve`` gives
-  back one that started nothing. Each is its own statement.
+- **Driver and slot rows** (``drivers.py``, the ledger): :meth:`~StudyDatabase.register`,
+  :meth:`~StudyDatabase.beat` and :meth:`~StudyDatabase.leave` keep this driver's heartbeat row;
+  :meth:`~StudyDatabase.reserve` (and ``reserve_many``) hold a slot of the target before a trial
+  is asked, ``unreserve`` gives back one that started nothing. Each is its own statement.
 - **Starting** (trial rows, then the ledger): :meth:`~StudyDatabase.take_enqueued` turns the
   oldest enqueued trial RUNNING with this driver recorded (one transaction);
   :meth:`~StudyDatabase.start` writes new RUNNING trials, all in one transaction (numbered under
@@ -56,13 +56,13 @@ from optuna.exceptions import UpdateFinishedTrialError
 from optuna.trial import TrialState
 
 from nas_attn.backbones import ArchConfig
-from nas_attn.search.driver.liveness import DriverInfo, DriverRow
-from nas_attn.search.results import measured_trials
-from nas_attn.search.studydb import trial_attrs as attrs
+from nas_attn.search.studydb import attrs
+from nas_attn.search.studydb.drivers import DriverInfo, DriverRow, DriverRows
 from nas_attn.search.studydb.latency_reference import LatencyReferences
 from nas_attn.search.studydb.ledger import EVALUATED, SCREENED, Evaluation, Ledger, SlotState
 from nas_attn.search.studydb.mirror import CompleteTrials, SamplerMirror
 from nas_attn.search.studydb.optuna_private import trial_id_of
+from nas_attn.search.studydb.reads import measured_trials
 from nas_attn.search.studydb.recovery import Recovered, recover_stale, requeue
 from nas_attn.search.studydb.trial_store import OwnTrial, TakenTrial, TrialDraft, TrialStore
 from nas_attn.worker.evaluate import TrialResult
@@ -121,6 +121,10 @@ class LedgerReads(Protocol):
 
     def lookup(self, digest: str) -> Evaluation | None: ...
 
+
+class DriverReads(Protocol):
+    """What the driver may read of the driver rows: who is registered, and when they beat."""
+
     def drivers(self) -> dict[str, DriverRow]: ...
 
 
@@ -145,14 +149,20 @@ class StudyDatabase:
         """Open the study's ledger (creating its tables), trial store and sampler mirror."""
         self.study, self.me = study, me
         self.ledger = Ledger.of(study)
+        self.drivers = DriverRows(self.ledger)
         self.store = TrialStore(self.ledger.storage, self.ledger.study_id)
         self.mirror = SamplerMirror(study, self.store)
         self.latency_references = LatencyReferences.of(study.user_attrs)
 
     @property
     def ledger_reads(self) -> LedgerReads:
-        """The ledger, for reading (counts, lookups, live drivers)."""
+        """The ledger, for reading (counts, lookups)."""
         return self.ledger
+
+    @property
+    def driver_reads(self) -> DriverReads:
+        """The driver rows, for reading (who is alive)."""
+        return self.drivers
 
     @property
     def mirror_reads(self) -> MirrorReads:
@@ -161,15 +171,15 @@ class StudyDatabase:
 
     # -- this driver and its slots ------------------------------------------------------------
     def register(self) -> None:
-        self.ledger.register(self.me)
+        self.drivers.register(self.me)
 
     def beat(self) -> bool:
         """Record that this driver is alive; False if its row was gone (it is added again)."""
-        return self.ledger.beat(self.me)
+        return self.drivers.beat(self.me)
 
     def leave(self) -> None:
         """Remove this driver's row and the slots it reserved but never used."""
-        self.ledger.unregister(self.me.driver_id)
+        self.drivers.unregister(self.me.driver_id)
 
     def reserve(self, target: int) -> int | None:
         return self.ledger.reserve(self.me.driver_id, target)

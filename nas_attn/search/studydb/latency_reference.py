@@ -20,6 +20,7 @@ import math
 from dataclasses import asdict, dataclass, replace
 from typing import Any, Protocol
 
+from nas_attn.search.studydb.attrs import LATENCY_REFERENCE_ATTR
 from nas_attn.worker.evaluate import TrialResult
 
 
@@ -32,8 +33,6 @@ class StudyAttrs(Protocol):
     def set_user_attr(self, key: str, value: Any) -> None: ...
 
 
-STUDY_ATTR = "latency_reference"  # {device: LatencyReference dict}
-USED_ATTR = "latency_reference_ms"  # TrialResult field: the reference a trial's latency_ms used
 CALIBRATION_NOTE = (
     "calibrated: each placement's latency ratio to the plain backbone (timed interleaved) "
     "x the study's plain-backbone latency"
@@ -70,14 +69,15 @@ class LatencyReference:
 
 
 class LatencyReferences:
-    """The study's references, one per device, as kept in the study attribute :data:`STUDY_ATTR`."""
+    """The study's references, one per device, as kept in the study attribute
+    ``attrs.LATENCY_REFERENCE_ATTR``."""
 
     def __init__(self, stored: dict[str, Any] | None = None) -> None:
         self.by_device = {device: LatencyReference(**fields) for device, fields in (stored or {}).items()}
 
     @classmethod
     def of(cls, study_attrs: dict[str, Any]) -> LatencyReferences:
-        return cls(study_attrs.get(STUDY_ATTR))
+        return cls(study_attrs.get(LATENCY_REFERENCE_ATTR))
 
     def to_attr(self) -> dict[str, Any]:
         return {device: asdict(ref) for device, ref in sorted(self.by_device.items())}
@@ -106,7 +106,7 @@ class LatencyReferences:
         """Offer ``result``'s plain-backbone timing (storing the references in ``study`` when it
         improves them), then calibrate: ``result`` with its latency on the study's scale."""
         if self.offer(result, trial):
-            study.set_user_attr(STUDY_ATTR, self.to_attr())
+            study.set_user_attr(LATENCY_REFERENCE_ATTR, self.to_attr())
         return self.calibrate(result)
 
     def current_ms(self, device: str | None) -> float | None:

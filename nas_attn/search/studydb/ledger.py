@@ -2,8 +2,8 @@
 drivers on one study safe.
 
 ``nas_attn_drivers``: one row per live driver (host, pid, heartbeat time). A driver beats every
-few seconds; a row that stops beating, or whose process is gone from this host, is a dead driver
-(``driver/liveness.py``).
+few seconds; a row that stops beating, or whose process is gone from this host, is a dead driver.
+Those rows are read and written by ``drivers.py`` (``DriverRows``).
 
 ``nas_attn_evaluations``: one row per placement evaluation, with two unique keys per study:
 
@@ -32,24 +32,18 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from nas_attn.exceptions import NasAttnError
-from nas_attn.search.driver.liveness import HEARTBEAT_S, STALE_AFTER_S, DriverInfo, DriverRow, driver_alive
+from nas_attn.search.studydb.drivers import forget_study_statement
 from nas_attn.search.studydb.optuna_private import rdb_storage_of
 
-__all__ = [  # the liveness names are importable from here too, as before they moved
+__all__ = [
     "EVALUATED",
     "FAILED",
-    "HEARTBEAT_S",
     "RESERVED",
     "RUNNING",
     "SCREENED",
-    "STALE_AFTER_S",
-    "DriverInfo",
-    "DriverRow",
     "Evaluation",
     "Ledger",
     "SlotState",
-    "driver_alive",
-    "drivers_table",
     "evaluations_table",
     "metadata",
 ]
@@ -62,7 +56,6 @@ from nas_attn.search.studydb._ledger_schema import (
     RUNNING,
     SCREENED,
     SlotState,
-    drivers_table,
     evaluations_table,
     metadata,
 )
@@ -109,57 +102,11 @@ class Ledger:
         storage = rdb_storage_of(study)
         return cls(storage, storage.get_study_id_from_name(study.study_name))
 
-    # -- drivers ------------------------------------------------------------------------------
-    def register(self, info: DriverInfo) -> None:
-        now = time.time()
-        with self.single.connect() as conn:
-            conn.execute(
-                drivers_table.insert().values(
-                    driver_id=info.driver_id,
-                    study_id=self.study_id,
-                    host=info.host,
-                    pid=info.pid,
-                    started_at=now,
-                    heartbeat_at=now,
-                )
-            )
-
-    def beat(self, info: DriverInfo) -> bool:
-        """Record that the driver is alive; False if its row was gone (it is then re-added)."""
-        with self.single.connect() as conn:
-            updated = conn.execute(
-                drivers_table.update()
-                .where(drivers_table.c.driver_id == info.driver_id)
-                .values(heartbeat_at=time.time())
-            ).rowcount
-        if updated:
-            return True
-        self.register(info)
-        return False
-
-    def unregister(self, driver_id: str) -> None:
-        with self.engine.begin() as conn:
-            conn.execute(drivers_table.delete().where(drivers_table.c.driver_id == driver_id))
-            conn.execute(
-                evaluations_table.delete().where(
-                    self._mine(), evaluations_table.c.driver_id == driver_id, self._state(RESERVED)
-                )
-            )
-
-    def drivers(self) -> dict[str, DriverRow]:
-        with self.single.connect() as conn:
-            rows = conn.execute(
-                sa.select(drivers_table).where(drivers_table.c.study_id == self.study_id)
-            ).all()
-        return {
-            r.driver_id: DriverRow(DriverInfo(r.driver_id, r.host, r.pid), r.started_at, r.heartbeat_at)
-            for r in rows
-        }
-
-    def forget_drivers(self, driver_ids: list[str]) -> None:
-        if driver_ids:
-            with self.single.connect() as conn:
-                conn.execute(drivers_table.delete().where(drivers_table.c.driver_id.in_(driver_ids)))
+    def reservations_statement(self, driver_id: str) -> sa.Delete:
+        """The slots ``driver_id`` reserved but never used, as a delete (run when it leaves)."""
+        return evaluations_table.delete().where(
+            self._mine(), evaluations_table.c.driver_id == driver_id, self._state(RESERVED)
+        )
 
     # -- evaluations --------------------------------------------------------------------------
     def _mine(self) -> sa.ColumnElement[bool]:
@@ -403,4 +350,4 @@ class Ledger:
         """Forget every row of this study (a new study that reuses an old study id)."""
         with self.engine.begin() as conn:
             conn.execute(evaluations_table.delete().where(self._mine()))
-            conn.execute(drivers_table.delete().where(drivers_table.c.study_id == self.study_id))
+            conn.execute(forget_study_statement(self.study_id))

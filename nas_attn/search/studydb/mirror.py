@@ -117,7 +117,7 @@ class SamplerMirror:
 
 class CompleteTrials:
     """COMPLETE trials with a study's attributes and directions: the part of ``optuna.Study``
-    that ranking reads (``results.TrialSource``)."""
+    that ranking reads (``reads.TrialSource``)."""
 
     def __init__(
         self, trials: list[FrozenTrial], user_attrs: dict[str, Any], directions: list[StudyDirection]

@@ -18,10 +18,10 @@ import optuna
 from optuna.exceptions import StorageInternalError, UpdateFinishedTrialError
 from optuna.trial import FrozenTrial, TrialState
 
-from nas_attn.search.driver.liveness import DriverInfo, DriverRow, driver_alive
-from nas_attn.search.studydb import trial_attrs as attrs
+from nas_attn.search.studydb import attrs
+from nas_attn.search.studydb.drivers import DriverInfo, DriverRow, DriverRows, driver_alive
 from nas_attn.search.studydb.ledger import RESERVED, RUNNING, Ledger
-from nas_attn.search.studydb.optuna_private import trial_id_of
+from nas_attn.search.studydb.optuna_private import FIXED_PARAMS, trial_id_of
 
 RETRY_BUDGET = 2  # re-enqueues per placement after lost workers or dead drivers
 
@@ -78,7 +78,7 @@ def _is_waiting_duplicate(ledger: Ledger, trial: FrozenTrial) -> bool:
 def _params_of(trial: FrozenTrial) -> dict[str, Any]:
     """What the trial was asked to evaluate: its sampled parameters, or, if it died before
     sampling, the parameters it was enqueued with (a baseline or a retry)."""
-    return dict(trial.params) or dict(trial.system_attrs.get("fixed_params", {}))
+    return dict(trial.params) or dict(trial.system_attrs.get(FIXED_PARAMS, {}))
 
 
 def _fail_and_requeue(
@@ -113,7 +113,8 @@ def recover_stale(
 ) -> list[Recovered]:
     """Fail and re-enqueue the RUNNING trials of dead drivers; tidy their ledger rows."""
     now = time.time()
-    drivers = ledger.drivers()
+    rows = DriverRows(ledger)
+    drivers = rows.drivers()
     alive = {me.driver_id} | {d for d, row in drivers.items() if driver_alive(row, now, stale_after_s)}
     # A trial without a driver was asked moments ago by a live driver, or by one that died before
     # it could record itself; with no other live driver it can only be the latter.
@@ -140,5 +141,5 @@ def recover_stale(
             ledger.mark_evaluated(ev.digest, ev.trial_number)  # died between tell and the ledger update
         elif state.is_finished():
             ledger.delete_row(ev.row_id)
-    ledger.forget_drivers([d for d in drivers if d not in alive])
+    rows.forget_drivers([d for d in drivers if d not in alive])
     return recovered

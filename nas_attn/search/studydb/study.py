@@ -18,15 +18,14 @@ from optuna.exceptions import DuplicatedStudyError, StorageInternalError
 
 from nas_attn._types import SEED_MAX
 from nas_attn.exceptions import NasAttnError
-from nas_attn.search.driver.liveness import STALE_AFTER_S, driver_alive
-from nas_attn.search.results import SPACE_ATTR
 from nas_attn.search.sampling.placements import baseline_params
 from nas_attn.search.sampling.samplers import make_sampler
 from nas_attn.search.sampling.space import SearchSpace
-from nas_attn.search.studydb import trial_attrs as attrs
+from nas_attn.search.studydb import attrs
+from nas_attn.search.studydb.attrs import OBJECTIVES_ATTR, SPACE_ATTR
+from nas_attn.search.studydb.drivers import STALE_AFTER_S, DriverRows, driver_alive
 from nas_attn.search.studydb.ledger import Ledger
 
-OBJECTIVES_ATTR = "objectives"
 _IDENTITY_WAIT_S = 2.0  # a concurrent creator may not have stored the identity yet
 
 
@@ -91,7 +90,7 @@ def _store_identity(study: optuna.Study, space: SearchSpace) -> None:
 
 def _live_drivers(ledger: Ledger) -> int:
     now = time.time()
-    return sum(driver_alive(row, now, STALE_AFTER_S) for row in ledger.drivers().values())
+    return sum(driver_alive(row, now, STALE_AFTER_S) for row in DriverRows(ledger).drivers().values())
 
 
 def open_study(

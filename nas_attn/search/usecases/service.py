@@ -20,7 +20,7 @@ from nas_attn.artifacts import artifact_store_for, store_trial_artifacts
 from nas_attn.backbones import ArchConfig
 from nas_attn.defaults import DEVICE_CHOICES
 from nas_attn.exceptions import NasAttnError
-from nas_attn.search.driver.loop import SearchObserver, SearchOutcome, TrialHook, run_search
+from nas_attn.search.driver import SearchObserver, SearchOutcome, TrialHook, run_search
 from nas_attn.search.execution.pool import (
     PoolConfig,
     PoolWorker,
@@ -44,10 +44,16 @@ from nas_attn.search.results import (
 from nas_attn.search.sampling.placements import space_size
 from nas_attn.search.sampling.samplers import make_sampler
 from nas_attn.search.sampling.space import SearchSpace, load_space
-from nas_attn.search.studydb.storage import error_reason, open_storage, redact_url
-from nas_attn.search.studydb.study import check_study, load_existing_study, open_study
-from nas_attn.search.usecases.seed_policy import FixedSeeds, SeedPolicy, racing_policy
-from nas_attn.search.usecases.seed_runs import run_seed_policy
+from nas_attn.search.seeds.policy import FixedSeeds, SeedPolicy, racing_policy
+from nas_attn.search.seeds.runner import run_seed_policy
+from nas_attn.search.studydb import (
+    check_study,
+    error_reason,
+    load_existing_study,
+    open_storage,
+    open_study,
+    redact_url,
+)
 from nas_attn.worker.device import resolve_device
 from nas_attn.worker.evaluate import TrialResult
 

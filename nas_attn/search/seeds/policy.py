@@ -1,6 +1,6 @@
 """Which placements get another training seed: fixed seeds (``reseed``, ``final_seeds``) or racing.
 
-Pure decisions over ranked rows (no Optuna, no Ray); :mod:`nas_attn.search.usecases.seed_runs` runs them.
+Pure decisions over ranked rows (no Optuna, no Ray); :mod:`nas_attn.search.seeds.runner` runs them.
 Both policies answer the same question after every result: which ``(trial, seed)`` trainings
 are wanted next, most useful first, and what was decided for each placement and why.
 

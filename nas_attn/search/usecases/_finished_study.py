@@ -15,10 +15,10 @@ import optuna
 from pydantic import ValidationError
 
 from nas_attn.exceptions import NasAttnError
-from nas_attn.search.execution.dispatch import TrialPool
+from nas_attn.search.execution.protocol import TrialPool
 from nas_attn.search.sampling.space import STORED_SPACE_KEY, SearchSpace
-from nas_attn.search.studydb.storage import open_existing_storage
-from nas_attn.search.studydb.study import SPACE_ATTR, load_existing_study
+from nas_attn.search.studydb import load_existing_study, open_existing_storage
+from nas_attn.search.studydb.attrs import SPACE_ATTR
 from nas_attn.worker.device import resolve_device
 
 

@@ -1,6 +1,6 @@
 """Extra training seeds for a study's placements: one loop for racing, ``final_seeds`` and ``reseed``.
 
-A :class:`~nas_attn.search.usecases.seed_policy.SeedPolicy` says which ``(trial, seed)`` trainings are
+A :class:`~nas_attn.search.seeds.policy.SeedPolicy` says which ``(trial, seed)`` trainings are
 wanted; this loop keeps every idle worker on the most useful one, stores each result as it
 lands and asks the policy again, so decisions always use every seed measured so far (no rounds,
 no idle worker waiting for a round to end). It ends when the policy wants nothing more.
@@ -27,22 +27,19 @@ import optuna
 
 from nas_attn.backbones import ArchConfig
 from nas_attn.exceptions import NasAttnError
-from nas_attn.search.driver.interrupts import FINISH, STOP_NOW, StopRequests
-from nas_attn.search.execution.dispatch import Outcome, TrialPool
-from nas_attn.search.execution.requests import train_request
+from nas_attn.search.execution.protocol import Outcome, TrialPool
+from nas_attn.search.interrupts import FINISH, STOP_NOW, StopRequests
 from nas_attn.search.results import (
     TrialRow,
     objective_names,
     pareto_rows,
-    racing_key,
     ranked_rows,
-    seed_runs_key,
     study_directions,
 )
 from nas_attn.search.sampling.space import SearchSpace
-from nas_attn.search.studydb.latency_reference import USED_ATTR as LATENCY_USED
-from nas_attn.search.studydb.latency_reference import LatencyReferences
-from nas_attn.search.usecases.seed_policy import Decision, SeedJob, SeedPolicy
+from nas_attn.search.seeds.policy import Decision, SeedJob, SeedPolicy
+from nas_attn.search.studydb import LatencyReferences
+from nas_attn.search.studydb.attrs import LATENCY_REFERENCE_MS, racing_key, seed_runs_key
 
 POLL_SECONDS = 0.5
 MAX_JOB_RETRIES = 1  # a training whose worker was lost is tried once more
@@ -164,7 +161,7 @@ class SeedRunner:
                 self.study.set_user_attr(key, [*history, {**entry, "at": time.time()}])
 
     def _send(self, running: _Running) -> None:
-        request = train_request(self.space, running.arch, epochs=running.epochs, seed=running.job.seed)
+        request = self.space.train_request(running.arch, epochs=running.epochs, seed=running.job.seed)
         self.running[self.pool.submit(request)] = running
 
     def landed(self, ticket: int, outcome: Outcome) -> None:
@@ -186,11 +183,11 @@ class SeedRunner:
         key = seed_runs_key(job.trial)
         runs = self.study.user_attrs.get(key) or {"seeds": [], "values": []}
         count = len(runs["values"])
-        runs.setdefault(LATENCY_USED, [None] * count)
+        runs.setdefault(LATENCY_REFERENCE_MS, [None] * count)
         runs.setdefault("epochs", [None] * count)
         runs["seeds"].append(job.seed)
         runs["values"].append(values)
-        runs[LATENCY_USED].append(result.latency_reference_ms)
+        runs[LATENCY_REFERENCE_MS].append(result.latency_reference_ms)
         runs["epochs"].append(running.epochs)
         self.study.set_user_attr(key, runs)
         self.report.runs += 1

@@ -1,4 +1,4 @@
-"""Ctrl-C and SIGTERM while a search runs, escalating: finish, then stop now, then abort.
+"""Ctrl-C and SIGTERM while a search or its re-runs run, escalating: finish, then stop now, then abort.
 
 1st Ctrl-C: ask no new trials, let running ones finish. 2nd Ctrl-C or SIGTERM (what schedulers
 send on pre-emption): fail running trials with a reason and re-enqueue them, at the driver's

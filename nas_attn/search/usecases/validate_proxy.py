@@ -1,10 +1,10 @@
-"""Train placements of a finished study again, on the same worker pool as the search.
+"""``validate-proxy``: does the proxy rank placements like a longer budget does?
 
-Two uses: re-running the final Pareto candidates with more seeds (``reseed``: noise control,
-the front then ranks the mean, see ``results.trial_values``; the loop is
-:mod:`nas_attn.search.usecases.seed_runs`, shared with racing) and ``validate-proxy`` (does the proxy
-rank placements like a longer budget does?). Results go to study user attributes, because
-Optuna does not let a COMPLETE trial change; the driver process stays the only writer.
+A sample of a finished study's trials, spread along the front and off it, is trained again at a
+longer budget on the search's worker pool; the proxy's and the long run's accuracies are rank
+correlated (Kendall tau, Spearman rho) and the result is kept in the study user attribute
+``proxy_validation`` (Optuna does not let a COMPLETE trial change; the driver process stays the
+only writer).
 """
 
 from __future__ import annotations
@@ -21,25 +21,30 @@ import optuna
 from nas_attn.backbones import ArchConfig
 from nas_attn.exceptions import NasAttnError
 from nas_attn.rank_correlation import kendall_tau, spearman_rho
-from nas_attn.search.driver.interrupts import FINISH, STOP_NOW, StopRequests
-from nas_attn.search.execution.dispatch import Outcome, TrialPool
-from nas_attn.search.execution.requests import train_request
-from nas_attn.search.results import TrialRow, first_seed, objective_names, ranked_rows
+from nas_attn.search.execution.protocol import Outcome, TrialPool
+from nas_attn.search.interrupts import FINISH, STOP_NOW, StopRequests
+from nas_attn.search.results import TrialRow, objective_names, ranked_rows
 from nas_attn.search.sampling.space import SearchSpace
-from nas_attn.search.usecases.seed_policy import FixedSeeds
-from nas_attn.search.usecases.seed_runs import (
+from nas_attn.search.seeds.runner import (
     MAX_JOB_RETRIES,
     POLL_SECONDS,
     JobObserver,
     RerunInterrupted,
-    SeedRunReport,
     budget_of,
-    run_seed_policy,
 )
+from nas_attn.search.studydb.attrs import PROXY_VALIDATION_ATTR
+from nas_attn.search.usecases._finished_study import RerunRequest, run_on_study
 from nas_attn.worker.request import TrainRequest
 
-__all__ = ["JobObserver", "RerunInterrupted", "reseed_front", "run_jobs", "validate_proxy"]
-PROXY_VALIDATION_ATTR = "proxy_validation"
+__all__ = [
+    "JobObserver",
+    "RerunInterrupted",
+    "RerunRequest",
+    "run_jobs",
+    "run_on_study",
+    "validate_proxy",
+    "validation_sample",
+]
 MISLEADING_TAU = 0.5  # below this Kendall tau the proxy is said to mislead
 
 
@@ -95,25 +100,6 @@ def run_jobs(
             )
 
 
-# -- seeds -------------------------------------------------------------------------------------
-def reseed_front(
-    study: optuna.Study,
-    space: SearchSpace,
-    pool: TrialPool,
-    seeds: int,
-    notice: Callable[[str], None] = lambda _: None,
-    observer: JobObserver | None = None,
-) -> SeedRunReport:
-    """Re-run every front trial (and the plain backbone) until it has ``seeds`` seeds: its own
-    plus ``seeds - 1`` more, training seeds ``proxy.training_seed + 1``, ``+ 2``, ... on the same
-    data split, at the budget the trial's values come from. The front is ranked by the means,
-    so it can change; trials that join it are re-run too. ``reseed`` and ``search.final_seeds``;
-    the same loop as racing (:mod:`nas_attn.search.usecases.seed_runs`)."""
-    policy = FixedSeeds(seeds, first_seed(study.user_attrs))
-    return run_seed_policy(study, space, pool, policy, notice, observer)
-
-
-# -- proxy validation --------------------------------------------------------------------------
 @dataclass(frozen=True)
 class ValidationRow:
     trial: int
@@ -206,7 +192,7 @@ def validate_proxy(
     """Retrain ``sample`` trials at ``epochs`` and correlate their proxy and long accuracies."""
     chosen = validation_sample(study, space, sample, epochs)
     proxy_epochs = max(budget_of(r, space) for r in chosen)
-    jobs = [Job(r.number, train_request(space, ArchConfig.from_dict(r.arch), epochs=epochs)) for r in chosen]
+    jobs = [Job(r.number, space.train_request(ArchConfig.from_dict(r.arch), epochs=epochs)) for r in chosen]
     notice(f"retraining {len(jobs)} trials at {epochs} epochs: {', '.join(str(j.trial) for j in jobs)}")
     long: dict[int, Outcome] = {}
 
