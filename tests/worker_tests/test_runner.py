@@ -47,7 +47,7 @@ def test_runner_turns_trial_problems_into_failed_replies() -> None:
         proxy=PROXY,
         latency=LATENCY,
     )
-    assert bad["status"] == "failed" and "exceeds 64 channels" in bad["reason"]
+    assert bad["status"] == "failed" and "exceed 64 channels; use a ratio <= 64" in bad["reason"]
     diverged = runner.run(
         arch={"image_size": 8}, proxy={**PROXY, "lr": 1e30, "warmup_fraction": 0.0}, latency=LATENCY
     )
