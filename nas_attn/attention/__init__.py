@@ -45,6 +45,7 @@ from nas_attn.attention._registry import (
     default_reduction,
     get_attention_info,
     list_attentions,
+    reduction_problem,
     register_attention,
 )
 from nas_attn.attention.catalog import ZooRow, describe_zoo
@@ -61,5 +62,6 @@ __all__ = [
     "describe_zoo",
     "get_attention_info",
     "list_attentions",
+    "reduction_problem",
     "register_attention",
 ]

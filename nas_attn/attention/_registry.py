@@ -6,12 +6,13 @@ every family explicitly so the registry is complete after ``import nas_attn.atte
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from torch import nn
 
+from nas_attn.defaults import DEFAULT_REDUCTION
 from nas_attn.exceptions import NasAttnError
 
 AttentionKind = Literal["identity", "channel", "spatial", "channel+spatial", "self", "cross", "conv"]
@@ -86,21 +87,32 @@ def get_attention_info(name: str) -> AttentionInfo:
     return _lookup(name)[1]
 
 
+def reduction_problem(where: str, reductions: Iterable[int], channels: int) -> str | None:
+    """The one "reduction exceeds channels" message, or None when every ratio fits.
+
+    A ratio r of ``channels`` C leaves a hidden width of C // r, so r must be <= C. ``where`` names
+    what holds the ratios (a key path such as ``stages.layer1.reduction``)."""
+    too_big = [r for r in reductions if r > channels]
+    if not too_big:
+        return None
+    return f"{where}: {too_big} exceed {channels} channels; use a ratio <= {channels}"
+
+
 def check_reduction(name: str, channels: int, reduction: int) -> int:
     """Validate the integer ratio r against ``channels`` and return the hidden width C // r."""
     if not isinstance(reduction, int) or isinstance(reduction, bool) or reduction < 1:
         raise NasAttnError(f"{name}: reduction must be a positive integer ratio, got {reduction!r}")
-    if reduction > channels:
-        raise NasAttnError(
-            f"{name}: reduction {reduction} exceeds {channels} channels; use a ratio <= {channels}"
-        )
+    problem = reduction_problem(f"{name}.reduction", [reduction], channels)
+    if problem is not None:
+        raise NasAttnError(problem)
     return channels // reduction
 
 
 def default_reduction(name: str) -> int | None:
-    """The ratio r that ``name`` is built with when none is given (None if r does not apply)."""
+    """The ratio r that ``name`` is built with when none is given (None if r does not apply):
+    the module's own default, else :data:`~nas_attn.defaults.DEFAULT_REDUCTION`."""
     info = get_attention_info(name)
-    return int(info.defaults.get("reduction", 16)) if info.uses_reduction else None
+    return int(info.defaults.get("reduction", DEFAULT_REDUCTION)) if info.uses_reduction else None
 
 
 def create_attention(name: str, channels: int, reduction: int | None = None, **kwargs: Any) -> nn.Module:
@@ -120,8 +132,9 @@ def create_attention(name: str, channels: int, reduction: int | None = None, **k
     factory, info = _lookup(name)
     if not isinstance(channels, int) or isinstance(channels, bool) or channels < 1:
         raise NasAttnError(f"{name}: channels must be a positive integer, got {channels!r}")
-    if info.uses_reduction:
-        ratio = reduction if reduction is not None else int(info.defaults.get("reduction", 16))
+    default = default_reduction(name)
+    if default is not None:  # the module uses a ratio
+        ratio = reduction if reduction is not None else default
         check_reduction(name, channels, ratio)
         kwargs["reduction"] = ratio
     if info.needs_feat_size and kwargs.get("feat_size") is None:

@@ -17,9 +17,14 @@ from typing import Any
 
 import torch
 from torch import nn
-from torch.utils.flop_counter import FlopCounterMode
 
-from nas_attn.attention._registry import create_attention, get_attention_info, list_attentions
+from nas_attn.attention._registry import (
+    create_attention,
+    default_reduction,
+    get_attention_info,
+    list_attentions,
+)
+from nas_attn.attention.costs import count_params, forward_macs
 from nas_attn.exceptions import NasAttnError
 
 
@@ -68,13 +73,6 @@ def example_inputs(name: str, channels: int, size: int) -> tuple[dict[str, Any],
         kwargs["context_channels"] = context_channels
         inputs += (torch.randn(1, context_channels, 2 * size, 2 * size),)
     return kwargs, inputs
-
-
-def _macs(module: nn.Module, inputs: tuple[torch.Tensor, ...]) -> int:
-    counter = FlopCounterMode(display=False)
-    with counter, torch.no_grad():
-        module(*inputs)
-    return int(counter.get_total_flops()) // 2
 
 
 def _timings(module: nn.Module, inputs: tuple[torch.Tensor, ...], repeats: int) -> tuple[float, float, float]:
@@ -136,7 +134,8 @@ def describe_zoo(
 
 def _describe(name: str, channels: int, size: int, reduction: int | None, repeats: int) -> ZooRow:
     info = get_attention_info(name)
-    used = (reduction or int(info.defaults.get("reduction", 16))) if info.uses_reduction else None
+    default = default_reduction(name)
+    used = (reduction or default) if default is not None else None
     head: dict[str, Any] = {
         "name": name,
         "kind": info.kind,
@@ -154,8 +153,8 @@ def _describe(name: str, channels: int, size: int, reduction: int | None, repeat
     own, base, noise = _timings(module, inputs, repeats)
     return ZooRow(
         **head,
-        params=sum(p.numel() for p in module.parameters()),
-        macs=_macs(module, inputs),
+        params=count_params(module),
+        macs=forward_macs(module, *inputs),
         latency_ratio=own / max(base, 1e-9),
         latency_ms=own * 1e3,
         latency_raw_ms=own * 1e3,

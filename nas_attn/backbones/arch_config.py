@@ -17,8 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from nas_attn._types import Bool, Float, Int
 from nas_attn._yaml import parse_yaml_mapping, read_yaml_mapping, validate_model
-from nas_attn.attention import Position, get_attention_info, list_attentions
-from nas_attn.defaults import DEFAULT_REDUCTION
+from nas_attn.attention import Position, default_reduction, get_attention_info, list_attentions
 
 Stem = Literal["cifar", "imagenet"]
 ExistingAttention = Literal["keep", "replace"]
@@ -63,14 +62,10 @@ class StagePlacement(BaseModel):
 
     def effective_reduction(self) -> int | None:
         """The ratio the module is built with (its default when unset), or None if unused."""
-        info = get_attention_info(self.module)
-        if not info.uses_reduction:
+        default = default_reduction(self.module)
+        if default is None:
             return None
-        return (
-            self.reduction
-            if self.reduction is not None
-            else int(info.defaults.get("reduction", DEFAULT_REDUCTION))
-        )
+        return self.reduction if self.reduction is not None else default
 
     def canonical(self) -> dict[str, Any]:
         """The fields that change the built network, with defaults filled in."""

@@ -17,7 +17,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from nas_attn.attention import create_attention, get_attention_info
+from nas_attn.attention import create_attention, get_attention_info, reduction_problem
 from nas_attn.backbones.adapter import BackboneAdapter, StageGeometry, get_adapter
 from nas_attn.backbones.arch_config import ArchConfig, StagePlacement
 from nas_attn.backbones.weights import WeightLoadReport, load_backbone_weights
@@ -70,8 +70,9 @@ def stage_problems(arch: ArchConfig, name: str, stage: StagePlacement, geo: Stag
         )
     channels = module_channels(stage, geo)
     reduction = stage.effective_reduction()
-    if reduction is not None and reduction > channels:
-        return [*problems, f"{where}.reduction: {reduction} exceeds {channels} channels"]
+    too_big = reduction_problem(f"{where}.reduction", [] if reduction is None else [reduction], channels)
+    if too_big is not None:
+        return [*problems, too_big]
     try:
         create_attention(stage.module, channels, **module_kwargs(stage, geo))
     except NasAttnError as exc:

@@ -14,15 +14,14 @@ from typing import Any
 
 from nas_attn.backbones import ArchConfig
 from nas_attn.search.execution.protocol import Outcome, outcome_of
-from nas_attn.testing.simulated import result_template, simulated_result
-from nas_attn.worker.request import TrainRequest
-
-_TEMPLATE = result_template()
+from nas_attn.testing.simulated import simulated_fields
+from nas_attn.worker.evaluate import TrialResult
+from nas_attn.worker.request import TrainRequest, WireRequest
 
 
 def fake_result(arch: ArchConfig) -> dict[str, Any]:
     """A TrialResult dict that depends only on the placement (whatever fields TrialResult has)."""
-    return simulated_result(arch.to_dict(), _TEMPLATE)
+    return TrialResult(**simulated_fields(arch.to_dict())).to_dict()
 
 
 def ok_outcome(result: dict[str, Any]) -> Outcome:
@@ -49,7 +48,7 @@ class FakePool:
         self.script = script
         self.trained: list[str] = []
         self.submitted: list[ArchConfig] = []
-        self.payloads: list[dict[str, Any]] = []  # each submission as sent to a worker (index order)
+        self.payloads: list[WireRequest] = []  # each submission as sent to a worker (index order)
         self._running: dict[int, tuple[ArchConfig, int, float, int]] = {}
         self._tickets = itertools.count()
         self._lock = threading.Lock()

@@ -23,7 +23,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from typing_extensions import Unpack
+
 from nas_attn.search.execution.pool import PoolConfig, PoolWorker
+from nas_attn.worker.request import WireRequest
 
 STARTED_PREFIX = "started-"
 OPEN_FILE = "open"
@@ -63,17 +66,11 @@ class HeldWorker(PoolWorker):
         self._hold_from = hold_from
         self._hold_timeout_s = hold_timeout_s
 
-    def run(
-        self,
-        arch: dict[str, Any],
-        proxy: dict[str, Any],
-        latency: dict[str, Any],
-        constraints: list[Any] | None = None,
-    ) -> dict[str, Any]:
+    def run(self, **request: Unpack[WireRequest]) -> dict[str, Any]:
         number = _claim_start(self._events)
         if number >= self._hold_from:
             self._wait_for_open(number)
-        return super().run(arch, proxy, latency, constraints)
+        return super().run(**request)
 
     def _wait_for_open(self, number: int) -> None:
         deadline = time.monotonic() + self._hold_timeout_s

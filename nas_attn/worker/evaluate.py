@@ -15,7 +15,12 @@ from nas_attn.backbones import ArchConfig, build_model
 from nas_attn.data import ProxyData
 from nas_attn.worker.config import Constraint, LatencyConfig, ProxyConfig
 from nas_attn.worker.device import describe_device, resolve_device
-from nas_attn.worker.latency import LatencyComparison, measure_latency, measure_latency_ratio
+from nas_attn.worker.latency import (
+    LatencyComparison,
+    calibrated_latency_ms,
+    measure_latency,
+    measure_latency_ratio,
+)
 from nas_attn.worker.measure import count_macs, count_params
 from nas_attn.worker.memory import PeakMemory
 from nas_attn.worker.seeding import seed_everything
@@ -27,16 +32,17 @@ class TrialResult:
     """Everything a worker reports for one placement (JSON-safe via :meth:`to_dict`).
 
     ``latency_ratio`` is this placement's latency over the plain backbone's
-    (``baseline_latency_ms``), timed interleaved in the same worker. ``latency_ms`` is calibrated:
-    that ratio times a reference latency of the plain backbone (``latency_reference_ms``: this
-    worker's own measurement here; the search replaces it with the study's lowest-noise one, see
-    ``search.studydb.latency_reference``), so it compares across trials measured under different load;
-    the raw median is ``latency_raw_ms``. ``macs`` counts one forward
-    at batch 1. ``peak_memory_mb`` is the training's peak: the CUDA allocator on a GPU, the
-    process's resident set on a CPU (``peak_memory_source`` says which). A placement that breaks
-    a screening constraint is not trained: ``trained`` is False, ``violations`` names the broken
-    limits and ``accuracy`` is 0 (it is recorded infeasible and never ranked). ``input_mean`` /
-    ``input_std`` are the proxy data's normalisation, which export writes into the arch YAML.
+    (``baseline_latency_ms``), timed interleaved in the same worker. ``latency_ms`` is calibrated
+    (:func:`~nas_attn.worker.latency.calibrated_latency_ms`): that ratio times a reference latency
+    of the plain backbone (``latency_reference_ms``: this worker's own measurement here; the search
+    replaces it with the study's lowest-noise one, see ``search.studydb.latency_reference``), so it
+    compares across trials measured under different load; the raw median is ``latency_raw_ms``.
+    ``macs`` counts one forward at batch 1. ``peak_memory_mb`` is the training's peak: the CUDA
+    allocator on a GPU, the process's resident set on a CPU (``peak_memory_source`` says which).
+    A placement that breaks a screening constraint is not trained: ``trained`` is False,
+    ``violations`` names the broken limits and ``accuracy`` is 0 (it is recorded infeasible and
+    never ranked). ``input_mean`` / ``input_std`` are the proxy data's normalisation, which export
+    writes into the arch YAML.
     """
 
     accuracy: float
@@ -141,8 +147,8 @@ def evaluate(
     reference_ms = timing.baseline.median_ms
     measured = TrialResult(  # everything known before training
         accuracy=0.0,
-        latency_ms=timing.ratio * reference_ms,
-        latency_iqr_ms=timing.ratio_iqr * reference_ms,
+        latency_ms=calibrated_latency_ms(timing.ratio, reference_ms),
+        latency_iqr_ms=calibrated_latency_ms(timing.ratio_iqr, reference_ms),
         params=params,
         train_seconds=0.0,
         images_per_second=0.0,

@@ -96,6 +96,13 @@ def summarize(samples: list[float], batch_size: int) -> LatencyResult:
     return LatencyResult(median_ms=median, iqr_ms=q3 - q1, repeats=len(samples), batch_size=batch_size)
 
 
+def calibrated_latency_ms(ratio: float, plain_backbone_ms: float) -> float:
+    """A placement's calibrated latency: its latency ``ratio`` over the plain backbone times a
+    reference latency of that plain backbone (``plain_backbone_ms``). The same rule moves the
+    ratio's IQR to milliseconds. Trials timed under different load compare on this scale."""
+    return ratio * plain_backbone_ms
+
+
 def paired_ratio(model_ms: list[float], baseline_ms: list[float]) -> tuple[float, float]:
     """Median and IQR of the per-round ratios ``model / baseline``."""
     ratios = [a / max(b, 1e-12) for a, b in zip(model_ms, baseline_ms, strict=True)]

@@ -11,10 +11,23 @@ another machine needs no pickled pydantic objects.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict
+
+from typing_extensions import NotRequired
 
 from nas_attn.backbones import ArchConfig
 from nas_attn.worker.config import Constraint, LatencyConfig, ProxyConfig
+
+
+class WireRequest(TypedDict):
+    """A :class:`TrainRequest` as it travels to a worker: the JSON-safe keyword arguments of every
+    actor's ``run(**request)`` (:meth:`TrialRunner.run <nas_attn.worker.runner.TrialRunner.run>`
+    and the pool's actors). Without ``constraints`` the placement is trained unscreened."""
+
+    arch: dict[str, Any]
+    proxy: dict[str, Any]
+    latency: dict[str, Any]
+    constraints: NotRequired[list[dict[str, Any]]]
 
 
 @dataclass(frozen=True)
@@ -36,7 +49,7 @@ class TrainRequest:
         """The training seed (initial weights, batch order, augmentation draws)."""
         return self.proxy.training_seed
 
-    def wire(self) -> dict[str, Any]:
+    def wire(self) -> WireRequest:
         """The request as :meth:`TrialRunner.run`'s keyword arguments (JSON-safe)."""
         return {
             "arch": self.arch.to_dict(),

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+from typing_extensions import Unpack
 
 from nas_attn.backbones import ArchConfig
 from nas_attn.data import ProxyData
@@ -25,6 +26,7 @@ from nas_attn.worker.proxy_data import (
     proxy_data_key,
     resolve_proxy_data,
 )
+from nas_attn.worker.request import WireRequest
 
 
 def _proxy_config(proxy: ProxyConfig | dict[str, Any]) -> ProxyConfig:
@@ -62,32 +64,23 @@ class TrialRunner:
             self._data[key] = load_proxy_data(proxy).to(self.device)
         return self._data[key]
 
-    def run(
-        self,
-        arch: dict[str, Any],
-        proxy: dict[str, Any],
-        latency: dict[str, Any],
-        constraints: list[Any] | None = None,
-    ) -> dict[str, Any]:
-        """Evaluate one placement (untrained if it breaks one of ``constraints``).
+    def run(self, **request: Unpack[WireRequest]) -> dict[str, Any]:
+        """Evaluate one placement (untrained if it breaks one of ``request``'s constraints).
 
         Returns ``{"status": "ok", "result": {...}}`` or
         ``{"status": "failed", "reason": "..."}`` for problems of the trial itself (bad config,
         divergence, missing data); anything else propagates so the driver sees the worker as
         broken."""
         try:
-            proxy_cfg = _proxy_config(proxy)
+            proxy_cfg = _proxy_config(request["proxy"])
             result = evaluate(
-                ArchConfig.from_dict(arch),
+                ArchConfig.from_dict(request["arch"]),
                 proxy_cfg,
-                LatencyConfig.model_validate(latency),
+                LatencyConfig.model_validate(request["latency"]),
                 self.data_for(proxy_cfg),
                 self.device,
-                [Constraint.model_validate(c) for c in constraints or []],
+                [Constraint.model_validate(c) for c in request.get("constraints") or []],
             )
         except NasAttnError as exc:
             return {"status": "failed", "reason": str(exc)}
         return {"status": "ok", "result": result.to_dict()}
-
-    def ping(self) -> str:
-        return str(self.device)

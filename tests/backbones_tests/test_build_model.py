@@ -124,7 +124,7 @@ def test_validation_reports_every_problem_with_its_key_path() -> None:
     with pytest.raises(NasAttnError) as err:
         build_model(bad)
     message = str(err.value)
-    assert "stages.layer1.reduction: 128 exceeds 64 channels" in message
+    assert "stages.layer1.reduction: [128] exceed 64 channels; use a ratio <= 64" in message
     assert "stages.layer9: unknown stage" in message
 
 

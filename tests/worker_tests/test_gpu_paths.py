@@ -62,7 +62,9 @@ def test_runner_on_cuda_reports_a_gpu_trial() -> None:
     runner = TrialRunner("cuda")
     proxy = ProxyConfig(dataset="synthetic", image_size=16, epochs=1, batch_size=128, train_subset=512)
     reply = runner.run(
-        {"image_size": 16}, proxy.model_dump(), LatencyConfig(warmup=2, repeats=5).model_dump()
+        arch={"image_size": 16},
+        proxy=proxy.model_dump(),
+        latency=LatencyConfig(warmup=2, repeats=5).model_dump(),
     )
     assert reply["status"] == "ok"
     assert reply["result"]["peak_memory_source"] == "cuda_allocator"

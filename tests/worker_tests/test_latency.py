@@ -2,7 +2,7 @@ import torch
 from torch import nn
 
 from nas_attn.worker import measure_latency, measure_latency_ratio
-from nas_attn.worker.latency import paired_ratio
+from nas_attn.worker.latency import calibrated_latency_ms, paired_ratio
 
 
 class Sleepy(nn.Module):
@@ -77,3 +77,8 @@ def test_latency_leaves_the_global_random_state_alone() -> None:
     measure_latency(a, 8, torch.device("cpu"), warmup=1, repeats=3)
     measure_latency_ratio(a, b, 8, torch.device("cpu"), warmup=1, repeats=3)
     assert torch.equal(torch.get_rng_state(), state)
+
+
+def test_calibrated_latency_is_the_ratio_times_the_plain_backbones_reference() -> None:
+    assert calibrated_latency_ms(1.5, 2.0) == 3.0
+    assert calibrated_latency_ms(1.0, 4.25) == 4.25  # the plain backbone is its own reference

@@ -16,7 +16,7 @@ LATENCY = LatencyConfig(warmup=1, repeats=3).model_dump()
 def test_runner_reports_all_metrics_and_caches_the_dataset() -> None:
     runner = TrialRunner("cpu", threads=1)
     arch = {"image_size": 8, "stages": {"layer2": {"module": "se", "reduction": 8}}}
-    reply = runner.run(arch, PROXY, LATENCY)
+    reply = runner.run(arch=arch, proxy=PROXY, latency=LATENCY)
     assert reply["status"] == "ok"
     result = reply["result"]
     assert 0.0 <= result["accuracy"] <= 1.0 and result["latency_ms"] > 0
@@ -31,7 +31,9 @@ def test_runner_reports_all_metrics_and_caches_the_dataset() -> None:
     assert len(data.train_labels) == 256 and len(data.val_labels) == 100
     # the normalisation the proxy trained with (the subset's), which export writes into the arch YAML
     assert (result["input_mean"], result["input_std"]) == (list(data.mean), list(data.std))
-    plain = runner.run({"image_size": 8, "stages": {"layer1": {"module": "none"}}}, PROXY, LATENCY)["result"]
+    plain = runner.run(
+        arch={"image_size": 8, "stages": {"layer1": {"module": "none"}}}, proxy=PROXY, latency=LATENCY
+    )["result"]
     assert runner.data_for(ProxyConfig.model_validate(PROXY)) is data
     # the plain backbone is its own baseline: exactly 1, not a noisy reading of 1
     assert plain["latency_ratio"] == 1.0 and plain["baseline_latency_ms"] == plain["latency_ms"]
@@ -41,10 +43,14 @@ def test_runner_reports_all_metrics_and_caches_the_dataset() -> None:
 def test_runner_turns_trial_problems_into_failed_replies() -> None:
     runner = TrialRunner("cpu", threads=1)
     bad = runner.run(
-        {"image_size": 8, "stages": {"layer1": {"module": "se", "reduction": 512}}}, PROXY, LATENCY
+        arch={"image_size": 8, "stages": {"layer1": {"module": "se", "reduction": 512}}},
+        proxy=PROXY,
+        latency=LATENCY,
     )
-    assert bad["status"] == "failed" and "exceeds 64 channels" in bad["reason"]
-    diverged = runner.run({"image_size": 8}, {**PROXY, "lr": 1e30, "warmup_fraction": 0.0}, LATENCY)
+    assert bad["status"] == "failed" and "exceed 64 channels; use a ratio <= 64" in bad["reason"]
+    diverged = runner.run(
+        arch={"image_size": 8}, proxy={**PROXY, "lr": 1e30, "warmup_fraction": 0.0}, latency=LATENCY
+    )
     assert diverged["status"] == "failed" and "diverged" in diverged["reason"]
 
 
@@ -52,11 +58,11 @@ def test_runner_turns_trial_problems_into_failed_replies() -> None:
 def test_shipped_data_serves_a_dataset_whose_files_this_node_lacks(tmp_path: Path) -> None:
     elsewhere = {**PROXY, "dataset": f"cifar10:{tmp_path / 'on-the-driver-only'}"}
     runner = TrialRunner("cpu", threads=1)
-    missing = runner.run({"image_size": 8}, elsewhere, LATENCY)
+    missing = runner.run(arch={"image_size": 8}, proxy=elsewhere, latency=LATENCY)
     assert missing["status"] == "failed" and "does not exist" in missing["reason"]
     shipped = take_subsets(load_dataset("digits", 8), 256, 100, seed=0)
     assert runner.set_data(elsewhere, shipped) == "digits: 256 train / 100 val on cpu"
-    assert runner.run({"image_size": 8}, elsewhere, LATENCY)["status"] == "ok"
+    assert runner.run(arch={"image_size": 8}, proxy=elsewhere, latency=LATENCY)["status"] == "ok"
 
 
 def test_shipped_data_of_another_size_is_refused() -> None:
@@ -84,7 +90,7 @@ def test_data_ships_to_an_actor_through_the_object_store(tmp_path: Path) -> None
         assert resolve_proxy_data(ref).name == "digits"  # a nested ref is fetched too
         actor = ray.remote(TrialRunner).options(num_cpus=1).remote("cpu", 1)
         assert ray.get(actor.set_data.remote(elsewhere, ref)) == "digits: 256 train / 100 val on cpu"
-        reply = ray.get(actor.run.remote({"image_size": 8}, elsewhere, LATENCY))
+        reply = ray.get(actor.run.remote(arch={"image_size": 8}, proxy=elsewhere, latency=LATENCY))
         assert reply["status"] == "ok" and 0 <= reply["result"]["accuracy"] <= 1
     finally:
         ray.shutdown()

@@ -24,13 +24,14 @@ from typing import Any
 import ray
 from pydantic import ValidationError
 from ray.exceptions import GetTimeoutError, RayActorError, RayError, RayTaskError
+from typing_extensions import Unpack
 
 from nas_attn.exceptions import NasAttnError
 from nas_attn.search.execution._local_ray import without_autoscaler
 from nas_attn.search.execution.protocol import Outcome, outcome_of
 from nas_attn.worker.config import SKIP_FILE_CHECKS, ProxyConfig
 from nas_attn.worker.proxy_data import load_proxy_data
-from nas_attn.worker.request import TrainRequest
+from nas_attn.worker.request import TrainRequest, WireRequest
 from nas_attn.worker.runner import TrialRunner
 
 _RAY_AUTH_LOGGER = "ray._private.authentication.authentication_token_setup"
@@ -112,14 +113,8 @@ class PoolWorker(TrialRunner):
             return str(exc)
         return ""
 
-    def run(
-        self,
-        arch: dict[str, Any],
-        proxy: dict[str, Any],
-        latency: dict[str, Any],
-        constraints: list[Any] | None = None,
-    ) -> dict[str, Any]:
-        return {**super().run(arch, proxy, latency, constraints), "node_id": node_id()}
+    def run(self, **request: Unpack[WireRequest]) -> dict[str, Any]:
+        return {**super().run(**request), "node_id": node_id()}
 
 
 def node_id() -> str:

@@ -1,9 +1,10 @@
 """Enumerating a space's placements: its size, every parameter set, and the baseline placements.
 
-Parameters use the names :func:`~nas_attn.search.sampling.space.sample_arch` suggests
-(``layer1.module``, ``layer1.reduction``, ``layer1.position``); ``reduction`` appears only for
-modules that use it and ``reduction``/``position`` never for ``none``, so distinct parameter
-sets are distinct networks (distinct ``ArchConfig.digest()``).
+Parameters use the names :func:`~nas_attn.search.sampling.space.sample_arch` suggests, from
+:func:`~nas_attn.search.sampling.space.param_name` (``layer1.module``, ``layer1.reduction``,
+``layer1.position``); ``reduction`` appears only for modules that use it and
+``reduction``/``position`` never for ``none``, so distinct parameter sets are distinct networks
+(distinct ``ArchConfig.digest()``).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import optuna
 from nas_attn.attention import get_attention_info
 from nas_attn.backbones import ArchConfig
 from nas_attn.defaults import DEFAULT_REDUCTION
-from nas_attn.search.sampling.space import SearchSpace, StageChoices, sample_arch
+from nas_attn.search.sampling.space import SearchSpace, StageChoices, param_name, sample_arch
 
 Params = dict[str, Any]
 BASELINE_POSITION = "block"  # the SE-ResNet position
@@ -29,17 +30,17 @@ def stage_options(name: str, choices: StageChoices) -> list[Params]:
     options: list[Params] = []
     for module in choices.module:
         if module == "none":
-            options.append({f"{name}.module": "none"})
+            options.append({param_name(name, "module"): "none"})
             continue
         reductions: list[int | None] = (
             list(choices.reduction) if get_attention_info(module).uses_reduction else [None]
         )
         for reduction in reductions:
             for position in choices.position:
-                option: Params = {f"{name}.module": module}
+                option: Params = {param_name(name, "module"): module}
                 if reduction is not None:
-                    option[f"{name}.reduction"] = reduction
-                option[f"{name}.position"] = position
+                    option[param_name(name, "reduction")] = reduction
+                option[param_name(name, "position")] = position
                 options.append(option)
     return options
 
@@ -70,12 +71,12 @@ def _nearest_reduction(choices: list[int]) -> int:
 
 def _se_stage(name: str, choices: StageChoices) -> Params | None:
     if "se" not in choices.module:
-        return {f"{name}.module": "none"} if "none" in choices.module else None
+        return {param_name(name, "module"): "none"} if "none" in choices.module else None
     position = BASELINE_POSITION if BASELINE_POSITION in choices.position else choices.position[0]
     return {
-        f"{name}.module": "se",
-        f"{name}.reduction": _nearest_reduction(list(choices.reduction)),
-        f"{name}.position": position,
+        param_name(name, "module"): "se",
+        param_name(name, "reduction"): _nearest_reduction(list(choices.reduction)),
+        param_name(name, "position"): position,
     }
 
 
@@ -84,7 +85,7 @@ def baseline_params(space: SearchSpace) -> dict[str, Params]:
     ``none`` (no attention anywhere) and ``se`` (SE in every stage that offers it, else none)."""
     baselines: dict[str, Params] = {}
     if all("none" in c.module for c in space.stages.values()):
-        baselines["none"] = {f"{name}.module": "none" for name in space.stages}
+        baselines["none"] = {param_name(name, "module"): "none" for name in space.stages}
     stages = [_se_stage(name, c) for name, c in space.stages.items()]
     if all(s is not None for s in stages) and any(s and "se" in s.values() for s in stages):
         se: Params = {}

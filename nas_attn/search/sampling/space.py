@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 
 from nas_attn._types import Bool, Float, Int, Seed
 from nas_attn._yaml import read_yaml_mapping, validate_model
-from nas_attn.attention import Position, get_attention_info, list_attentions
+from nas_attn.attention import Position, get_attention_info, list_attentions, reduction_problem
 from nas_attn.backbones import ArchConfig, StageGeometry, StagePlacement, get_adapter, stage_geometry
 from nas_attn.backbones.arch_config import ExistingAttention, Stem
 from nas_attn.backbones.builder import stage_problems
@@ -274,11 +274,10 @@ def _check_against_backbone(space: SearchSpace, where: str) -> None:
                 f"stages.{name}: unknown stage for {space.backbone.name}; stages are {', '.join(geometry)}"
             )
             continue
-        channels = geometry[name].channels
         uses_reduction = any(get_attention_info(m).uses_reduction for m in choices.module)
-        too_big = [r for r in choices.reduction if r > channels]
-        if uses_reduction and too_big:
-            problems.append(f"stages.{name}.reduction: {too_big} exceed {channels} channels")
+        too_big = reduction_problem(f"stages.{name}.reduction", choices.reduction, geometry[name].channels)
+        if uses_reduction and too_big is not None:
+            problems.append(too_big)
             continue
         problems.extend(_impossible_choices(space, name, choices, geometry[name]))
     if problems:
@@ -317,15 +316,25 @@ def load_space(path: str | Path) -> SearchSpace:
     return space
 
 
+StageField = Literal["module", "reduction", "position"]
+
+
+def param_name(stage: str, field: StageField) -> str:
+    """The sampler's parameter name for ``field`` of stage ``stage`` (e.g. ``layer1.module``)."""
+    return f"{stage}.{field}"
+
+
 def sample_arch(trial: optuna.Trial | optuna.trial.FixedTrial, space: SearchSpace) -> ArchConfig:
     """The only ``suggest_*`` caller. ``reduction`` is sampled only for modules that use it."""
     stages: dict[str, dict[str, Any]] = {}
     for name, choices in space.stages.items():
-        module = trial.suggest_categorical(f"{name}.module", choices.module)
+        module = trial.suggest_categorical(param_name(name, "module"), choices.module)
         stage: dict[str, Any] = {"module": module}
         if module != "none":
             if get_attention_info(module).uses_reduction:
-                stage["reduction"] = trial.suggest_categorical(f"{name}.reduction", choices.reduction)
-            stage["position"] = trial.suggest_categorical(f"{name}.position", choices.position)
+                stage["reduction"] = trial.suggest_categorical(
+                    param_name(name, "reduction"), choices.reduction
+                )
+            stage["position"] = trial.suggest_categorical(param_name(name, "position"), choices.position)
         stages[name] = stage
     return ArchConfig.from_dict({**space.base_arch().to_dict(), "stages": stages})
