@@ -20,16 +20,16 @@ from optuna.exceptions import UpdateFinishedTrialError
 from optuna.trial import FrozenTrial, TrialState
 
 from nas_attn import NasAttnError, load_space
-from nas_attn.search.driver.liveness import DriverInfo
 from nas_attn.search.sampling.space import SearchSpace, sample_arch
+from nas_attn.search.studydb.attrs import BOOKKEEPING
+from nas_attn.search.studydb.attrs import LATENCY_REFERENCE_ATTR as STUDY_ATTR
 from nas_attn.search.studydb.door import Asked, Draft, StudyDatabase, TrialReport
-from nas_attn.search.studydb.latency_reference import STUDY_ATTR
+from nas_attn.search.studydb.drivers import DriverInfo
 from nas_attn.search.studydb.ledger import EVALUATED, FAILED, RESERVED, RUNNING, SCREENED
 from nas_attn.search.studydb.optuna_private import PARAMS, TRIALS, USER_ATTRS, trial_id_of
 from nas_attn.search.studydb.recovery import Recovered
 from nas_attn.search.studydb.storage import open_storage
 from nas_attn.search.studydb.study import open_study
-from nas_attn.search.studydb.trial_attrs import BOOKKEEPING
 from nas_attn.search.studydb.trial_store import TakenTrial
 from nas_attn.worker.evaluate import TrialResult
 
@@ -149,19 +149,19 @@ def slot_rows(door: StudyDatabase) -> list[tuple[int | None, str | None, int | N
 def test_register_beat_and_leave_keep_this_drivers_heartbeat_row(bench: Bench) -> None:
     door = bench.door
     door.register()
-    row = door.ledger_reads.drivers()["d1"]
+    row = door.driver_reads.drivers()["d1"]
     assert row.info == door.me and row.started_at == row.heartbeat_at
     time.sleep(0.02)
     assert door.beat() is True
-    beaten = door.ledger_reads.drivers()["d1"]
+    beaten = door.driver_reads.drivers()["d1"]
     assert beaten.heartbeat_at > row.heartbeat_at and beaten.started_at == row.started_at
     reserved = door.reserve(8)
     trial, digest, slot = bench.claimed(door, placement("se"))
     door.leave()  # its row and its unused reservation go; the claimed slot stays
-    assert door.ledger_reads.drivers() == {}
+    assert door.driver_reads.drivers() == {}
     assert reserved == 0 and slot_rows(door) == [(slot, digest, trial.number, "running", "d1")]
     assert door.beat() is False  # the row was gone: added again
-    assert list(door.ledger_reads.drivers()) == ["d1"]
+    assert list(door.driver_reads.drivers()) == ["d1"]
 
 
 def test_reserve_holds_slots_of_the_target_and_unreserve_gives_one_back(bench: Bench) -> None:
@@ -453,7 +453,7 @@ def test_recover_fails_and_requeues_a_dead_drivers_trials_and_tidies_its_rows(be
         (unclaimed.sql.params, {"retries": 1, "retry_of": unclaimed.number}),
     ]
     assert slot_rows(door) == [(done_slot, done_digest, done.number, "done", "dead")]
-    assert list(door.ledger_reads.drivers()) == ["d1"] and door.ledger_reads.lookup(lost_digest) is None
+    assert list(door.driver_reads.drivers()) == ["d1"] and door.ledger_reads.lookup(lost_digest) is None
 
 
 def test_adopt_untracked_enters_the_complete_trials_of_a_study_older_than_the_ledger(bench: Bench) -> None:
