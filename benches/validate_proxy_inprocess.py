@@ -2,7 +2,7 @@
 in-process worker (e.g. on a single GPU machine, or to debug the worker code in one process).
 
 Uses the command's own functions (``search.usecases.rerun_study.open_study_and_space``,
-``search.usecases.reruns.validate_proxy``, ``console.print_validation``) with
+``search.usecases.reruns.validate_proxy``, ``cli.tables.print_validation``) with
 :class:`~nas_attn.search.execution.inprocess.InProcessPool` in place of the Ray pool; the result is stored
 in the study exactly as the command stores it (user attribute ``proxy_validation``).
 
@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from nas_attn import console
+from nas_attn.cli import console, tables
 from nas_attn.search.execution.inprocess import InProcessPool
 from nas_attn.search.usecases.rerun_study import RerunRequest, open_study_and_space
 from nas_attn.search.usecases.reruns import validate_proxy
@@ -34,7 +34,7 @@ def main() -> None:
     study, space = open_study_and_space(RerunRequest(args.storage, args.study, device=args.device))
     started = time.perf_counter()
     result = validate_proxy(study, space, InProcessPool(args.device), args.sample, args.epochs, console.info)
-    console.print_validation(result)
+    tables.print_validation(result)
     console.info(
         f"{len(result.rows)} retrainings at {args.epochs} epochs in {time.perf_counter() - started:.0f} s"
     )

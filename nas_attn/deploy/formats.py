@@ -1,11 +1,11 @@
-"""A ``nas-attn train`` checkpoint to deployment formats: ONNX, TorchScript, safetensors.
+"""Deployment files of a network: ONNX, TorchScript and safetensors.
 
-:func:`load_trained` rebuilds the arch YAML's network and loads a checkpoint's weights into it,
-refusing (one line, naming what differs) a file that is not a checkpoint, or one trained for
-another placement, class count or set of tensors. The writers check what they wrote: the ONNX
-graph runs in onnxruntime and the TorchScript module is loaded back, each on the same input as
-the PyTorch model, before they are reported written; :func:`load_safetensors` rebuilds a network
-from a written ``.safetensors`` file alone (its metadata carries the arch).
+:func:`export_onnx` / :func:`export_torchscript` write an arch's network (fresh weights unless a
+model is given). For a trained one, :func:`export_trained` loads a ``nas-attn train`` checkpoint
+(:func:`~nas_attn.deploy.checkpoint.load_trained`) and the ``write_*`` functions check what they
+wrote: the ONNX graph runs in onnxruntime and the TorchScript module is loaded back, each on the
+same input as the PyTorch model, before they are reported written; :func:`load_safetensors`
+rebuilds a network from a written ``.safetensors`` file alone (its metadata carries the arch).
 """
 
 from __future__ import annotations
@@ -14,14 +14,14 @@ import json
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import torch
 from torch import nn
 
 from nas_attn.backbones import ArchConfig, build_model
+from nas_attn.deploy.checkpoint import load_trained
 from nas_attn.exceptions import NasAttnError
-from nas_attn.export import export_onnx, export_torchscript
+from nas_attn.outputs import write_atomic_with
 
 TOLERANCE = 1e-4  # max abs difference allowed between an exported graph and PyTorch (per unit logit)
 SAFETENSORS_FORMAT = "nas-attn"
@@ -39,118 +39,51 @@ class Written:
         return f"{self.kind} -> {self.path} (max abs diff vs PyTorch {self.max_abs_diff:.2e})"
 
 
-def _network_identity(arch: ArchConfig) -> dict[str, Any]:
-    """What must match between a checkpoint and an arch: everything but the class count and the
-    backbone weights it started from (the trained weights replace those)."""
-    canon = arch.canonical()
-    canon.pop("num_classes")
-    canon.pop("backbone_weights", None)
-    return canon
+def _example_input(arch: ArchConfig) -> torch.Tensor:
+    return torch.randn(1, 3, arch.image_size, arch.image_size)
 
 
-def _differences(ours: dict[str, Any], theirs: dict[str, Any], prefix: str = "") -> list[str]:
-    found = []
-    for key in sorted(set(ours) | set(theirs)):
-        a, b = ours.get(key), theirs.get(key)
-        if isinstance(a, dict) and isinstance(b, dict):
-            found += _differences(a, b, f"{prefix}{key}.")
-        elif a != b:
-            found.append(f"{prefix}{key}: {_short(b)} in the checkpoint, {_short(a)} in the arch")
-    return found
-
-
-def _short(value: Any) -> str:
-    if value is None:
-        return "absent"
-    return json.dumps(value, sort_keys=True) if isinstance(value, dict) else str(value)
-
-
-def _read_checkpoint(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        raise NasAttnError(
-            f"checkpoint not found: {path}; pass the best.pt or last.pt of a nas-attn train run"
-        )
+def export_onnx(arch: ArchConfig, path: str | Path, model: nn.Module | None = None, opset: int = 18) -> Path:
+    """Write ``arch`` (fresh weights unless ``model`` is given) as ONNX with a dynamic batch axis."""
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise NasAttnError(
-            f"{path} is not a nas-attn train checkpoint ({str(exc).splitlines()[0][:120]}); "
-            "pass the best.pt or last.pt of a nas-attn train run"
-        ) from None
-    if not isinstance(state, dict) or not isinstance(state.get("model"), dict):
-        raise NasAttnError(
-            f"{path} is not a nas-attn train checkpoint (no 'model' state dict); "
-            "pass the best.pt or last.pt of a nas-attn train run"
-        )
-    return state
+        import onnx  # noqa: F401  (torch's exporter needs it)
+    except ImportError:
+        raise NasAttnError("ONNX export needs the 'onnx' package: pip install 'nas-attn[export]'") from None
+    model = (model or build_model(arch)).eval()
+    path = Path(path)
 
-
-def _classifier_key(model: nn.Module) -> str | None:
-    """State-dict key of the classifier weight (its first dim is the class count)."""
-    getter = getattr(model, "get_classifier", None)
-    head = getter() if callable(getter) else None
-    for name, module in model.named_modules():
-        if module is head and isinstance(getattr(module, "weight", None), torch.Tensor):
-            return f"{name}.weight"
-    return None
-
-
-def _check_arch(path: Path, state: dict[str, Any], arch: ArchConfig) -> None:
-    if "arch" in state:
-        trained = ArchConfig.from_dict(state["arch"])
-        diffs = _differences(_network_identity(arch), _network_identity(trained))
-        if diffs:
-            raise NasAttnError(
-                f"checkpoint {path} was trained for another arch ({'; '.join(diffs[:3])}); "
-                "pass the arch YAML the run was trained with"
+    def write(tmp: Path) -> None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", (FutureWarning, DeprecationWarning))
+            torch.onnx.export(
+                model,
+                (_example_input(arch),),
+                str(tmp),
+                input_names=["images"],
+                output_names=["logits"],
+                dynamic_axes={"images": {0: "batch"}, "logits": {0: "batch"}},
+                opset_version=opset,
+                dynamo=False,
             )
-    elif state.get("arch_digest") not in {arch.digest(), None}:
-        raise NasAttnError(
-            f"checkpoint {path} was trained for another arch (digest {str(state['arch_digest'])[:12]}, "
-            f"the arch's is {arch.digest()[:12]}); pass the arch YAML the run was trained with"
-        )
+
+    try:
+        write_atomic_with(path, write, flag="--onnx")
+    except NasAttnError:
+        raise
+    except Exception as exc:
+        raise NasAttnError(f"ONNX export failed: {str(exc).splitlines()[0]}") from None
+    return path
 
 
-def load_trained(arch: ArchConfig | str | Path, checkpoint: str | Path) -> nn.Module:
-    """The network of ``arch`` with the trained weights of ``checkpoint``, in eval mode on CPU."""
-    cfg = ArchConfig.coerce(arch).model_copy(update={"backbone_weights": None})
-    path = Path(checkpoint)
-    state = _read_checkpoint(path)
-    _check_arch(path, state, cfg)
-    model = build_model(cfg)
-    weights: dict[str, Any] = state["model"]
-    head = _classifier_key(model)
-    classes = state.get("num_classes")
-    if classes is None and head is not None and isinstance(weights.get(head), torch.Tensor):
-        classes = int(weights[head].shape[0])
-    if classes is not None and classes != cfg.num_classes:
-        raise NasAttnError(
-            f"checkpoint {path} has {classes} classes but the arch says num_classes: {cfg.num_classes}; "
-            f"set num_classes: {classes} in the arch YAML (the run was trained on a {classes}-class dataset)"
-        )
-    expected = model.state_dict()
-    missing = [k for k in expected if k not in weights]
-    unexpected = [k for k in weights if k not in expected]
-    if missing or unexpected:
-        parts = []
-        if missing:
-            parts.append(f"missing {len(missing)} tensor(s), e.g. {', '.join(missing[:3])}")
-        if unexpected:
-            parts.append(f"{len(unexpected)} unexpected, e.g. {', '.join(unexpected[:3])}")
-        raise NasAttnError(
-            f"checkpoint {path} does not fit the arch's network ({'; '.join(parts)}); "
-            "pass the arch YAML the run was trained with"
-        )
-    shapes = [k for k, v in expected.items() if tuple(weights[k].shape) != tuple(v.shape)]
-    if shapes:
-        key = shapes[0]
-        raise NasAttnError(
-            f"checkpoint {path} does not fit the arch's network ({len(shapes)} tensor(s) differ in shape, "
-            f"e.g. {key}: {tuple(weights[key].shape)} vs {tuple(expected[key].shape)}); "
-            "pass the arch YAML the run was trained with"
-        )
-    model.load_state_dict(weights)
-    return model.eval()
+def export_torchscript(arch: ArchConfig, path: str | Path, model: nn.Module | None = None) -> Path:
+    """Write ``arch`` as a traced TorchScript module."""
+    model = (model or build_model(arch)).eval()
+    path = Path(path)
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # TorchScript is deprecated upstream, still loadable
+        traced = torch.jit.trace(model, (_example_input(arch),))
+    write_atomic_with(path, lambda tmp: traced.save(str(tmp)), flag="--torchscript")
+    return path
 
 
 def _probe(arch: ArchConfig, batch: int = 2) -> torch.Tensor:

@@ -16,18 +16,18 @@ from typing import Any, Protocol
 import optuna
 
 from nas_attn.backbones import ArchConfig
-from nas_attn.pareto import (
+from nas_attn.search.driver.fidelity import FIDELITY_EPOCHS, FIDELITY_SPENT
+from nas_attn.search.studydb import trial_attrs as attrs
+from nas_attn.search.studydb.latency_reference import USED_ATTR as LATENCY_USED
+from nas_attn.search.studydb.latency_reference import LatencyReferences, rescaled_latency
+from nas_attn.stats.pareto import (
     crowding_distance,
     default_reference_point,
     hypervolume,
     knee_point,
     non_dominated_ranks,
 )
-from nas_attn.search.driver.fidelity import FIDELITY_EPOCHS, FIDELITY_SPENT
-from nas_attn.search.studydb import trial_attrs as attrs
-from nas_attn.search.studydb.latency_reference import USED_ATTR as LATENCY_USED
-from nas_attn.search.studydb.latency_reference import LatencyReferences, rescaled_latency
-from nas_attn.seed_statistics import PairedDelta, mean_interval, paired_delta
+from nas_attn.stats.seeds import PairedDelta, mean_interval, paired_delta
 
 
 @dataclass(frozen=True)

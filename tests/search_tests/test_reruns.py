@@ -12,7 +12,6 @@ import pytest
 from helpers import make_study, space_yaml, write_space
 
 from nas_attn.exceptions import NasAttnError
-from nas_attn.rank_correlation import kendall_tau
 from nas_attn.search import run_search
 from nas_attn.search.execution.dispatch import Outcome
 from nas_attn.search.results import TrialRow, is_plain, pareto_rows, ranked_rows, seed_runs_key
@@ -23,6 +22,7 @@ from nas_attn.search.usecases.reruns import (
     reseed_front,
     validate_proxy,
 )
+from nas_attn.stats.ranks import kendall_tau
 from nas_attn.testing.fakes import FakePool, fake_result, ok_outcome
 
 

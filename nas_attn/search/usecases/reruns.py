@@ -20,7 +20,6 @@ import optuna
 
 from nas_attn.backbones import ArchConfig
 from nas_attn.exceptions import NasAttnError
-from nas_attn.rank_correlation import kendall_tau, spearman_rho
 from nas_attn.search.driver.interrupts import FINISH, STOP_NOW, StopRequests
 from nas_attn.search.execution.dispatch import Outcome, TrialPool
 from nas_attn.search.execution.requests import train_request
@@ -36,6 +35,7 @@ from nas_attn.search.usecases.seed_runs import (
     budget_of,
     run_seed_policy,
 )
+from nas_attn.stats.ranks import kendall_tau, spearman_rho
 from nas_attn.worker.request import TrainRequest
 
 __all__ = ["JobObserver", "RerunInterrupted", "reseed_front", "run_jobs", "validate_proxy"]

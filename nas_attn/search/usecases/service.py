@@ -16,7 +16,6 @@ import optuna
 import sqlalchemy.exc
 from optuna.exceptions import StorageInternalError
 
-from nas_attn.artifacts import artifact_store_for, store_trial_artifacts
 from nas_attn.backbones import ArchConfig
 from nas_attn.defaults import DEVICE_CHOICES
 from nas_attn.exceptions import NasAttnError
@@ -44,6 +43,7 @@ from nas_attn.search.results import (
 from nas_attn.search.sampling.placements import space_size
 from nas_attn.search.sampling.samplers import make_sampler
 from nas_attn.search.sampling.space import SearchSpace, load_space
+from nas_attn.search.studydb.artifacts import artifact_store_for, store_trial_artifacts
 from nas_attn.search.studydb.storage import error_reason, open_storage, redact_url
 from nas_attn.search.studydb.study import check_study, load_existing_study, open_study
 from nas_attn.search.usecases.seed_policy import FixedSeeds, SeedPolicy, racing_policy
