@@ -22,7 +22,7 @@ import time
 from proxy_runs import FASHION_SPACE, Budget, Run, describe, run_all, sample_placements, warm_caches
 
 from nas_attn.search.sampling.space import load_space
-from nas_attn.seed_statistics import mean_interval
+from nas_attn.stats.seeds import mean_interval
 
 
 def main() -> None:

@@ -47,13 +47,13 @@ from typing import Any
 import optuna
 import ray
 
-from nas_attn._devtools.postgres_server import postgres_server
 from nas_attn.search import PoolConfig, WorkerPool, load_space, open_storage, open_study, run_search
 from nas_attn.search.studydb.ledger import Ledger
 from nas_attn.search.studydb.mirror import SamplerMirror
 from nas_attn.search.studydb.optuna_private import rdb_storage_of
 from nas_attn.search.studydb.trial_store import TrialStore
 from nas_attn.search.usecases.service import artifact_uploader
+from nas_attn.testing.postgres_server import postgres_server
 from nas_attn.testing.simulated import SimulatedWorker, result_template
 from nas_attn.worker.request import TrainRequest
 

@@ -22,8 +22,8 @@ from collections import defaultdict
 
 from proxy_runs import FASHION_SPACE, Budget, Run, describe, run_all, sample_placements, warm_caches
 
-from nas_attn.rank_correlation import kendall_tau, spearman_rho
 from nas_attn.search.sampling.space import load_space
+from nas_attn.stats.ranks import kendall_tau, spearman_rho
 
 DEFAULT_BUDGETS = "16:2500:2,16:2500:4,16:5000:2,16:5000:3,12:5000:3,20:2500:3,16:10000:2"
 DEFAULT_REFERENCE = "28:20000:8:128:0.1"

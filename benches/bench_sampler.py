@@ -26,9 +26,9 @@ from pathlib import Path
 
 import optuna
 
-from nas_attn._devtools.postgres_server import postgres_server
 from nas_attn.search import load_space, make_sampler, sample_arch
 from nas_attn.search.sampling.space import SearchSpace
+from nas_attn.testing.postgres_server import postgres_server
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_SPACE = REPO / "search_spaces" / "resnet18_stages.yaml"

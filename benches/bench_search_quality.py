@@ -39,7 +39,6 @@ from typing import Any
 
 import optuna
 
-from nas_attn.pareto import default_reference_point, hypervolume
 from nas_attn.search import run_search
 from nas_attn.search.execution.inprocess import InProcessPool
 from nas_attn.search.execution.protocol import Outcome
@@ -48,6 +47,7 @@ from nas_attn.search.sampling.space import SearchSpace
 from nas_attn.search.studydb.attrs import FIDELITY_SPENT
 from nas_attn.search.studydb.storage import open_storage
 from nas_attn.search.studydb.study import open_study
+from nas_attn.stats.pareto import default_reference_point, hypervolume
 from nas_attn.worker.request import TrainRequest
 
 METHODS = ("multi-fidelity", "random", "nsga2", "tpe")

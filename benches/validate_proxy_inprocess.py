@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from nas_attn import console
+from nas_attn.cli import console, tables
 from nas_attn.search.execution.inprocess import InProcessPool
 from nas_attn.search.usecases._finished_study import RerunRequest, open_study_and_space
 from nas_attn.search.usecases.validate_proxy import validate_proxy
@@ -34,7 +34,7 @@ def main() -> None:
     study, space = open_study_and_space(RerunRequest(args.storage, args.study, device=args.device))
     started = time.perf_counter()
     result = validate_proxy(study, space, InProcessPool(args.device), args.sample, args.epochs, console.info)
-    console.print_validation(result)
+    tables.print_validation(result)
     console.info(
         f"{len(result.rows)} retrainings at {args.epochs} epochs in {time.perf_counter() - started:.0f} s"
     )

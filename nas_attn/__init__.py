@@ -5,17 +5,18 @@ Public API::
     from nas_attn import ArchConfig, build_model, load_space, NasAttnError
     from nas_attn.attention import create_attention, get_attention_info, list_attentions
 
-Importing the package registers the timm model ``nas_attn`` (see :mod:`nas_attn.export`), so
-``timm.create_model("nas_attn", arch="best.yaml")`` works in any timm training script.
+Importing the package registers the timm model ``nas_attn`` (see
+:mod:`nas_attn.deploy.timm_entry`), so ``timm.create_model("nas_attn", arch="best.yaml")`` works
+in any timm training script.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from nas_attn import export as _export  # noqa: F401  (registers the timm entrypoint "nas_attn")
 from nas_attn._lazy import lazy_exports
 from nas_attn._version import __version__
+from nas_attn.deploy import timm_entry as _timm_entry  # noqa: F401  (registers the timm entrypoint "nas_attn")
 from nas_attn.exceptions import NasAttnError
 
 if TYPE_CHECKING:

@@ -22,5 +22,6 @@ SAMPLER_NAMES: tuple[str, ...] = get_args(SamplerName)
 #: 2018, r = 16), which CBAM, BAM and GC also use.
 DEFAULT_REDUCTION = 16
 
-#: How ``--device`` options list the choices.
-DEVICE_HELP = " | ".join(DEVICE_CHOICES)
+#: How ``nas-attn front --format`` prints the ranked trials.
+RowFormat = Literal["table", "csv", "json"]
+ROW_FORMATS: tuple[str, ...] = get_args(RowFormat)

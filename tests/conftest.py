@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from nas_attn._devtools.postgres_server import PostgresServer, PostgresUnavailable
-from nas_attn._devtools.postgres_server import postgres_server as start_postgres
+from nas_attn.testing.postgres_server import PostgresServer, PostgresUnavailable
+from nas_attn.testing.postgres_server import postgres_server as start_postgres
 
 TINY_SPACE = """\
 name: tiny
@@ -60,7 +60,7 @@ def pytest_xdist_setupnodes() -> None:
     """Before pytest-xdist starts its workers (in the controlling process): pytest imports
     readline at start, and GNU readline puts COLUMNS and LINES (80x24 without a terminal) into
     the process's C environment, unseen by os.environ but inherited by the workers. There
-    nas_attn.console would print 80 columns wide where a serial run prints 140 (piped output).
+    nas_attn.cli.console would print 80 columns wide where a serial run prints 140 (piped output).
     Workers get the environment os.environ shows."""
     for name in ("COLUMNS", "LINES"):
         if name not in os.environ:

@@ -17,7 +17,7 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
-from nas_attn._devtools.ports import free_loopback_port
+from nas_attn.testing.ports import free_loopback_port
 
 ATTEMPTS = 3
 PORT_TAKEN = "Address already in use"

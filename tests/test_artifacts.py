@@ -4,7 +4,12 @@ import optuna
 from optuna.artifacts import download_artifact, get_all_artifact_meta
 
 from nas_attn import ArchConfig
-from nas_attn.artifacts import ARTIFACT_DIR, artifact_dir_for, artifact_store_for, upload_trial_artifacts
+from nas_attn.search.studydb.artifacts import (
+    ARTIFACT_DIR,
+    artifact_dir_for,
+    artifact_store_for,
+    upload_trial_artifacts,
+)
 
 
 def test_artifact_dir_sits_next_to_the_sqlite_file(tmp_path: Path) -> None:

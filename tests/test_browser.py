@@ -17,9 +17,9 @@ from finished_study import make_finished_study
 from live_dashboard import live_dashboard
 from PIL import Image
 
-from nas_attn._devtools.browser import BrowserUnavailable, Page, chromium
 from nas_attn.report import write_report
 from nas_attn.search.studydb.attrs import seed_runs_key
+from nas_attn.testing.browser import BrowserUnavailable, Page, chromium
 
 pytestmark = pytest.mark.browser
 

@@ -127,7 +127,7 @@ def checkpoint(content: str) -> Setup:
         import torch
 
         from nas_attn.backbones import ArchConfig
-        from nas_attn.training import TrainSettings
+        from nas_attn.deploy.train import TrainSettings
 
         arch()(root)
         (root / "run").mkdir()
@@ -807,7 +807,7 @@ CASES: list[Case] = [
         ["train", "--arch", "arch.yaml", "--out", "run"],
         "interrupted (Ctrl-C)",
         setup=arch(),
-        patch=("nas_attn.training.train_arch", INTERRUPT),
+        patch=("nas_attn.deploy.train.train_arch", INTERRUPT),
         code=130,
     ),
 ]

@@ -53,8 +53,22 @@ def test_no_module_is_longer_than_the_limit() -> None:
 
 @pytest.mark.slow  # a fresh interpreter importing torch, timm and matplotlib
 def test_reading_results_never_imports_ray() -> None:
-    """report, export and console only read a study: importing them must not start pulling in Ray."""
-    probe = "import sys, nas_attn.report, nas_attn.export, nas_attn.console; print('ray' in sys.modules)"
+    """The report, trial selection, tables and progress bars only read a study: importing them
+    must not start pulling in Ray."""
+    modules = "nas_attn.report, nas_attn.deploy.select, nas_attn.cli.tables, nas_attn.cli.progress"
+    probe = f"import sys, {modules}; print('ray' in sys.modules)"
     proc = subprocess.run([sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip() == "False", "importing report/export/console imported ray"
+    assert proc.stdout.strip() == "False", f"importing {modules} imported ray"
+
+
+MAX_LOOSE_MODULES = 12  # the rest of nas_attn/ lives in packages with one job each
+
+
+def test_few_modules_lie_loose_in_the_package_root() -> None:
+    loose = sorted(p.name for p in (REPO / "nas_attn").glob("*.py"))
+    assert "__init__.py" in loose, "the package root was not found"
+    assert len(loose) <= MAX_LOOSE_MODULES, (
+        f"{len(loose)} modules directly in nas_attn/ (limit {MAX_LOOSE_MODULES}): {', '.join(loose)}; "
+        "move them into a package"
+    )

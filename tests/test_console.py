@@ -6,7 +6,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from nas_attn import console
+from nas_attn.cli import console, progress, tables
 from nas_attn.search.execution.pool import PoolConfig
 from nas_attn.search.results import TrialRow
 from nas_attn.search.sampling.space import load_space
@@ -27,13 +27,13 @@ def test_the_plan_names_the_budgets_and_the_constraints(tmp_path: Path, tiny_spa
     path = tmp_path / "constrained.yaml"
     path.write_text(text)
     space = load_space(path)
-    line = console.describe_plan(PoolConfig(workers=2, device="cpu", threads_per_worker=1), space)
+    line = tables.describe_plan(PoolConfig(workers=2, device="cpu", threads_per_worker=1), space)
     assert "1 -> 3 epochs (successive halving, brackets of 8)" in line
     assert "screened before training: params <= 1.2e+07, latency_ms <= 3" in line
 
 
 def test_a_screened_trial_is_reported_as_not_trained() -> None:
-    observer = console.RichProgressObserver()
+    observer = progress.RichProgressObserver()
     result = TrialResult(
         accuracy=0.0,
         latency_ms=9.0,
@@ -66,7 +66,7 @@ def test_tables_show_mean_and_spread_and_the_budget() -> None:
         seeds=3,
         fidelity_epochs=9,
     )
-    text = rendered(console.trials_table([row], "front"))
+    text = rendered(tables.trials_table([row], "front"))
     assert "0.9512 ± 0.0040" in text and "2.500 ± 0.100" in text
     header = next(line for line in text.splitlines() if "seeds" in line)
     assert "epochs" in header

@@ -12,7 +12,8 @@ import torch
 from finished_study import make_finished_study
 
 from nas_attn import ArchConfig, NasAttnError, build_model
-from nas_attn.export import export_arch, export_onnx, export_torchscript, select_trial
+from nas_attn.deploy.formats import export_onnx, export_torchscript
+from nas_attn.deploy.select import export_arch, select_trial
 
 PLACEMENTS = {
     "channel": {"layer1": {"module": "se", "reduction": 8}, "layer2": {"module": "eca"}},

@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from nas_attn.pareto import (
+from nas_attn.stats.pareto import (
     crowding_distance,
     dominates,
     hypervolume,

@@ -8,7 +8,7 @@ import random
 import pytest
 from scipy import stats
 
-from nas_attn.rank_correlation import average_ranks, kendall_tau, spearman_rho
+from nas_attn.stats.ranks import average_ranks, kendall_tau, spearman_rho
 
 
 @pytest.mark.parametrize("seed", range(6))

@@ -21,7 +21,7 @@ from inprocess_cli import run_cli
 from timm_scripts import make_image_folder, write_scripts
 
 from nas_attn.data import load_dataset
-from nas_attn.timm_pipeline import DATA_DIR_PLACEHOLDER
+from nas_attn.deploy.timm_command import DATA_DIR_PLACEHOLDER
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
 SECTION = "### Training an exported placement"

@@ -10,13 +10,13 @@ from pathlib import Path
 import pytest
 from finished_study import make_finished_study
 
-from nas_attn.pareto import default_reference_point, hypervolume
 from nas_attn.report import (
     hypervolume_history,
     module_frequencies,
     render_report,
     write_report,
 )
+from nas_attn.stats.pareto import default_reference_point, hypervolume
 
 
 class Collector(HTMLParser):
@@ -168,7 +168,7 @@ AWKWARD = [("se", 0.9281, 27.41), ("eca", 0.9412, 29.88), ("cbam", 0.9533, 33.07
 
 
 def test_pareto_plot_has_units_round_ticks_and_nothing_clipped(tmp_path: Path) -> None:
-    from nas_attn.report_plots import pareto_figure
+    from nas_attn.report.plots import pareto_figure
     from nas_attn.search.results import objective_names, ranked_rows
 
     study = make_finished_study(tmp_path, rows=AWKWARD)
@@ -190,7 +190,7 @@ def test_pareto_plot_has_units_round_ticks_and_nothing_clipped(tmp_path: Path) -
 
 @pytest.mark.parametrize("n", [1, 3, 7])
 def test_hypervolume_plot_counts_trials_in_integers(n: int) -> None:
-    from nas_attn.report_plots import hypervolume_figure
+    from nas_attn.report.plots import hypervolume_figure
 
     fig = hypervolume_figure([0.1 * (k + 1) for k in range(n)], ["accuracy", "latency_ms"])
     assert_nothing_clipped(fig)
@@ -204,7 +204,7 @@ def test_hypervolume_plot_counts_trials_in_integers(n: int) -> None:
 
 
 def test_error_bars_are_the_seed_std(tmp_path: Path) -> None:
-    from nas_attn.report_plots import pareto_figure
+    from nas_attn.report.plots import pareto_figure
     from nas_attn.search.results import objective_names, ranked_rows
     from nas_attn.search.studydb.attrs import seed_runs_key
 
@@ -223,7 +223,7 @@ def test_error_bars_are_the_seed_std(tmp_path: Path) -> None:
 
 
 def test_heatmap_figure_shows_the_front_shares(tmp_path: Path) -> None:
-    from nas_attn.report_plots import heatmap_figure
+    from nas_attn.report.plots import heatmap_figure
     from nas_attn.search.results import ranked_rows
 
     front = [r for r in ranked_rows(make_finished_study(tmp_path)) if r.rank == 1]

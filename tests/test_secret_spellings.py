@@ -14,7 +14,7 @@ import pytest
 from test_cli import run_main
 from test_cli_hostile import tiny_space_text
 
-from nas_attn._devtools.postgres_server import PostgresServer
+from nas_attn.testing.postgres_server import PostgresServer
 
 ALICE_PASSWORD = "s3cr@hunter2"  # an '@' inside: the spelling that used to leak its second half
 

@@ -11,7 +11,7 @@ from scipy import stats
 
 from nas_attn.search.results import ranked_rows
 from nas_attn.search.studydb.attrs import SPACE_ATTR, seed_runs_key
-from nas_attn.seed_statistics import mean_interval, paired_delta, t_quantile_975
+from nas_attn.stats.seeds import mean_interval, paired_delta, t_quantile_975
 
 
 @pytest.mark.parametrize("df", [1, 2, 5, 10, 29, 30, 31, 40, 60, 120, 1000])
@@ -93,7 +93,7 @@ def test_one_seed_gives_a_delta_without_an_interval() -> None:
 def test_the_front_says_in_words_whether_anything_beats_the_baseline(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    from nas_attn.console import baseline_verdict, print_rows
+    from nas_attn.cli.tables import baseline_verdict, print_rows
 
     study, numbers = study_with_seeds({"none": [0.78, 0.79], "eca": [0.785, 0.78]})
     rows = ranked_rows(study)
@@ -130,7 +130,7 @@ def test_compute_counts_the_search_and_every_extra_seed() -> None:
 
 def test_the_report_marks_placements_that_beat_the_plain_backbone() -> None:
     from nas_attn.report import render_report
-    from nas_attn.report_plots import pareto_figure
+    from nas_attn.report.plots import pareto_figure
     from nas_attn.search.results import objective_names
 
     study, numbers = study_with_seeds(

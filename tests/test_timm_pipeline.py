@@ -18,8 +18,8 @@ from timm.utils import ParseKwargs
 
 from nas_attn import ArchConfig, NasAttnError
 from nas_attn.attention.squeeze_excite import SqueezeExcite
-from nas_attn.export import export_arch, select_trial
-from nas_attn.timm_pipeline import timm_command
+from nas_attn.deploy.select import export_arch, select_trial
+from nas_attn.deploy.timm_command import timm_command
 
 ARCH = {
     "image_size": 16,

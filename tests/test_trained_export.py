@@ -16,7 +16,8 @@ from test_cli import run_main as run_cli
 from nas_attn import ArchConfig, NasAttnError, build_model
 from nas_attn.data import load_dataset
 from nas_attn.deploy import export_trained, load_safetensors, load_trained
-from nas_attn.training import BEST, CHECKPOINT, TrainSettings, train_arch
+from nas_attn.deploy.checkpoint import BEST, CHECKPOINT
+from nas_attn.deploy.train import TrainSettings, train_arch
 
 # every test here uses the module's trained checkpoint (a real 1-epoch training): full suite only
 pytestmark = pytest.mark.slow

@@ -9,7 +9,8 @@ import torch
 
 from nas_attn import ArchConfig, NasAttnError
 from nas_attn.data import load_dataset
-from nas_attn.training import BEST, CHECKPOINT, TrainSettings, train_arch
+from nas_attn.deploy.checkpoint import BEST, CHECKPOINT
+from nas_attn.deploy.train import TrainSettings, train_arch
 
 ARCH = ArchConfig(
     image_size=8, stages={"layer2": {"module": "se", "reduction": 8}, "layer3": {"module": "eca"}}

@@ -19,8 +19,8 @@ from finished_study import make_finished_study
 from inprocess_cli import run_cli
 from timm_scripts import make_image_folder, write_scripts
 
-from nas_attn import cli
-from nas_attn.export import export_arch, select_trial
+from nas_attn.cli.app import EXIT_USAGE
+from nas_attn.deploy.select import export_arch, select_trial
 
 ECHO = """\
 import json, sys
@@ -150,7 +150,7 @@ def test_help_explains_the_wrapper(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_options_before_the_script_are_ours(capsys: pytest.CaptureFixture[str]) -> None:
-    assert run_cli("with-timm", "--epochs", "3", "train.py") == cli.EXIT_USAGE
+    assert run_cli("with-timm", "--epochs", "3", "train.py") == EXIT_USAGE
     assert "No such option: --epochs" in capsys.readouterr().err
 
 

@@ -16,13 +16,6 @@ from typing import Any
 import optuna
 
 from nas_attn.backbones import ArchConfig
-from nas_attn.pareto import (
-    crowding_distance,
-    default_reference_point,
-    hypervolume,
-    knee_point,
-    non_dominated_ranks,
-)
 from nas_attn.search.studydb import attrs
 from nas_attn.search.studydb.attrs import (
     FIDELITY_EPOCHS,
@@ -35,7 +28,14 @@ from nas_attn.search.studydb.attrs import (
 )
 from nas_attn.search.studydb.latency_reference import LatencyReferences, rescaled_latency
 from nas_attn.search.studydb.reads import TrialSource, measured_trials
-from nas_attn.seed_statistics import PairedDelta, mean_interval, paired_delta
+from nas_attn.stats.pareto import (
+    crowding_distance,
+    default_reference_point,
+    hypervolume,
+    knee_point,
+    non_dominated_ranks,
+)
+from nas_attn.stats.seeds import PairedDelta, mean_interval, paired_delta
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Test doubles for the search: worker pools without Ray, results without training, held trials.
+"""Test doubles and development tools shared by the tests and the benchmarks (not public API).
 
 - :mod:`nas_attn.testing.fakes`: ``FakePool`` (the ``TrialPool`` protocol in-process, with
   scripted outcomes: lost workers, divergence, delays) and ``Recorder`` (a ``SearchObserver``
@@ -12,6 +12,9 @@
   signal tests act mid-trial by waiting on events, not on guessed sleeps.
 - :mod:`nas_attn.testing.held_cli`: ``python -m nas_attn.testing.held_cli --events DIR ...``,
   the real ``nas-attn`` CLI with ``HeldWorker`` workers (for tests that signal a CLI process).
+- :mod:`nas_attn.testing.postgres_server`: a throwaway PostgreSQL server (``PostgresServer``).
+- :mod:`nas_attn.testing.browser`: headless Chromium over the DevTools protocol.
+- :mod:`nas_attn.testing.ports`: a free loopback port.
 
 Nothing in the service imports this package.
 """

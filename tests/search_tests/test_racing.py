@@ -171,7 +171,7 @@ def row(
     number: int, accuracy: float, latency: float, seeds: list[float], rank: int = 1, plain: bool = False
 ) -> Any:
     from nas_attn.search.results import TrialRow
-    from nas_attn.seed_statistics import mean_interval
+    from nas_attn.stats.seeds import mean_interval
 
     interval = mean_interval(seeds)
     spread = {"accuracy": __import__("statistics").stdev(seeds)} if len(seeds) > 1 else {}
@@ -302,7 +302,7 @@ def test_racing_waits_for_the_search_to_end_while_another_driver_is_live(tmp_pat
 
 
 def test_the_exported_config_says_what_racing_decided(tmp_path: Path) -> None:
-    from nas_attn.export import export_arch
+    from nas_attn.deploy.select import export_arch
 
     study, space, pool = searched(tmp_path, NEAR_TIE, sigma=0.01)
     run_seed_policy(study, space, pool, Racing(max_seeds=3, first_seed=0))

@@ -12,7 +12,6 @@ import pytest
 from helpers import make_study, space_yaml, write_space
 
 from nas_attn.exceptions import NasAttnError
-from nas_attn.rank_correlation import kendall_tau
 from nas_attn.search import run_search
 from nas_attn.search.execution.protocol import Outcome
 from nas_attn.search.results import TrialRow, is_plain, pareto_rows, ranked_rows
@@ -20,6 +19,7 @@ from nas_attn.search.sampling.space import SearchSpace
 from nas_attn.search.studydb.attrs import PROXY_VALIDATION_ATTR, seed_runs_key
 from nas_attn.search.usecases.reseed import reseed_front
 from nas_attn.search.usecases.validate_proxy import pick_spread, validate_proxy
+from nas_attn.stats.ranks import kendall_tau
 from nas_attn.testing.fakes import FakePool, fake_result, ok_outcome
 
 

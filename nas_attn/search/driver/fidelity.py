@@ -19,8 +19,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from nas_attn.pareto import crowding_distance, non_dominated_ranks
 from nas_attn.search.studydb.attrs import FIDELITY_EPOCHS, FIDELITY_HISTORY, FIDELITY_NOTE, FIDELITY_SPENT
+from nas_attn.stats.pareto import crowding_distance, non_dominated_ranks
 
 if TYPE_CHECKING:  # the worker package imports torch; this bookkeeping needs only the type
     from nas_attn.worker.evaluate import TrialResult

@@ -38,10 +38,10 @@ from enum import Enum
 from typing import Protocol
 
 from nas_attn._types import SEED_MAX
-from nas_attn.pareto import dominates
 from nas_attn.search.results import TrialRow, is_plain
 from nas_attn.search.sampling.space import SearchSpace
-from nas_attn.seed_statistics import paired_delta, t_quantile_975
+from nas_attn.stats.pareto import dominates
+from nas_attn.stats.seeds import paired_delta, t_quantile_975
 
 ACCURACY = "accuracy"
 

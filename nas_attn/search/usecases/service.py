@@ -16,7 +16,6 @@ import optuna
 import sqlalchemy.exc
 from optuna.exceptions import StorageInternalError
 
-from nas_attn.artifacts import artifact_store_for, store_trial_artifacts
 from nas_attn.backbones import ArchConfig
 from nas_attn.defaults import DEVICE_CHOICES
 from nas_attn.exceptions import NasAttnError
@@ -54,6 +53,7 @@ from nas_attn.search.studydb import (
     open_study,
     redact_url,
 )
+from nas_attn.search.studydb.artifacts import artifact_store_for, store_trial_artifacts
 from nas_attn.worker.device import resolve_device
 from nas_attn.worker.evaluate import TrialResult
 

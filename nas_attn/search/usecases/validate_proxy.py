@@ -20,7 +20,6 @@ import optuna
 
 from nas_attn.backbones import ArchConfig
 from nas_attn.exceptions import NasAttnError
-from nas_attn.rank_correlation import kendall_tau, spearman_rho
 from nas_attn.search.execution.protocol import Outcome, TrialPool
 from nas_attn.search.interrupts import FINISH, STOP_NOW, StopRequests
 from nas_attn.search.results import TrialRow, objective_names, ranked_rows
@@ -34,6 +33,7 @@ from nas_attn.search.seeds.runner import (
 )
 from nas_attn.search.studydb.attrs import PROXY_VALIDATION_ATTR
 from nas_attn.search.usecases._finished_study import RerunRequest, run_on_study
+from nas_attn.stats.ranks import kendall_tau, spearman_rho
 from nas_attn.worker.request import TrainRequest
 
 __all__ = [

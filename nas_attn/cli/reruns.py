@@ -5,21 +5,13 @@ Both start the same Ray worker pool as ``search`` and read the space back from t
 
 from __future__ import annotations
 
-from typing import Annotated
-
 import typer
 
-from nas_attn.defaults import DEFAULT_STORAGE, DEVICE_HELP
+from nas_attn.cli._options import AUTO_DEVICE, Device, RayAddress, Storage, Study, Workers
+from nas_attn.defaults import DEFAULT_STORAGE
 from nas_attn.exceptions import NasAttnError
 
 MAX_SEEDS = 20  # as search.final_seeds: each seed retrains the whole front
-
-# The options both commands share: which study, and where its trials run again.
-Study = Annotated[str, typer.Option("--study", help="Study name.")]
-Storage = Annotated[str, typer.Option("--storage", help="Optuna storage URL.")]
-Workers = Annotated[int | None, typer.Option("--workers", min=1, help="Ray worker actors.")]
-RayAddress = Annotated[str | None, typer.Option("--ray-address", help="Existing Ray cluster, e.g. 'auto'.")]
-Device = Annotated[str, typer.Option("--device", help=DEVICE_HELP)]
 
 
 def reseed(
@@ -30,22 +22,22 @@ def reseed(
     storage: Storage = DEFAULT_STORAGE,
     workers: Workers = None,
     ray_address: RayAddress = None,
-    device: Device = "auto",
+    device: Device = AUTO_DEVICE,
 ) -> None:
     """Re-run the Pareto front with more seeds; the front then ranks the mean (table: ± std)."""
-    from nas_attn import console
+    from nas_attn.cli import console, progress, tables
     from nas_attn.search.usecases.reseed import RerunRequest, reseed_front, run_on_study
 
-    with console.JobProgress("reseed") as progress:
+    with progress.JobProgress("reseed") as bar:
         report = run_on_study(
-            RerunRequest(storage, study, workers, ray_address, device),
+            RerunRequest(storage, study, workers, ray_address, device.value),
             lambda the_study, space, pool: reseed_front(
-                the_study, space, pool, seeds, console.info, observer=progress
+                the_study, space, pool, seeds, console.info, observer=bar
             ),
         )
     for failure in report.failures:
         console.info(f"seed re-run failed: {failure}")
-    console.print_front(report.front, study)
+    tables.print_front(report.front, study)
     if report.failures:
         raise NasAttnError(f"{len(report.failures)} seed re-run(s) failed; re-run the command to retry them")
 
@@ -59,22 +51,22 @@ def validate_proxy(
     storage: Storage = DEFAULT_STORAGE,
     workers: Workers = None,
     ray_address: RayAddress = None,
-    device: Device = "auto",
+    device: Device = AUTO_DEVICE,
 ) -> None:
     """Does the proxy rank placements right? Retrain a sample longer; Kendall tau / Spearman rho."""
-    from nas_attn import console
+    from nas_attn.cli import console, progress, tables
     from nas_attn.search.usecases.validate_proxy import RerunRequest, run_on_study, validation_sample
     from nas_attn.search.usecases.validate_proxy import validate_proxy as run_validation
 
-    with console.JobProgress("validate-proxy") as progress:
+    with progress.JobProgress("validate-proxy") as bar:
         result = run_on_study(
-            RerunRequest(storage, study, workers, ray_address, device),
+            RerunRequest(storage, study, workers, ray_address, device.value),
             lambda the_study, space, pool: run_validation(
-                the_study, space, pool, sample, epochs, console.info, observer=progress
+                the_study, space, pool, sample, epochs, console.info, observer=bar
             ),
             check=lambda the_study, space: validation_sample(the_study, space, sample, epochs),
         )
-    console.print_validation(result)
+    tables.print_validation(result)
     console.info(f"stored in study '{study}' as user attribute 'proxy_validation'")
 
 

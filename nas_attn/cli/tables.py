@@ -1,4 +1,5 @@
-"""Terminal rendering with rich: search progress and the Pareto table (no search logic here)."""
+"""The tables and lines the commands print: the ranked trials (table, CSV or JSON), the zoo,
+proxy validation, a learning curve and where a search runs (rendering only, no search logic)."""
 
 from __future__ import annotations
 
@@ -6,115 +7,21 @@ import csv
 import io
 import json
 import math
-import os
 import sys
-from collections.abc import Callable, Sequence
-from types import TracebackType
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    SpinnerColumn,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 from rich.table import Table
 
 from nas_attn.attention import ZooRow
-from nas_attn.backbones import ArchConfig
+from nas_attn.cli.console import console, info
 from nas_attn.search.results import ComputeSpent, FrontSummary, TrialRow, baseline_verdict
 from nas_attn.search.sampling.space import SearchSpace
 from nas_attn.search.studydb.latency_reference import CALIBRATION_NOTE
 from nas_attn.search.usecases.validate_proxy import MISLEADING_TAU, ProxyValidation
-from nas_attn.training import EpochReport, TrainOutcome
-from nas_attn.worker.evaluate import TrialResult
 
-if TYPE_CHECKING:  # the pool module imports Ray; the console must not
+if TYPE_CHECKING:  # the pool module imports Ray; the tables must not
     from nas_attn.search.execution.pool import PoolConfig
-
-# Piped output (logs, CI) gets a wide fixed width so tables do not wrap at 80 columns.
-PIPED_WIDTH = 140
-console = Console(
-    highlight=False, width=None if sys.stdout.isatty() or "COLUMNS" in os.environ else PIPED_WIDTH
-)
-
-
-def info(message: str) -> None:
-    """A log line for the user (where the study and artifacts are, what runs where)."""
-    console.print(message, markup=False)
-
-
-def command_line(command: str) -> None:
-    """A shell command on its own line, indented and never wrapped, so it copies as is."""
-    console.print(f"  {command}", markup=False, soft_wrap=True)
-
-
-class RichProgressObserver:
-    """Progress bar of COMPLETE trials towards the target, with a line per finished trial."""
-
-    def __init__(self) -> None:
-        self._progress = Progress(
-            SpinnerColumn(),
-            TextColumn("[bold]search"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("complete"),
-            TimeElapsedColumn(),
-            TextColumn("{task.fields[status]}"),
-            console=console,
-            transient=False,
-        )
-        self._task = self._progress.add_task("search", total=1, status="")
-        self._running: set[int] = set()
-        self._labels: dict[int, str] = {}
-        self._best: float | None = None
-
-    def __enter__(self) -> RichProgressObserver:
-        self._progress.start()
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self._progress.stop()
-
-    def _status(self) -> str:
-        best = f"best acc {self._best:.3f}" if self._best is not None else "no result yet"
-        return f"{len(self._running)} running · {best}"
-
-    def started(self, target: int, evaluated: int) -> None:
-        self._progress.update(self._task, total=target, completed=evaluated, status=self._status())
-
-    def trial_started(self, number: int, arch: ArchConfig) -> None:
-        self._running.add(number)
-        self._labels[number] = arch.label()
-        self._progress.update(self._task, status=self._status())
-
-    def trial_finished(self, number: int, result: TrialResult | None, reason: str | None) -> None:
-        self._running.discard(number)
-        if result is not None and not result.trained:
-            label = self._labels.pop(number, "")
-            self._progress.console.print(
-                f"trial {number:>4}  screened out, not trained: {'; '.join(result.violations)}  {label}",
-                markup=False,
-            )
-        elif result is not None:
-            self._best = result.accuracy if self._best is None else max(self._best, result.accuracy)
-            label = self._labels.pop(number, "")
-            self._progress.console.print(
-                f"trial {number:>4}  acc {result.accuracy:.4f}  latency {result.latency_ms:.2f} ms "
-                f"(IQR {result.latency_iqr_ms:.2f})  {result.train_seconds:.0f}s  {label}",
-                markup=False,
-            )
-            self._progress.advance(self._task)
-        else:
-            self._labels.pop(number, None)
-            self._progress.console.print(f"trial {number:>4}  FAILED: {reason}", markup=False)
-        self._progress.update(self._task, status=self._status())
 
 
 def _format_value(name: str, value: float) -> str:
@@ -146,9 +53,6 @@ def _format_delta(row: TrialRow) -> str:
     missing = f" (seed {delta.seeds[0]} only)" if len(delta.seeds) == 1 else " (no spread: no interval)"
     text = f"{delta.interval.mean:+.4f}" + (f" {_format_ci(ci)}" if ci else missing)
     return text + (" *" if delta.significant else "")
-
-
-ROW_FORMATS = ("table", "csv", "json")
 
 
 def describe_plan(plan: PoolConfig, space: SearchSpace) -> str:
@@ -371,33 +275,6 @@ def print_zoo(rows: Sequence[ZooRow], channels: int, size: int) -> None:
     console.print(table)
 
 
-def run_training(run: Callable[[Callable[[EpochReport], None]], TrainOutcome], epochs: int) -> TrainOutcome:
-    """Run a full training with a progress bar of epochs and one line per epoch."""
-    progress = Progress(
-        SpinnerColumn(),
-        TextColumn("[bold]train"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("epochs"),
-        TimeElapsedColumn(),
-        TextColumn("ETA"),
-        TimeRemainingColumn(),
-        console=console,
-    )
-    task = progress.add_task("train", total=epochs)
-
-    def on_epoch(report: EpochReport) -> None:
-        progress.update(task, completed=report.epoch)
-        progress.console.print(
-            f"epoch {report.epoch:>3}/{report.epochs}  loss {report.train_loss:.4f}  "
-            f"val acc {report.val_accuracy:.4f}  {report.seconds:.1f}s",
-            markup=False,
-        )
-
-    with progress:
-        return run(on_epoch)
-
-
 def print_learning_curve(history: Sequence[float]) -> None:
     """Validation accuracy per epoch, one line each with a bar (0 to 1 over 40 columns)."""
     if not history:
@@ -408,43 +285,3 @@ def print_learning_curve(history: Sequence[float]) -> None:
         bar = "\u2588" * round(max(0.0, min(1.0, accuracy)) * 40)
         mark = "  best" if accuracy == best else ""
         info(f"  epoch {epoch:>3}  {accuracy:.4f}  {bar}{mark}")
-
-
-class JobProgress:
-    """Progress bar with an ETA over the trainings of ``reseed`` / ``validate-proxy``
-    (a :class:`~nas_attn.search.seeds.runner.JobObserver`)."""
-
-    def __init__(self, label: str) -> None:
-        self._progress = Progress(
-            SpinnerColumn(),
-            TextColumn(f"[bold]{label}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("trainings"),
-            TimeElapsedColumn(),
-            TextColumn("ETA"),
-            TimeRemainingColumn(),
-            console=console,
-        )
-        self._task = self._progress.add_task(label, total=None)
-        self._total = 0
-        self._started = False
-
-    def __enter__(self) -> JobProgress:
-        return self  # the bar appears with the first trainings (a refused study shows none)
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        if self._started:
-            self._progress.stop()
-
-    def jobs_added(self, count: int) -> None:
-        if not self._started:
-            self._progress.start()
-            self._started = True
-        self._total += count
-        self._progress.update(self._task, total=self._total)
-
-    def job_done(self) -> None:
-        self._progress.advance(self._task)

@@ -5,7 +5,7 @@ linear decay to zero, label smoothing, no decay on norms/biases), but for a chos
 epochs on a chosen dataset, writing ``last.pt`` every ``checkpoint_every`` epochs (atomically)
 and ``best.pt`` on improvement. Re-running the same command resumes from ``last.pt``: model,
 optimiser, epoch, RNG and the history are restored, so an interrupted run finishes as if it
-had never stopped. Checkpoints hold only tensors and plain values (``weights_only=True``).
+had never stopped. The checkpoint format is :mod:`nas_attn.deploy.checkpoint`.
 """
 
 from __future__ import annotations
@@ -23,15 +23,13 @@ import torch.nn.functional as F
 from nas_attn._types import SEED_MAX
 from nas_attn.backbones import ArchConfig, build_model
 from nas_attn.data import ProxyData, load_dataset
+from nas_attn.deploy.checkpoint import BEST, CHECKPOINT, read_resume_state, save_atomic
 from nas_attn.exceptions import NasAttnError, TrialDivergedError
-from nas_attn.outputs import check_not_input, check_output_dir, make_output_dir, write_atomic_with
+from nas_attn.outputs import check_not_input, check_output_dir
 from nas_attn.worker.augment import BatchTransform
 from nas_attn.worker.device import policy_for, resolve_device
 from nas_attn.worker.seeding import make_generator, seed_everything
 from nas_attn.worker.trainer import lr_factor, parameter_groups, top1_accuracy
-
-CHECKPOINT = "last.pt"
-BEST = "best.pt"
 
 
 @dataclass(frozen=True)
@@ -109,36 +107,6 @@ class TrainOutcome:
     num_classes: int = 0  # of the trained network (the dataset's class count)
 
 
-def _save_atomic(payload: dict[str, Any], path: Path) -> None:
-    make_output_dir(path.parent)  # created with the first checkpoint: a refused run leaves nothing
-    write_atomic_with(path, lambda tmp: torch.save(payload, tmp))
-
-
-CHECKPOINT_KEYS = ("model", "optimizer", "generator", "torch_rng", "epoch", "history", "best")
-
-
-def _load_checkpoint(path: Path, arch: ArchConfig, settings: TrainSettings) -> dict[str, Any] | None:
-    if not path.is_file():
-        return None
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise NasAttnError(
-            f"cannot read checkpoint {path}: {str(exc).splitlines()[0]}; delete it to start over"
-        ) from None
-    if not isinstance(state, dict) or any(k not in state for k in CHECKPOINT_KEYS):
-        raise NasAttnError(
-            f"checkpoint {path} is not a nas-attn training checkpoint (wrong type or missing entries); "
-            "delete it or use another --out directory to start over"
-        )
-    if state.get("arch_digest") != arch.digest() or state.get("settings") != settings.identity():
-        raise NasAttnError(
-            f"checkpoint {path} was written for another arch or training settings; "
-            "use another --out directory (or delete it) to start a new run"
-        )
-    return state
-
-
 def _restore(
     state: dict[str, Any],
     path: Path,
@@ -174,7 +142,8 @@ def train_arch(
     out = check_output_dir(out_dir)
     for name in (CHECKPOINT, BEST):
         check_not_input(out / name, [arch.backbone_weights] if arch.backbone_weights else [])
-    state = _load_checkpoint(out / CHECKPOINT, arch, settings)  # a bad one is refused before any work
+    # a bad checkpoint is refused before any work
+    state = read_resume_state(out / CHECKPOINT, arch, settings.identity())
     dev = resolve_device(device)
     data = (data or load_dataset(settings.dataset, arch.image_size, settings.seed)).to(dev)
     seed_everything(settings.seed)  # the initial weights are part of the run
@@ -231,7 +200,7 @@ def train_arch(
         history.append(accuracy)
         if accuracy > best:
             best = accuracy
-            _save_atomic(
+            save_atomic(
                 {
                     "model": model.state_dict(),
                     "arch": arch.to_dict(),
@@ -242,7 +211,7 @@ def train_arch(
             )
         done = epoch + 1
         if done % settings.checkpoint_every == 0 or done == settings.epochs:
-            _save_atomic(
+            save_atomic(
                 {
                     "model": model.state_dict(),
                     "optimizer": optimizer.state_dict(),

@@ -1,7 +1,7 @@
-"""CLI commands that take a finished study to a model: export, train, report, dashboard.
+"""CLI commands that read a study: front, export, report, dashboard.
 
-Registered on the main Typer app by :func:`register`; heavy imports happen inside commands so
-``nas-attn --help`` stays fast. Every user error is a NasAttnError (one line, non-zero exit).
+Heavy imports happen inside the commands so ``nas-attn --help`` stays fast. Every user error is
+a NasAttnError (one line, non-zero exit).
 """
 
 from __future__ import annotations
@@ -12,14 +12,33 @@ from pathlib import Path
 
 import typer
 
-from nas_attn.defaults import DEFAULT_STORAGE, DEVICE_HELP
+from nas_attn.cli._options import TABLE, Format, Storage, Study
+from nas_attn.defaults import DEFAULT_STORAGE
 from nas_attn.exceptions import NasAttnError
+
+
+def front(study: Study, storage: Storage = DEFAULT_STORAGE, output_format: Format = TABLE) -> None:
+    """The study's complete trials ranked by non-dominated sorting (rank 1 = Pareto front)."""
+    from nas_attn.cli import tables
+    from nas_attn.search.results import compute_spent, front_summary, ranked_rows
+    from nas_attn.search.studydb.storage import open_existing_storage
+    from nas_attn.search.studydb.study import load_existing_study
+
+    the_study = load_existing_study(open_existing_storage(storage), study)
+    rows = sorted(ranked_rows(the_study), key=lambda r: (r.rank, -r.crowding, r.number))
+    tables.print_rows(
+        rows,
+        output_format.value,
+        f"trials of '{study}' by Pareto rank",
+        front_summary(the_study, rows),
+        compute_spent(the_study),
+    )
 
 
 def export(
     study: str | None = typer.Option(None, "--study", help="Study name."),
     out: Path | None = typer.Option(None, "--out", help="Arch YAML to write, e.g. best.yaml."),
-    storage: str = typer.Option(DEFAULT_STORAGE, "--storage", help="Optuna storage URL."),
+    storage: Storage = DEFAULT_STORAGE,
     trial: int | None = typer.Option(None, "--trial", help="Export this trial number."),
     knee: bool = typer.Option(False, "--knee", help="Export the knee of the Pareto front."),
     max_latency_ms: float | None = typer.Option(
@@ -46,7 +65,7 @@ def export(
     With --arch ARCH.yaml --weights CHECKPOINT instead: write a trained network as ONNX (checked in
     onnxruntime), TorchScript and/or safetensors.
     """
-    from nas_attn import console
+    from nas_attn.cli import console
 
     if arch_file is not None or weights is not None:
         _export_trained(study, out, arch_file, weights, onnx, torchscript, safetensors)
@@ -58,10 +77,11 @@ def export(
         )
     if safetensors is not None:
         raise NasAttnError("--safetensors writes trained weights: add --arch ARCH.yaml --weights CHECKPOINT")
-    from nas_attn.export import export_arch, export_onnx, export_torchscript, select_trial
+    from nas_attn.deploy.formats import export_onnx, export_torchscript
+    from nas_attn.deploy.select import export_arch, select_trial
+    from nas_attn.deploy.timm_command import DATA_DIR_PLACEHOLDER, timm_command
     from nas_attn.search.studydb.storage import open_existing_storage, redact_url
     from nas_attn.search.studydb.study import load_existing_study
-    from nas_attn.timm_pipeline import DATA_DIR_PLACEHOLDER, timm_command
 
     check_outputs(storage, {"--out": out, "--onnx": onnx, "--torchscript": torchscript})
     the_study = load_existing_study(open_existing_storage(storage), study)
@@ -83,73 +103,13 @@ def export(
         )
 
 
-def train(
-    arch: Path = typer.Option(..., "--arch", help="Arch YAML (from nas-attn export)."),
-    dataset: str = typer.Option(
-        "digits", "--dataset", help="digits | mnist5k | cifar10:PATH | imagefolder:PATH ..."
-    ),
-    epochs: int = typer.Option(30, "--epochs", min=1),
-    batch_size: int = typer.Option(128, "--batch-size", min=1),
-    lr: float = typer.Option(0.1, "--lr", min=0.0),
-    flip: bool = typer.Option(True, "--flip/--no-flip", help="Random horizontal flips (off for digits)."),
-    out: Path = typer.Option(Path("runs/train"), "--out", help="Checkpoint folder (re-run to resume)."),
-    backbone_weights: Path | None = typer.Option(
-        None, "--backbone-weights", help="Local backbone checkpoint."
-    ),
-    device: str = typer.Option("auto", "--device", help=DEVICE_HELP),
-    seed: int = typer.Option(0, "--seed"),
-    export_onnx: Path | None = typer.Option(
-        None, "--export-onnx", help="At the end, write best.pt's network as ONNX (checked in onnxruntime)."
-    ),
-    export_torchscript: Path | None = typer.Option(
-        None, "--export-torchscript", help="At the end, write best.pt's network as TorchScript."
-    ),
-    export_safetensors: Path | None = typer.Option(
-        None, "--export-safetensors", help="At the end, write best.pt's weights as safetensors."
-    ),
-) -> None:
-    """Fully train an exported arch, with checkpoints; re-running the command resumes."""
-    from nas_attn import console
-    from nas_attn.backbones import ArchConfig
-    from nas_attn.training import TrainSettings, train_arch
-
-    cfg = ArchConfig.from_yaml(arch)
-    if backbone_weights is not None:
-        cfg = cfg.model_copy(update={"backbone_weights": str(backbone_weights)})
-    settings = TrainSettings(
-        dataset=dataset, epochs=epochs, batch_size=batch_size, lr=lr, flip=flip, seed=seed
-    )
-    console.info(f"training {cfg.label()} on {dataset} for {epochs} epochs; checkpoints in {out}")
-    outcome = console.run_training(lambda on_epoch: train_arch(cfg, settings, out, device, on_epoch), epochs)
-    if outcome.resumed_from_epoch:
-        console.info(f"resumed from epoch {outcome.resumed_from_epoch}")
-    console.print_learning_curve(outcome.history)
-    console.info(
-        f"final validation accuracy {outcome.final_accuracy:.4f} (best {outcome.best_accuracy:.4f}); "
-        f"weights: {out / 'best.pt'}"
-    )
-    if export_onnx or export_torchscript or export_safetensors:
-        from nas_attn.deploy import export_trained
-        from nas_attn.training import BEST
-
-        trained = cfg.model_copy(update={"num_classes": outcome.num_classes})
-        for written in export_trained(
-            trained,
-            out / BEST,
-            onnx=export_onnx,
-            torchscript=export_torchscript,
-            safetensors=export_safetensors,
-        ):
-            console.info(written.line())
-
-
 def report(
-    study: str = typer.Option(..., "--study", help="Study name."),
+    study: Study,
     out: Path = typer.Option(Path("report.html"), "--out", help="HTML file to write."),
-    storage: str = typer.Option(DEFAULT_STORAGE, "--storage", help="Optuna storage URL."),
+    storage: Storage = DEFAULT_STORAGE,
 ) -> None:
     """One self-contained HTML report: Pareto scatter, front heatmap, hypervolume, trials."""
-    from nas_attn import console
+    from nas_attn.cli import console
     from nas_attn.report import write_report
     from nas_attn.search.studydb.storage import open_existing_storage, redact_url
     from nas_attn.search.studydb.study import load_existing_study
@@ -160,15 +120,15 @@ def report(
 
 
 def dashboard(
-    storage: str = typer.Option(DEFAULT_STORAGE, "--storage", help="Optuna storage URL."),
+    storage: Storage = DEFAULT_STORAGE,
     host: str = typer.Option("127.0.0.1", "--host", help="Bind address (127.0.0.1: this machine only)."),
     port: int = typer.Option(8080, "--port", min=1, max=65535),
 ) -> None:
     """optuna-dashboard on the same storage and artifact folder."""
     from optuna_dashboard import run_server
 
-    from nas_attn import console
-    from nas_attn.artifacts import artifact_store_for
+    from nas_attn.cli import console
+    from nas_attn.search.studydb.artifacts import artifact_store_for
     from nas_attn.search.studydb.storage import open_existing_storage, redact_url
 
     check_bind_address(host)
@@ -221,8 +181,8 @@ def _export_trained(
     safetensors: Path | None,
 ) -> None:
     """``export --arch ARCH.yaml --weights CHECKPOINT (--onnx F | --torchscript F | --safetensors F)``."""
-    from nas_attn import console
     from nas_attn.backbones import ArchConfig
+    from nas_attn.cli import console
     from nas_attn.deploy import export_trained
 
     if arch_file is None or weights is None:
@@ -234,9 +194,3 @@ def _export_trained(
     arch = ArchConfig.from_yaml(arch_file)
     for written in export_trained(arch, weights, onnx=onnx, torchscript=torchscript, safetensors=safetensors):
         console.info(written.line())
-
-
-def register(app: typer.Typer) -> None:
-    """Add the commands to the ``nas-attn`` app."""
-    for command in (export, train, report, dashboard):
-        app.command()(command)

@@ -30,7 +30,7 @@ def with_timm(
         False, "-m", "--module", help="SCRIPT is a module name, run like python -m MODULE."
     ),
 ) -> None:
-    from nas_attn.with_timm import run_script
+    from nas_attn.deploy.with_timm import run_script
 
     code = run_script(script, args or [], as_module=module)
     if code:

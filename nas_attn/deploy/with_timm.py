@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
 
-import nas_attn.export  # noqa: F401  (registers the timm entrypoint "nas_attn")
+import nas_attn.deploy.timm_entry  # noqa: F401  (registers the timm entrypoint "nas_attn")
 from nas_attn.exceptions import NasAttnError
 
 EXIT_INTERRUPTED = 130

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from nas_attn._devtools.ports import free_loopback_port
+from nas_attn.testing.ports import free_loopback_port
 
 POSTGRES_BIN_ENV = "NAS_ATTN_POSTGRES_BIN"  # a bin folder with initdb and pg_ctl, if not the default
 POSTGRES_BIN_GLOB = "/usr/lib/postgresql/*/bin"

@@ -7,25 +7,21 @@
 - Importing :mod:`nas_attn` registers the timm entrypoint ``nas_attn``, so
   ``timm.create_model("nas_attn", arch="best.yaml", num_classes=...)`` builds the exported
   network in any timm-based training script; scripts that do not import :mod:`nas_attn` (timm's
-  own ``train.py``) run under ``nas-attn with-timm`` (:mod:`nas_attn.with_timm`).
+  own ``train.py``) run under ``nas-attn with-timm`` (:mod:`nas_attn.deploy.with_timm`).
 """
 
 from __future__ import annotations
 
 import datetime as _dt
 import math
-import warnings
 from pathlib import Path
 from typing import Any
 
 import optuna
-import torch
-from timm.models import register_model
-from torch import nn
 
-from nas_attn.backbones import ArchConfig, build_model
+from nas_attn.backbones import ArchConfig
 from nas_attn.exceptions import NasAttnError
-from nas_attn.outputs import storage_files, write_atomic, write_atomic_with
+from nas_attn.outputs import storage_files, write_atomic
 
 Selection = int | str | float
 
@@ -111,8 +107,8 @@ _METRIC_ATTRS = (
 
 def _normalization(user_attrs: dict[str, Any]) -> dict[str, Any]:
     """``{"normalization": ...}`` from the proxy data's mean/std a trial recorded (empty if none)."""
+    from nas_attn.deploy.timm_command import NORM_DECIMALS
     from nas_attn.search.studydb import attrs
-    from nas_attn.timm_pipeline import NORM_DECIMALS
 
     mean, std = user_attrs.get(attrs.INPUT_MEAN), user_attrs.get(attrs.INPUT_STD)
     if not mean or not std:  # trials of studies made before the worker recorded them
@@ -172,86 +168,3 @@ def export_arch(
     if out is not None:
         write_atomic(out, arch.to_yaml(), storage_files(storage))
     return arch
-
-
-def _example_input(arch: ArchConfig) -> torch.Tensor:
-    return torch.randn(1, 3, arch.image_size, arch.image_size)
-
-
-def export_onnx(arch: ArchConfig, path: str | Path, model: nn.Module | None = None, opset: int = 18) -> Path:
-    """Write ``arch`` (fresh weights unless ``model`` is given) as ONNX with a dynamic batch axis."""
-    try:
-        import onnx  # noqa: F401  (torch's exporter needs it)
-    except ImportError:
-        raise NasAttnError("ONNX export needs the 'onnx' package: pip install 'nas-attn[export]'") from None
-    model = (model or build_model(arch)).eval()
-    path = Path(path)
-
-    def write(tmp: Path) -> None:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", (FutureWarning, DeprecationWarning))
-            torch.onnx.export(
-                model,
-                (_example_input(arch),),
-                str(tmp),
-                input_names=["images"],
-                output_names=["logits"],
-                dynamic_axes={"images": {0: "batch"}, "logits": {0: "batch"}},
-                opset_version=opset,
-                dynamo=False,
-            )
-
-    try:
-        write_atomic_with(path, write, flag="--onnx")
-    except NasAttnError:
-        raise
-    except Exception as exc:
-        raise NasAttnError(f"ONNX export failed: {str(exc).splitlines()[0]}") from None
-    return path
-
-
-def export_torchscript(arch: ArchConfig, path: str | Path, model: nn.Module | None = None) -> Path:
-    """Write ``arch`` as a traced TorchScript module."""
-    model = (model or build_model(arch)).eval()
-    path = Path(path)
-    with torch.no_grad(), warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)  # TorchScript is deprecated upstream, still loadable
-        traced = torch.jit.trace(model, (_example_input(arch),))
-    write_atomic_with(path, lambda tmp: traced.save(str(tmp)), flag="--torchscript")
-    return path
-
-
-@register_model
-def nas_attn(pretrained: bool = False, **kwargs: Any) -> nn.Module:
-    """timm entrypoint: ``timm.create_model("nas_attn", arch=PATH_OR_DICT, num_classes=N)``.
-
-    ``num_classes`` overrides the arch's; other timm options (``drop_rate``, ``drop_path_rate``,
-    ``drop_block_rate``, ``global_pool``, ...) reach the backbone. Weights come from the arch's
-    ``backbone_weights`` (local file), never from a hub. The model's ``pretrained_cfg`` carries the
-    arch's input size and normalisation, which timm scripts use when given none of their own.
-    """
-    from nas_attn.timm_pipeline import apply_data_config
-
-    arch = kwargs.pop("arch", None)
-    if arch is None:
-        raise NasAttnError(
-            'timm model "nas_attn" needs arch=PATH (an exported arch YAML) or a dict; '
-            "in timm's scripts: --model-kwargs arch=best.yaml"
-        )
-    if pretrained:
-        raise NasAttnError(
-            'timm model "nas_attn" has no hub weights, so --pretrained (pretrained=True) cannot load any; '
-            "drop it and set backbone_weights: PATH (a local checkpoint of the backbone) in the arch YAML"
-        )
-    in_chans = kwargs.pop("in_chans", 3)
-    if in_chans != 3:
-        raise NasAttnError(
-            f'timm model "nas_attn" takes 3-channel RGB images, got in_chans={in_chans}; '
-            "use --input-size 3 H W (timm's loaders convert grey images to RGB) and no --in-chans"
-        )
-    for key in ("pretrained_cfg", "pretrained_cfg_overlay", "cache_dir"):
-        kwargs.pop(key, None)
-    cfg = ArchConfig.coerce(arch)
-    model = build_model(cfg, num_classes=kwargs.pop("num_classes", None), **kwargs)
-    apply_data_config(model, cfg)
-    return model

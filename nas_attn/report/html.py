@@ -1,7 +1,7 @@
 """``nas-attn report``: one self-contained HTML file (no scripts, no network) about a study.
 
-Data is computed with the pure maths of :mod:`nas_attn.pareto`; the figures are drawn by
-:mod:`nas_attn.report_plots` (matplotlib, inline SVG) and this module lays them out with the
+Data is computed with the pure maths of :mod:`nas_attn.stats.pareto`; the figures are drawn by
+:mod:`nas_attn.report.plots` (matplotlib, inline SVG) and this module lays them out with the
 trials table in ``dashboards/report_template.html``: the Pareto scatter (hover shows the
 placement; error bars where trials were re-run with more seeds), a per-stage module heatmap
 over the front, and hypervolume over trials with its stated reference point.
@@ -16,11 +16,10 @@ from string import Template
 
 import optuna
 
-from nas_attn import report_plots as plots
 from nas_attn._version import __version__
 from nas_attn.outputs import check_output, storage_files, write_atomic
-from nas_attn.pareto import default_reference_point, hypervolume
-from nas_attn.report_plots import module_frequencies
+from nas_attn.report import plots
+from nas_attn.report.plots import module_frequencies
 from nas_attn.search.results import (
     TrialRow,
     baseline_verdict,
@@ -30,6 +29,7 @@ from nas_attn.search.results import (
     study_directions,
 )
 from nas_attn.search.studydb.attrs import DUPLICATE_OF, FAIL_REASON, PARAMS
+from nas_attn.stats.pareto import default_reference_point, hypervolume
 
 __all__ = [
     "heatmap_svg",
@@ -42,7 +42,7 @@ __all__ = [
     "write_report",
 ]
 
-TEMPLATE = Path(__file__).resolve().parents[1] / "dashboards" / "report_template.html"
+TEMPLATE = Path(__file__).resolve().parents[2] / "dashboards" / "report_template.html"
 
 
 def hypervolume_history(values: list[list[float]], directions: list[str], ref: list[float]) -> list[float]:

@@ -1,0 +1,109 @@
+"""The ``nas-attn`` Typer app: its commands, and exit codes (user errors: one line on stderr, exit 1;
+usage errors: exit 2; Ctrl-C: exit 130). The commands live in the modules beside this one."""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+
+import typer
+from typer import Abort
+
+from nas_attn.cli import reruns, search, study, timm, train
+from nas_attn.exceptions import NasAttnError
+
+try:  # typer >= 0.2x vendors click as typer._click
+    from typer._click.exceptions import NoArgsIsHelpError, UsageError
+except ImportError:  # pragma: no cover - older typer on the real click
+    from click.exceptions import (  # type: ignore[assignment, no-redef, unused-ignore]
+        NoArgsIsHelpError,
+        UsageError,
+    )
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="Search which attention module, reduction and position to place in each CNN stage.",
+)
+
+EXIT_USER_ERROR = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+INTERRUPTED_LINE = "nas-attn: error: interrupted (Ctrl-C); nothing half-done was written: re-run the command"
+
+
+@app.callback()
+def _root() -> None:
+    """Search which attention module, reduction and position to place in each CNN stage."""
+
+
+def _register(app: typer.Typer) -> None:
+    """Add the commands, in the order ``nas-attn --help`` lists them."""
+    app.command()(search.search)
+    app.command()(study.front)
+    app.command()(search.modules)
+    app.command()(study.export)
+    app.command()(train.train)
+    app.command()(study.report)
+    app.command()(study.dashboard)
+    reruns.register(app)  # reseed, validate-proxy
+    timm.register(app)  # with-timm
+
+
+_register(app)
+
+
+def _usage_line(exc: UsageError) -> str:
+    """Typer's usage error as one line that ends by pointing at the command's --help."""
+    message = " ".join(exc.format_message().split())
+    hint = f"see '{exc.ctx.command_path if exc.ctx else 'nas-attn'} --help'"
+    return (
+        f"{message} {hint[0].upper()}{hint[1:]}"
+        if message.endswith((".", "?", "!"))
+        else f"{message}; {hint}"
+    )
+
+
+def _error_status(exc: NasAttnError) -> int:
+    """130 for a search the user stopped, 1 for any other user error. The driver and re-run
+    modules are looked up, not imported: only a command that ran one can have raised their
+    interruption, and ``with-timm`` must leave a user's script a process without the search in it."""
+    driver = sys.modules.get("nas_attn.search.driver.loop")
+    rerun = sys.modules.get("nas_attn.search.seeds.runner")  # seed re-runs / validate-proxy stopped
+    interrupted = (driver is not None and isinstance(exc, driver.SearchInterrupted)) or (
+        rerun is not None and isinstance(exc, rerun.RerunInterrupted)
+    )
+    return EXIT_INTERRUPTED if interrupted else EXIT_USER_ERROR
+
+
+def main() -> None:
+    """Entry point: one clean stderr line for user and usage errors, and exit 1, 2 or 130."""
+    try:
+        code = app(standalone_mode=False, prog_name="nas-attn")  # also under python -m and in tests
+    except NoArgsIsHelpError:  # the help text is already printed
+        sys.exit(EXIT_USAGE)
+    except UsageError as exc:
+        print(f"nas-attn: error: {_usage_line(exc)}", file=sys.stderr)
+        sys.exit(EXIT_USAGE)
+    except Abort:
+        code = EXIT_INTERRUPTED
+    except NasAttnError as exc:
+        print(f"nas-attn: error: {exc}", file=sys.stderr)
+        status = _error_status(exc)
+        if status == EXIT_INTERRUPTED:
+            _exit_interrupted()
+        sys.exit(status)
+    if code == EXIT_INTERRUPTED:  # Typer answers a KeyboardInterrupt with a silent 130
+        print(INTERRUPTED_LINE, file=sys.stderr)
+        _exit_interrupted()
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def _exit_interrupted() -> None:
+    """Exit 130 with further Ctrl-C ignored, so Ray's atexit shutdown runs to the end: no
+    traceback from an interrupted cleanup, and no Ray processes left behind by it."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    sys.exit(EXIT_INTERRUPTED)
