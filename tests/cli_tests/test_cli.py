@@ -1,43 +1,20 @@
 """The CLI as a user runs it: real subprocesses, real SQLite storage, a real local Ray cluster.
 
 Bad input is table-driven below (in-process for speed; a few cases also as subprocesses).
-Signals and a killed driver: tests/search_tests/test_cli_signals.py."""
+Signals and a killed driver: tests/search_tests/driver_tests/test_cli_signals.py."""
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import optuna
 import pytest
 from optuna.artifacts import get_all_artifact_meta
+from support.cli import assert_one_line_error, nas_attn, run_cli, snapshot
+from support.spaces import TINY_LAYER1
 
 from nas_attn import ArchConfig
 from nas_attn.search import evaluated_trials
-
-
-def nas_attn(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "COLUMNS": "200"}
-    return subprocess.run(
-        [sys.executable, "-m", "nas_attn", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=600,
-    )
-
-
-def assert_one_line_error(proc: subprocess.CompletedProcess[str], fragment: str, code: int = 1) -> None:
-    """Exit ``code`` (1: a user error, 2: a usage error) with one ``nas-attn: error:`` line."""
-    assert proc.returncode == code, (proc.returncode, proc.stderr)
-    assert "Traceback" not in proc.stderr and "Traceback" not in proc.stdout
-    lines = [line for line in proc.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1, proc.stderr
-    assert lines[0].startswith("nas-attn: error: ") and fragment in lines[0], lines[0]
 
 
 @pytest.mark.slow
@@ -211,7 +188,6 @@ def test_modules_lists_the_zoo_with_costs(tmp_path: Path) -> None:
 # holds a study 'tiny' in the default storage, and checks: non-zero exit, one stderr line
 # naming the problem, no traceback, no secret, and the existing study unchanged.
 
-TINY_LAYER1 = "layer1: {module: [none, se, eca, cbam], reduction: [4, 16]}"
 BIG_STAGE = (
     "{module: [none, se, eca, cbam, gc, coord], reduction: [2, 4, 8, 16], position: [block, last_block]}"
 )
@@ -363,16 +339,6 @@ def bad_input_cases() -> list[object]:
     return [pytest.param(*c, id=c[0], marks=[skip] if c[0] in NEEDS_NO_GPU else []) for c in BAD_INPUTS]
 
 
-def snapshot(storage: str) -> list[tuple[object, ...]]:
-    """Everything a rejected command must leave as it was: studies, attrs, trials."""
-    out: list[tuple[object, ...]] = []
-    for summary in optuna.get_all_study_summaries(storage, include_best_trial=False):
-        study = optuna.load_study(study_name=summary.study_name, storage=storage)
-        out.append((summary.study_name, sorted(str(summary.user_attrs).split()), len(study.trials)))
-        out += [(t.number, t.state, str(t.params), t.values, str(t.user_attrs)) for t in study.trials]
-    return out
-
-
 @pytest.fixture
 def workdir(tmp_path: Path, tiny_space_file: Path) -> Path:
     """A folder with the tiny space and an existing study 'tiny' (and a foreign one)."""
@@ -390,26 +356,6 @@ def workdir(tmp_path: Path, tiny_space_file: Path) -> Path:
     return tmp_path
 
 
-def run_main(args: list[str], cwd: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    """`nas-attn ARGS` in this process: exit code, stdout, stderr (any other exception fails)."""
-    from nas_attn import cli
-
-    old_cwd, old_argv, old_sigint = Path.cwd(), sys.argv, signal.getsignal(signal.SIGINT)
-    os.chdir(cwd)
-    sys.argv = ["nas-attn", *args]
-    try:
-        cli.main()
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    finally:
-        os.chdir(old_cwd)
-        sys.argv = old_argv
-        signal.signal(signal.SIGINT, old_sigint)  # an interrupted command ignores Ctrl-C on its way out
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
 @pytest.mark.parametrize(("case", "spec", "fragment"), bad_input_cases())
 def test_bad_input_is_one_line_and_leaves_the_study_alone(
     case: str, spec: dict[str, object], fragment: str, workdir: Path, capsys: pytest.CaptureFixture[str]
@@ -424,7 +370,7 @@ def test_bad_input_is_one_line_and_leaves_the_study_alone(
     args = ["search", "--space", "case.yaml", *spec.get("args", [])]  # type: ignore[list-item]
     storage = f"sqlite:///{workdir / 'nas_attn.db'}"
     before = snapshot(storage)
-    code, out, err = run_main(args, workdir, capsys)
+    code, out, err = run_cli(args, workdir, capsys)
     assert code == spec.get("code", 1), (code, out)  # 2: a usage error Typer caught
     lines = [line for line in err.splitlines() if line.strip()]
     assert len(lines) == 1, err

@@ -4,7 +4,7 @@ Each case runs one ``nas-attn`` command in-process in a folder holding the tiny 
 database (studies 'tiny', 'noreduction', 'foreign') and whatever the case's setup adds, and
 checks: non-zero exit, one stderr line naming the problem, no traceback, no secret, the studies
 unchanged and every file in the folder byte-for-byte unchanged (nothing new, nothing lost).
-The original search-only table is ``BAD_INPUTS`` in tests/test_cli.py.
+The original search-only table is ``BAD_INPUTS`` in tests/cli_tests/test_cli.py.
 """
 
 from __future__ import annotations
@@ -19,9 +19,10 @@ from pathlib import Path
 
 import optuna
 import pytest
-from test_cli import TINY_LAYER1, run_main, snapshot
+from support import cifar_files
+from support.cli import run_cli, snapshot
+from support.spaces import TINY_LAYER1, TINY_SPACE
 
-HERE = Path(__file__).resolve().parent
 SECRETS = ("hunter2", "s3cr@hunter2", "x9z")
 Setup = Callable[[Path], None]
 
@@ -106,12 +107,6 @@ def other_sqlite(name: str) -> Setup:
 
 def cifar_payload(kind: str, victim: str) -> Setup:
     def make(root: Path) -> None:
-        import importlib.util
-
-        spec = importlib.util.spec_from_file_location("cifar_files", HERE / "data_tests" / "cifar_files.py")
-        assert spec is not None and spec.loader is not None
-        cifar_files = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(cifar_files)
         writer = cifar_files.write_cifar10 if kind == "cifar10" else cifar_files.write_cifar100
         data = writer(root / "cifar")
         cifar_files.plant_payload(data / victim, root / "PAYLOAD_RAN")
@@ -844,7 +839,7 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from nas_attn.search import open_storage, open_study, sample_arch
 
     root = tmp_path_factory.mktemp("hostile")
-    (root / "tiny.yaml").write_text(tiny_space_text())
+    (root / "tiny.yaml").write_text(TINY_SPACE)
     storage = open_storage(f"sqlite:///{root / DB}")
     tiny = load_space(root / "tiny.yaml")
     study = open_study(storage, "tiny", tiny, "random")
@@ -857,9 +852,9 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
         study.tell(trial, [accuracy, latency])
     _tell(study, tiny.base_arch().to_dict(), [0.0, 9.0], trained=False, latency_ms=9.0)  # screened out
     (root / "nr.yaml").write_text(
-        tiny_space_text()
-        .replace("name: tiny", "name: noreduction")
-        .replace(TINY_LAYER1, "layer1: {module: [none, eca]}")
+        TINY_SPACE.replace("name: tiny", "name: noreduction").replace(
+            TINY_LAYER1, "layer1: {module: [none, eca]}"
+        )
     )
     plain = load_space(root / "nr.yaml")
     (root / "nr.yaml").unlink()
@@ -912,7 +907,7 @@ def test_hostile_input_is_one_line_and_changes_nothing(
     if case.patch is not None:
         _patch(monkeypatch, *case.patch)
     args = [a.replace("{root}", str(hostile_dir)) for a in case.args]
-    code, out, err = run_main(args, hostile_dir, capsys)
+    code, out, err = run_cli(args, hostile_dir, capsys)
     monkeypatch.undo()
     assert code == case.code, (code, out, err)
     lines = [line for line in err.splitlines() if line.strip()]
@@ -936,7 +931,7 @@ def test_following_the_existing_attention_hint_makes_the_space_load(tmp_path: Pa
     from nas_attn import NasAttnError, build_model, load_space
     from nas_attn.search import sample_arch
 
-    se_backbone = tiny_space_text().replace("name: resnet18", "name: seresnet18")
+    se_backbone = TINY_SPACE.replace("name: resnet18", "name: seresnet18")
     (tmp_path / "keep.yaml").write_text(se_backbone)
     with pytest.raises(NasAttnError, match=r"backbone: \{existing_attention: replace\}"):
         load_space(tmp_path / "keep.yaml")
@@ -953,7 +948,7 @@ def test_following_the_existing_attention_hint_makes_the_space_load(tmp_path: Pa
 
 
 def _tiny(tmp_path: Path) -> Path:
-    (tmp_path / "tiny.yaml").write_text(tiny_space_text())
+    (tmp_path / "tiny.yaml").write_text(TINY_SPACE)
     return tmp_path / "tiny.yaml"
 
 
@@ -966,21 +961,8 @@ def test_a_port_in_use_is_the_only_case_that_suggests_another_port(
         raise OSError(errno.EADDRINUSE, os.strerror(errno.EADDRINUSE))
 
     monkeypatch.setattr(optuna_dashboard, "run_server", busy)
-    code, _, err = run_main(["dashboard", "--port", "8080"], hostile_dir, capsys)
+    code, _, err = run_cli(["dashboard", "--port", "8080"], hostile_dir, capsys)
     assert code == 1 and err.strip().endswith("Address already in use; pick another --port"), err
-
-
-def tiny_space_text() -> str:
-    """TINY_SPACE of tests/conftest.py (imported by path: 'conftest' is ambiguous across folders)."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location(
-        "_root_conftest", Path(__file__).resolve().parent / "conftest.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return str(module.TINY_SPACE)
 
 
 @pytest.mark.slow  # a fresh interpreter importing torch and timm

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import optuna
 import pytest
-from test_cli import assert_one_line_error, nas_attn
+from support.cli import assert_one_line_error, nas_attn
 
 from nas_attn.search.results import seed_runs_key
 from nas_attn.search.usecases.reruns import PROXY_VALIDATION_ATTR

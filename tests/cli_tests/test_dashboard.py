@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from finished_study import make_finished_study
-from live_dashboard import live_dashboard
+from support.dashboard import live_dashboard
+from support.finished_study import make_finished_study
 
 from nas_attn import load_space
 from nas_attn.search import open_storage, open_study, run_search

@@ -9,7 +9,7 @@ import optuna
 import pytest
 import timm
 import torch
-from finished_study import make_finished_study
+from support.finished_study import make_finished_study
 
 from nas_attn import ArchConfig, NasAttnError, build_model
 from nas_attn.export import export_arch, export_onnx, export_torchscript, select_trial

@@ -16,14 +16,14 @@ import sys
 from pathlib import Path
 
 import pytest
-from finished_study import make_finished_study
-from inprocess_cli import run_cli
-from timm_scripts import make_image_folder, write_scripts
+from support.cli import run_cli
+from support.finished_study import make_finished_study
+from support.timm_scripts import make_image_folder, write_scripts
 
 from nas_attn.data import load_dataset
 from nas_attn.timm_pipeline import DATA_DIR_PLACEHOLDER
 
-README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+README = (Path(__file__).resolve().parents[2] / "README.md").read_text()
 SECTION = "### Training an exported placement"
 
 
@@ -82,8 +82,8 @@ def test_readme_commands_run_as_written(
 
     # --pretrained, which the README says is refused, is refused with the backbone_weights fix
     monkeypatch.chdir(tmp_path)
-    assert run_cli(*shlex.split(train)[1:], "--pretrained") == 1
-    err = capsys.readouterr().err
+    code, _, err = run_cli([*shlex.split(train)[1:], "--pretrained"], tmp_path, capsys)
+    assert code == 1
     assert (
         err.startswith('nas-attn: error: timm model "nas_attn" has no hub weights') and err.count("\n") == 1
     )

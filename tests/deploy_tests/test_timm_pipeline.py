@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import timm
 import torch
-from finished_study import make_finished_study
-from inprocess_cli import run_cli
+from support.cli import run_cli
+from support.finished_study import make_finished_study
 from timm.data import resolve_data_config
 from timm.layers import DropBlock2d, DropPath
 from timm.utils import ParseKwargs
@@ -173,11 +173,10 @@ def test_export_prints_the_timm_command_on_one_line(
     make_finished_study(tmp_path, normalization=normalization)
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("COLUMNS", raising=False)  # piped output: 140 columns, the command is longer
-    assert (
-        run_cli("export", "--storage", "sqlite:///s.db", "--study", "s", "--trial", "2", "--out", "b.yaml")
-        == 0
-    )
-    lines = capsys.readouterr().out.splitlines()
+    args = ["export", "--storage", "sqlite:///s.db", "--study", "s", "--trial", "2", "--out", "b.yaml"]
+    code, out, _ = run_cli(args, tmp_path, capsys)
+    assert code == 0
+    lines = out.splitlines()
     command = (
         "  nas-attn with-timm train.py --data-dir DATA_DIR --model nas_attn --model-kwargs arch=b.yaml "
         "--num-classes 10 --input-size 3 16 16" + tail

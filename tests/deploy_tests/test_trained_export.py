@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from test_cli import run_main as run_cli
+from support.cli import run_cli
 
 from nas_attn import ArchConfig, NasAttnError, build_model
 from nas_attn.data import load_dataset

@@ -15,9 +15,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from finished_study import make_finished_study
-from inprocess_cli import run_cli
-from timm_scripts import make_image_folder, write_scripts
+from support.cli import run_cli
+from support.finished_study import make_finished_study
+from support.timm_scripts import make_image_folder, write_scripts
 
 from nas_attn import cli
 from nas_attn.export import export_arch, select_trial
@@ -36,7 +36,7 @@ def script(folder: Path, body: str, name: str = "script.py") -> Path:
 
 
 def test_args_reach_the_script_untouched_and_argv_is_restored(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     scripts = tmp_path / "scripts"
     scripts.mkdir()
@@ -45,20 +45,22 @@ def test_args_reach_the_script_untouched_and_argv_is_restored(
     monkeypatch.chdir(tmp_path)
     argv_before = sys.argv[:]
     ours = ["--help", "--storage", "x", "-m", "--", "--study", "a b", ""]  # our own option names too
-    assert run_cli("with-timm", str(path), *ours) == 0
+    assert run_cli(["with-timm", str(path), *ours], tmp_path, capsys)[0] == 0
     seen = json.loads((tmp_path / "seen.json").read_text())
     assert seen == {"argv": [str(path), *ours], "name": "__main__"}
     assert sys.argv == argv_before and str(scripts) not in sys.path
 
 
-def test_module_form_runs_the_module_as_main(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_module_form_runs_the_module_as_main(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     package = tmp_path / "mytrainer"
     package.mkdir()
     script(package, "", "__init__.py")
     script(tmp_path, "", "helper.py")  # python -m puts the working directory first on sys.path
     script(package, ECHO, "train.py")
     monkeypatch.chdir(tmp_path)
-    assert run_cli("with-timm", "-m", "mytrainer.train", "--help", "-b", "2") == 0
+    assert run_cli(["with-timm", "-m", "mytrainer.train", "--help", "-b", "2"], tmp_path, capsys)[0] == 0
     seen = json.loads((tmp_path / "seen.json").read_text())
     assert seen["name"] == "__main__" and seen["argv"][1:] == ["--help", "-b", "2"]
     assert Path(seen["argv"][0]) == package / "train.py"  # like python -m: argv[0] is the module's file
@@ -78,16 +80,17 @@ def test_module_form_runs_the_module_as_main(tmp_path: Path, monkeypatch: pytest
 def test_exit_status_is_the_scripts(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], body: str, status: int, stderr: str
 ) -> None:
-    assert run_cli("with-timm", str(script(tmp_path, body))) == status
-    assert capsys.readouterr().err == stderr
+    code, _, err = run_cli(["with-timm", str(script(tmp_path, body))], tmp_path, capsys)
+    assert code == status
+    assert err == stderr
 
 
 def test_an_uncaught_exception_shows_the_scripts_traceback_and_exits_1(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     path = script(tmp_path, "def step():\n    raise RuntimeError('loss is nan')\n\nstep()\n")
-    assert run_cli("with-timm", str(path)) == 1
-    err = capsys.readouterr().err
+    code, _, err = run_cli(["with-timm", str(path)], tmp_path, capsys)
+    assert code == 1
     assert err.startswith("Traceback (most recent call last):\n")
     assert f'File "{path}", line 4, in <module>' in err and "RuntimeError: loss is nan" in err
     assert "runpy" not in err and "with_timm.py" not in err  # the runner's own frames are left out
@@ -112,8 +115,8 @@ def test_a_missing_script_is_one_line(
     message: str,
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    assert run_cli("with-timm", *args) == 1
-    err = capsys.readouterr().err
+    code, _, err = run_cli(["with-timm", *args], tmp_path, capsys)
+    assert code == 1
     assert err.count("\n") == 1 and err.startswith(message), err
 
 
@@ -137,21 +140,23 @@ def test_our_errors_from_the_script_are_one_line(
 ) -> None:
     monkeypatch.chdir(tmp_path)
     body = f"import timm\ntimm.create_model('nas_attn', {kwargs})\n"
-    assert run_cli("with-timm", str(script(tmp_path, body))) == 1
-    err = capsys.readouterr().err
+    code, _, err = run_cli(["with-timm", str(script(tmp_path, body))], tmp_path, capsys)
+    assert code == 1
     assert err.count("\n") == 1 and err.startswith(message), err
 
 
-def test_help_explains_the_wrapper(capsys: pytest.CaptureFixture[str]) -> None:
-    assert run_cli("with-timm", "--help") == 0
-    out = " ".join(capsys.readouterr().out.split())
+def test_help_explains_the_wrapper(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_cli(["with-timm", "--help"], tmp_path, capsys)
+    assert code == 0
+    out = " ".join(out.split())
     assert "Unknown model (nas_attn)" in out and "--model-kwargs arch=best.yaml" in out
     assert "exit code is kept" in out and "-m" in out
 
 
-def test_options_before_the_script_are_ours(capsys: pytest.CaptureFixture[str]) -> None:
-    assert run_cli("with-timm", "--epochs", "3", "train.py") == cli.EXIT_USAGE
-    assert "No such option: --epochs" in capsys.readouterr().err
+def test_options_before_the_script_are_ours(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run_cli(["with-timm", "--epochs", "3", "train.py"], tmp_path, capsys)
+    assert code == cli.EXIT_USAGE
+    assert "No such option: --epochs" in err
 
 
 def python(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:

@@ -13,9 +13,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from finished_study import make_finished_study
-from live_dashboard import live_dashboard
 from PIL import Image
+from support.dashboard import live_dashboard
+from support.finished_study import make_finished_study
 
 from nas_attn._devtools.browser import BrowserUnavailable, Page, chromium
 from nas_attn.report import write_report

@@ -8,7 +8,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from finished_study import make_finished_study
+from support.finished_study import make_finished_study
 
 from nas_attn.pareto import default_reference_point, hypervolume
 from nas_attn.report import (

@@ -1,5 +1,5 @@
-"""Building small spaces and studies for the search tests; Ray clusters and faulty pools (with
-held trials, so a fault lands mid-trial)."""
+"""Small studies for the search tests and checks of what they hold; Ray clusters and faulty
+pools (with held trials, so a fault lands mid-trial). The spaces themselves: ``support.spaces``."""
 
 from __future__ import annotations
 
@@ -18,28 +18,13 @@ from nas_attn import load_space
 from nas_attn.search import SearchOutcome, open_storage, open_study, run_search
 from nas_attn.search.execution.dispatch import Outcome
 from nas_attn.search.execution.pool import PoolConfig, PoolWorker, WorkerPool
+from nas_attn.search.results import measured_trials
 from nas_attn.search.sampling.space import SearchSpace
 from nas_attn.testing.held_trials import TrialGate
 from nas_attn.worker.request import TrainRequest
+from support.spaces import space_yaml
 
 State = optuna.trial.TrialState
-
-SMALL_STAGES = "  layer1: {module: [none, se, eca], reduction: [4, 16]}\n"  # 4 placements
-TINY_STAGES = (
-    "  layer1: {module: [none, se, eca, cbam], reduction: [4, 16]}\n"
-    "  layer2: {module: [none, se, eca, cbam], reduction: [4, 16]}\n"
-)  # 36 placements
-
-
-def space_yaml(stages: str = TINY_STAGES, name: str = "tiny", **search: Any) -> str:
-    settings = {"sampler": "random", "n_trials": 3, "seed": 0, "population_size": 4, **search}
-    flat = ", ".join(f"{k}: {str(v).lower() if isinstance(v, bool) else v}" for k, v in settings.items())
-    return (
-        f"name: {name}\nbackbone: {{name: resnet18, stem: cifar}}\nstages:\n{stages}"
-        "proxy: {dataset: digits, image_size: 8, epochs: 1, batch_size: 64, crop_padding: 1}\n"
-        "latency: {warmup: 1, repeats: 5}\n"
-        f"search: {{{flat}}}\n"
-    )
 
 
 def write_space(directory: Path, text: str, filename: str = "space.yaml") -> Path:
@@ -62,20 +47,12 @@ def states(study: optuna.Study) -> Counter[str]:
     return Counter(t.state.name for t in study.get_trials(deepcopy=False))
 
 
-def evaluated(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
-    return [
-        t
-        for t in study.get_trials(deepcopy=False, states=(State.COMPLETE,))
-        if "duplicate_of" not in t.user_attrs
-    ]
-
-
 def assert_consistent(study: optuna.Study, evaluated_target: int) -> None:
     """Exactly ``evaluated_target`` evaluated placements, all distinct; nothing RUNNING/WAITING;
     every duplicate points at an evaluated trial with the same placement and values."""
     trials = study.get_trials(deepcopy=False)
     assert not [t.number for t in trials if t.state in (State.RUNNING, State.WAITING)]
-    done = evaluated(study)
+    done = measured_trials(study)
     assert len(done) == evaluated_target, states(study)
     digests = [t.user_attrs["arch_digest"] for t in done]
     assert len(set(digests)) == len(digests), "a placement was evaluated twice"

@@ -21,7 +21,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from helpers import State, assert_consistent, reload, space_yaml, write_space
+from support.search import State, assert_consistent, reload, write_space
+from support.spaces import space_yaml
 
 from nas_attn.search.studydb.ledger import Ledger
 from nas_attn.testing.held_trials import TrialGate

@@ -12,12 +12,14 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers import SMALL_STAGES, State, assert_consistent, evaluated, make_study, space_yaml, write_space
+from support.search import State, assert_consistent, make_study, write_space
+from support.spaces import SMALL_STAGES, space_yaml
 
 from nas_attn import NasAttnError
 from nas_attn.search import run_search
 from nas_attn.search.driver.loop import SearchInterrupted
 from nas_attn.search.execution.dispatch import Outcome
+from nas_attn.search.results import measured_trials
 from nas_attn.search.studydb.ledger import EVALUATED, FAILED, DriverInfo, Ledger, driver_alive
 from nas_attn.search.studydb.recovery import RETRY_BUDGET, recover_stale
 from nas_attn.testing.fakes import FakePool, Recorder, fake_result, ok_outcome
@@ -113,7 +115,7 @@ def test_a_lost_worker_reruns_the_same_parameters(tmp_path: Path) -> None:
     assert all(
         t.user_attrs["fail_reason"].startswith("worker lost: ActorDiedError; re-enqueued") for t in failed
     )
-    final = next(t for t in evaluated(study) if t.user_attrs["arch_digest"] == none_digest)
+    final = next(t for t in measured_trials(study) if t.user_attrs["arch_digest"] == none_digest)
     assert final.user_attrs["retries"] == RETRY_BUDGET and final.params == failed[0].params
     assert final.user_attrs["retry_of"] == failed[-1].number
 

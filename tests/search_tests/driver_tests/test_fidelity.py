@@ -6,7 +6,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import State, make_study, space_yaml, write_space
+from support.search import State, make_study, write_space
+from support.spaces import space_yaml
 
 from nas_attn.exceptions import NasAttnError
 from nas_attn.search import run_search

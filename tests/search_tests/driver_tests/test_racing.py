@@ -16,7 +16,8 @@ from typing import Any
 
 import optuna
 import pytest
-from helpers import SMALL_STAGES, make_study, space_yaml, write_space
+from support.search import make_study, write_space
+from support.spaces import SMALL_STAGES, space_yaml
 
 from nas_attn.backbones import ArchConfig
 from nas_attn.exceptions import NasAttnError

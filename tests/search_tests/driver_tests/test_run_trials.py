@@ -9,7 +9,8 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from helpers import make_study, space_yaml, write_space
+from support.search import make_study, write_space
+from support.spaces import space_yaml
 
 from nas_attn.search.driver._state import RunTrials, Setup
 from nas_attn.search.driver.handles import NullObserver, Phase, TrialHandle

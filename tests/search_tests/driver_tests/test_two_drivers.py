@@ -11,7 +11,8 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers import SMALL_STAGES, assert_consistent, make_study, reload, space_yaml, write_space
+from support.search import assert_consistent, make_study, reload, write_space
+from support.spaces import SMALL_STAGES, space_yaml
 
 from nas_attn.search import run_search
 from nas_attn.search.driver.loop import SearchOutcome

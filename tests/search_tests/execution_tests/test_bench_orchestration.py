@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
-BENCH = Path(__file__).resolve().parents[2] / "benches" / "bench_orchestration.py"
+BENCH = Path(__file__).resolve().parents[3] / "benches" / "bench_orchestration.py"
 
 
 def test_bench_prints_a_row_with_an_efficiency_per_configuration() -> None:

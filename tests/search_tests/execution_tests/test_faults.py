@@ -20,7 +20,8 @@ from typing import Any
 
 import pytest
 import ray
-from helpers import (
+from ray.cluster_utils import Cluster
+from support.search import (
     FaultyPool,
     State,
     assert_consistent,
@@ -30,10 +31,9 @@ from helpers import (
     ray_cluster,
     reload,
     run_with,
-    space_yaml,
     write_space,
 )
-from ray.cluster_utils import Cluster
+from support.spaces import space_yaml
 
 from nas_attn.search import start_ray
 from nas_attn.search.execution.pool import PoolConfig

@@ -20,7 +20,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from helpers import (
+from PIL import Image
+from ray.cluster_utils import Cluster
+from support.search import (
     FaultyPool,
     State,
     assert_consistent,
@@ -28,11 +30,9 @@ from helpers import (
     make_study,
     ray_cluster,
     run_with,
-    space_yaml,
     write_space,
 )
-from PIL import Image
-from ray.cluster_utils import Cluster
+from support.spaces import space_yaml
 
 from nas_attn.exceptions import NasAttnError
 from nas_attn.search.execution.pool import PoolConfig, WorkerPool

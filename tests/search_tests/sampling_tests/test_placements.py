@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from helpers import space_yaml, write_space
+from support.search import write_space
+from support.spaces import space_yaml
 
 from nas_attn import NasAttnError, load_space
 from nas_attn.search import baseline_params, enumerate_params, space_size

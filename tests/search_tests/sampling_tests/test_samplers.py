@@ -6,7 +6,8 @@ import typing
 from pathlib import Path
 
 import pytest
-from helpers import SMALL_STAGES, make_study, space_yaml, write_space
+from support.search import make_study, write_space
+from support.spaces import SMALL_STAGES, space_yaml
 
 from nas_attn import NasAttnError, load_space
 from nas_attn.defaults import SamplerName

@@ -4,12 +4,13 @@ from pathlib import Path
 import optuna
 import pytest
 import yaml
-from helpers import space_yaml, write_space
+from support.search import write_space
+from support.spaces import space_yaml
 
 from nas_attn import NasAttnError, load_space
 from nas_attn.search import sample_arch
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 FASHION_COPY = Path("/usr/share/datasets/fashion-mnist")

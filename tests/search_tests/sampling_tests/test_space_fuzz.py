@@ -29,7 +29,7 @@ from nas_attn.testing.fakes import FakePool
 
 SPACE_EXAMPLES = 100
 ARCH_EXAMPLES = 50
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 SHIPPED = sorted((ROOT / "search_spaces").glob("*.yaml"))
 SCRATCH = Path(tempfile.mkdtemp(prefix="nas-attn-fuzz-"))
 

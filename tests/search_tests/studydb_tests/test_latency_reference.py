@@ -8,12 +8,13 @@ from typing import Any
 
 import optuna
 import pytest
-from helpers import SMALL_STAGES, evaluated, make_study, space_yaml, write_space
+from support.search import make_study, write_space
+from support.spaces import SMALL_STAGES, space_yaml
 
 from nas_attn.backbones import ArchConfig
 from nas_attn.search import run_search
 from nas_attn.search.execution.dispatch import Outcome
-from nas_attn.search.results import pareto_rows, ranked_rows
+from nas_attn.search.results import measured_trials, pareto_rows, ranked_rows
 from nas_attn.search.studydb.latency_reference import (
     STUDY_ATTR,
     LatencyReference,
@@ -126,7 +127,8 @@ def test_a_search_calibrates_every_trial_and_the_front_uses_one_reference(tmp_pa
     }
     run_search(study, space, 4, FakePool(workers=1, script=scripted(by_module)))
     trials = {
-        t.user_attrs["arch"]["stages"].get("layer1", {}).get("module", "none"): t for t in evaluated(study)
+        t.user_attrs["arch"]["stages"].get("layer1", {}).get("module", "none"): t
+        for t in measured_trials(study)
     }
     assert study.user_attrs[STUDY_ATTR]["cpu"]["median_ms"] == 10.0  # se's plain timing: least noisy
     rows = {r.number: r for r in ranked_rows(study)}

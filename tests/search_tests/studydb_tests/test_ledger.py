@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers import make_study
+from support.search import make_study
 
 from nas_attn.search.studydb.ledger import (
     EVALUATED,

@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import optuna
-from helpers import make_study, space_yaml, write_space
 from optuna.trial import TrialState
+from support.search import make_study, write_space
+from support.spaces import space_yaml
 
 from nas_attn.search.studydb.mirror import SamplerMirror
 from nas_attn.search.studydb.optuna_private import rdb_storage_of

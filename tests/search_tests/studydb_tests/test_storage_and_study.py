@@ -2,7 +2,7 @@ from pathlib import Path
 
 import optuna
 import pytest
-from helpers import State, make_study
+from support.search import State, make_study
 
 from nas_attn import NasAttnError, load_space
 from nas_attn.search import open_storage, open_study, redact_url, sample_arch

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import optuna
 import pytest
-from helpers import make_study
 from optuna.distributions import CategoricalDistribution
 from optuna.exceptions import UpdateFinishedTrialError
 from optuna.trial import TrialState
+from support.search import make_study
 
 from nas_attn import NasAttnError
 from nas_attn.search.studydb.optuna_private import KNOWN_SCHEMA, check_schema, rdb_storage_of

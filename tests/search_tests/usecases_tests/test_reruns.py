@@ -9,7 +9,8 @@ from typing import Any
 
 import optuna
 import pytest
-from helpers import make_study, space_yaml, write_space
+from support.search import make_study, write_space
+from support.spaces import space_yaml
 
 from nas_attn.exceptions import NasAttnError
 from nas_attn.rank_correlation import kendall_tau
