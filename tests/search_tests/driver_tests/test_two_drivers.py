@@ -22,7 +22,14 @@ from nas_attn.testing.fakes import FakePool
 
 @pytest.fixture(autouse=True)
 def wide_race_window(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Linger between "nobody has this placement" and claiming it, so both drivers get there."""
+    """Every ledger lookup that finds no row for a placement sleeps 50 ms before returning.
+
+    A driver claims a placement first (the ledger's unique digest key decides who wins) and looks
+    it up only after losing that claim (to answer or park its trial) or while a parked duplicate
+    waits. Such a lookup finds nothing only when the winner's claim was released in between (its
+    trial lost, interrupted or recovered from a dead driver), and the loser then waits 50 ms
+    before it claims again. The FakePools here lose no trial, so these tests never take that
+    path: the claims race unslowed."""
     lookup = Ledger.lookup
 
     def slow_lookup(self: Ledger, digest: str) -> Evaluation | None:
