@@ -1,4 +1,4 @@
-"""Shared fixtures: a tiny search space that trains in seconds on a CPU, and a real PostgreSQL.
+"""Shared fixtures: the tiny search space (support/spaces.py) as a file, and a real PostgreSQL.
 
 The PostgreSQL server is started once per test session on a temporary directory and a free
 loopback port (as the ``postgres`` user when the tests run as root), with password auth, so
@@ -18,20 +18,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from support.spaces import TINY_SPACE
 
 from nas_attn.testing.postgres_server import PostgresServer, PostgresUnavailable
 from nas_attn.testing.postgres_server import postgres_server as start_postgres
-
-TINY_SPACE = """\
-name: tiny
-backbone: {name: resnet18, stem: cifar}
-stages:
-  layer1: {module: [none, se, eca, cbam], reduction: [4, 16]}
-  layer2: {module: [none, se, eca, cbam], reduction: [4, 16]}
-proxy: {dataset: digits, image_size: 8, epochs: 1, batch_size: 64, crop_padding: 1}
-latency: {warmup: 1, repeats: 5}
-search: {sampler: nsga2, n_trials: 3, seed: 0, population_size: 4}
-"""
 
 REQUIRE_POSTGRES_ENV = "NAS_ATTN_REQUIRE_POSTGRES"
 THREAD_ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS")

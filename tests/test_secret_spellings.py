@@ -11,8 +11,8 @@ from urllib.parse import quote
 import optuna
 import psycopg
 import pytest
-from test_cli import run_main
-from test_cli_hostile import tiny_space_text
+from support.cli import run_cli
+from support.spaces import TINY_SPACE
 
 from nas_attn.testing.postgres_server import PostgresServer
 
@@ -50,7 +50,7 @@ def _make_study(url: str, space_file: Path) -> None:
     from nas_attn import load_space
     from nas_attn.search import open_storage, open_study, sample_arch
 
-    space_file.write_text(tiny_space_text())
+    space_file.write_text(TINY_SPACE)
     space = load_space(space_file)
     study = open_study(open_storage(url), "tiny", space, "random")
     for accuracy, latency in [(0.9, 2.0), (0.8, 1.0), (0.7, 3.0)]:
@@ -61,7 +61,7 @@ def _make_study(url: str, space_file: Path) -> None:
 
 
 def _run(args: list[str], cwd: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
-    code, out, err = run_main(args, cwd, capsys)
+    code, out, err = run_cli(args, cwd, capsys)
     assert "Traceback" not in out + err
     return code, out + err
 

@@ -1,6 +1,6 @@
 import pytest
 import torch
-from attn_helpers import conv1x1, n_params, randomize
+from support.attention import conv1x1, n_params, randomize
 
 from nas_attn import NasAttnError
 from nas_attn.attention import create_attention, get_attention_info

@@ -1,6 +1,6 @@
 import pytest
 import torch
-from attn_helpers import n_params
+from support.attention import n_params
 
 from nas_attn import NasAttnError
 from nas_attn.attention import create_attention

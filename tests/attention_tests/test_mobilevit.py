@@ -1,6 +1,6 @@
 import pytest
 import torch
-from attn_helpers import n_params
+from support.attention import n_params
 from torch import nn
 
 from nas_attn import NasAttnError

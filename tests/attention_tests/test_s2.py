@@ -1,7 +1,7 @@
 import pytest
 import torch
 import torch.nn.functional as F
-from attn_helpers import conv1x1, n_params, randomize
+from support.attention import conv1x1, n_params, randomize
 
 from nas_attn import NasAttnError
 from nas_attn.attention import create_attention

@@ -1,7 +1,7 @@
 import pytest
 import torch
 import torch.nn.functional as F
-from attn_helpers import bn, conv1x1, n_params, randomize
+from support.attention import bn, conv1x1, n_params, randomize
 
 from nas_attn.attention import create_attention, get_attention_info
 

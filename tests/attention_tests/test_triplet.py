@@ -1,6 +1,6 @@
 import torch
 import torch.nn.functional as F
-from attn_helpers import bn, n_params, randomize
+from support.attention import bn, n_params, randomize
 
 from nas_attn.attention import create_attention
 

@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from cifar_files import write_cifar10, write_cifar100
+from support.cifar_files import write_cifar10, write_cifar100
 
 from nas_attn import NasAttnError
 from nas_attn.data import get_dataset_spec, load_dataset

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from cifar_files import plant_payload, write_cifar10, write_cifar100
+from support.cifar_files import plant_payload, write_cifar10, write_cifar100
 
 from nas_attn import NasAttnError
 from nas_attn.data import get_dataset_spec, load_dataset

@@ -1,3 +1,4 @@
+import pytest
 import torch
 from torch import nn
 
@@ -5,29 +6,48 @@ from nas_attn.worker import measure_latency, measure_latency_ratio
 from nas_attn.worker.latency import calibrated_latency_ms, paired_ratio
 
 
-class Sleepy(nn.Module):
-    """Counts calls and records the mode it was called in."""
+class Clock:
+    """Stands in for ``time.perf_counter`` in the latency module: time passes only in a pass."""
 
-    def __init__(self) -> None:
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.now = 0.0
+        monkeypatch.setattr("nas_attn.worker.latency.time", self)
+
+    def perf_counter(self) -> float:
+        return self.now
+
+    def spend(self, ms: float) -> None:
+        self.now += ms / 1e3
+
+
+class Sleepy(nn.Module):
+    """Counts calls and records the mode it was called in; call ``n`` takes ``n**2`` ms on ``clock``."""
+
+    def __init__(self, clock: Clock) -> None:
         super().__init__()
         self.calls = 0
         self.modes: set[bool] = set()
         self.lin = nn.Linear(3, 3)
+        self.clock = clock
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self.calls += 1
         self.modes.add(self.training)
+        self.clock.spend(self.calls**2)
         return x
 
 
-def test_latency_runs_warmup_plus_repeats_in_eval_mode_and_restores_mode() -> None:
-    model = Sleepy().train()
+def test_latency_runs_warmup_plus_repeats_in_eval_mode_and_restores_mode(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    model = Sleepy(Clock(monkeypatch)).train()
     result = measure_latency(model, 8, torch.device("cpu"), batch_size=2, warmup=4, repeats=10)
     assert model.calls == 14
     assert model.modes == {False}
     assert model.training
     assert result.repeats == 10 and result.batch_size == 2
-    assert result.median_ms >= 0 and result.iqr_ms >= 0
+    # only the timed passes 5..14 count (25, 36, ..., 196 ms): median 90.5, quartiles 52.75 and 138.25
+    assert result.median_ms == pytest.approx(90.5) and result.iqr_ms == pytest.approx(85.5)
 
 
 def test_heavier_model_measures_slower() -> None:
@@ -41,27 +61,31 @@ def test_heavier_model_measures_slower() -> None:
 
 
 class Logged(nn.Module):
-    """Appends its name to a shared log on every call."""
+    """Appends its name to a shared log on every call; each call takes ``ms`` on ``clock``."""
 
-    def __init__(self, name: str, log: list[str]) -> None:
+    def __init__(self, name: str, log: list[str], clock: Clock, ms: float) -> None:
         super().__init__()
         self.name, self.log = name, log
+        self.clock, self.ms = clock, ms
         self.lin = nn.Linear(3, 3)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self.log.append(self.name)
+        self.clock.spend(self.ms)
         return x
 
 
-def test_ratio_interleaves_model_and_baseline_passes_abba() -> None:
+def test_ratio_interleaves_model_and_baseline_passes_abba(monkeypatch: pytest.MonkeyPatch) -> None:
     log: list[str] = []
-    a, b = Logged("a", log).train(), Logged("b", log).train()
+    clock = Clock(monkeypatch)
+    a, b = Logged("a", log, clock, ms=3.0).train(), Logged("b", log, clock, ms=1.5).train()
     result = measure_latency_ratio(a, b, 8, torch.device("cpu"), warmup=2, repeats=6)
     assert log[:4] == ["a", "b", "a", "b"]  # warm-up both
     assert log[4:] == ["a", "b", "b", "a", "a", "b", "b", "a", "a", "b", "b", "a"]
     assert a.training and b.training  # timed in eval mode, modes restored
     assert result.model.repeats == result.baseline.repeats == 6
-    assert result.ratio > 0 and result.ratio_iqr >= 0
+    assert result.model.median_ms == pytest.approx(3.0) and result.baseline.median_ms == pytest.approx(1.5)
+    assert result.ratio == pytest.approx(2.0) and result.ratio_iqr == pytest.approx(0.0, abs=1e-9)
 
 
 def test_paired_ratio_is_the_median_of_per_round_ratios() -> None:
