@@ -14,3 +14,9 @@ class NasAttnError(ValueError):
 
 class TrialDivergedError(NasAttnError):
     """Proxy training produced a non-finite loss; the trial is failed and not retried."""
+
+
+class Interrupted(NasAttnError):
+    """The user stopped a command (Ctrl-C or SIGTERM): what finished is kept, and running the
+    same command again resumes. The CLI exits 130 on it (a search, ``reseed`` and
+    ``validate-proxy`` alike)."""

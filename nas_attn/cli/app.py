@@ -11,7 +11,7 @@ import typer
 from typer import Abort
 
 from nas_attn.cli import reruns, search, study, timm, train
-from nas_attn.exceptions import NasAttnError
+from nas_attn.exceptions import Interrupted, NasAttnError
 
 try:  # typer >= 0.2x vendors click as typer._click
     from typer._click.exceptions import NoArgsIsHelpError, UsageError
@@ -67,15 +67,8 @@ def _usage_line(exc: UsageError) -> str:
 
 
 def _error_status(exc: NasAttnError) -> int:
-    """130 for a search the user stopped, 1 for any other user error. The driver and re-run
-    modules are looked up, not imported: only a command that ran one can have raised their
-    interruption, and ``with-timm`` must leave a user's script a process without the search in it."""
-    driver = sys.modules.get("nas_attn.search.driver.loop")
-    rerun = sys.modules.get("nas_attn.search.seeds.runner")  # seed re-runs / validate-proxy stopped
-    interrupted = (driver is not None and isinstance(exc, driver.SearchInterrupted)) or (
-        rerun is not None and isinstance(exc, rerun.RerunInterrupted)
-    )
-    return EXIT_INTERRUPTED if interrupted else EXIT_USER_ERROR
+    """130 for a command the user stopped (:class:`Interrupted`), 1 for any other user error."""
+    return EXIT_INTERRUPTED if isinstance(exc, Interrupted) else EXIT_USER_ERROR
 
 
 def main() -> None:

@@ -30,7 +30,7 @@ class RichProgressObserver:
             TextColumn("[bold]search"),
             BarColumn(),
             MofNCompleteColumn(),
-            TextColumn("complete"),
+            TextColumn("evaluated"),
             TimeElapsedColumn(),
             TextColumn("{task.fields[status]}"),
             console=console,

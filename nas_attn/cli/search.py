@@ -54,7 +54,7 @@ def search(
         )
     )
     name, url = prepared.study_name, prepared.safe_storage
-    console.info(f"study '{name}' in {url}: {prepared.evaluated} complete trials, target {prepared.target}")
+    console.info(f"study '{name}' in {url}: {prepared.evaluated} evaluated trials, target {prepared.target}")
     if prepared.target > prepared.size:
         console.info(
             f"the space has only {prepared.size} distinct placements; the search ends when all are evaluated"

@@ -105,7 +105,7 @@ def _flat(record: dict[str, Any]) -> dict[str, Any]:
 
 def _summary_text(summary: FrontSummary | None) -> str:
     if summary is None:
-        return "no complete trials yet"
+        return "no evaluated trials yet"
     ref = ", ".join(f"{k}={v:.4g}" for k, v in summary.reference.items())
     return f"hypervolume {summary.hypervolume:.6g} (reference point: {ref})"
 

@@ -132,13 +132,13 @@ def render_report(study: optuna.Study, storage_label: str) -> str:
         "y_label": html.escape(names[0]),
         "scatter": scatter_svg(trials, names, knee)
         if len(names) > 1 and trials
-        else "<p>No complete trials.</p>",
-        "hv_plot": hv_svg(history, names) if history else "<p>No complete trials.</p>",
+        else "<p>No evaluated trials.</p>",
+        "hv_plot": hv_svg(history, names) if history else "<p>No evaluated trials.</p>",
         "hv_note": html.escape(
             f"Reference point: {ref_text} (each objective's worst value, 10% of its range further). "
             f"Final hypervolume {history[-1]:.4g}."
             if history
-            else "No complete trials yet."
+            else "No evaluated trials yet."
         ),
         "heatmap": heatmap_svg(front) if front else "<p>No front yet.</p>",
         "trials_table": trials_html(study, {t.number: t for t in trials}, names),

@@ -1,7 +1,7 @@
 """The report's figures, drawn with matplotlib and returned as inline SVG (no scripts, no fonts).
 
 Three figures: the Pareto scatter (front line, knee, error bars from seed re-runs, a hover title
-per point), the hypervolume over complete trials (integer trial ticks), and the placement
+per point), the hypervolume over evaluated trials (integer trial ticks), and the placement
 heatmap (how often each module sits in each stage on the front). Axes carry units and round
 ticks; constrained layout keeps every label inside the figure. Text is drawn as paths so the
 SVG looks the same in every browser, and each figure's ids get their own prefix so several
@@ -161,7 +161,7 @@ def pareto_figure(trials: Sequence[TrialRow], names: Sequence[str], knee: int | 
 
 @styled
 def hypervolume_figure(history: Sequence[float], names: Sequence[str]) -> Figure:
-    """Hypervolume of the first k complete placements' front, k = 1..n (a step line)."""
+    """Hypervolume of the first k evaluated placements' front, k = 1..n (a step line)."""
     fig = _figure()
     ax = fig.add_subplot()
     ks = list(range(1, len(history) + 1))
@@ -170,7 +170,7 @@ def hypervolume_figure(history: Sequence[float], names: Sequence[str]) -> Figure
     _integer_ticks(ax, "x")
     ax.set_xlim(0.5, len(history) + 0.5)
     ax.set_ylim(bottom=0)
-    ax.set_xlabel("complete placements (count)")
+    ax.set_xlabel("evaluated placements (count)")
     units = " \u00d7 ".join(axis_for(n).unit or n for n in names)
     ax.set_ylabel(f"hypervolume ({units})")
     return fig

@@ -99,7 +99,7 @@ def test_search_end_to_end_then_resume(tmp_path: Path, tiny_space_file: Path) ->
         cwd=tmp_path,
     )
     assert second.returncode == 0, second.stderr
-    assert "3 complete trials, target 4" in second.stdout
+    assert "3 evaluated trials, target 4" in second.stdout
     summaries = optuna.get_all_study_summaries(storage)
     assert [s.study_name for s in summaries] == ["tiny"]
     study = optuna.load_study(study_name="tiny", storage=storage)

@@ -110,7 +110,7 @@ def test_trials_table_lists_failures_with_reason(report_html: str) -> None:
 def test_empty_study_still_renders(tmp_path: Path) -> None:
     study = make_finished_study(tmp_path, rows=[])
     html_text = render_report(study, "sqlite:///s.db")
-    assert "No complete trials" in html_text
+    assert "No evaluated trials" in html_text
 
 
 def test_duplicates_are_listed_once_and_not_plotted(tmp_path: Path) -> None:
@@ -199,7 +199,7 @@ def test_hypervolume_plot_counts_trials_in_integers(n: int) -> None:
     assert ticks and all(t == int(t) for t in ticks) and set(ticks) <= set(range(1, n + 1))
     labels = ax.xaxis.get_major_formatter().format_ticks(ticks)
     assert all("." not in label for label in labels), labels
-    assert ax.get_xlabel() == "complete placements (count)"
+    assert ax.get_xlabel() == "evaluated placements (count)"
     assert ax.get_ylabel() == "hypervolume (fraction \u00d7 ms)"
 
 

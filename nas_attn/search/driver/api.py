@@ -2,7 +2,7 @@
 
 ``SearchObserver`` (progress hooks) with its no-op ``NullObserver``, ``SearchOutcome`` (what a
 finished search returns), ``TrialHook`` (runs before an evaluated trial is told) and
-``SearchInterrupted`` (the user stopped the search).
+``SearchInterrupted`` (the user stopped the search: ``nas_attn.exceptions.Interrupted``).
 """
 
 from __future__ import annotations
@@ -12,15 +12,15 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from nas_attn.backbones import ArchConfig
-from nas_attn.exceptions import NasAttnError
+from nas_attn.exceptions import Interrupted
 from nas_attn.search.results import TrialRow
 from nas_attn.worker.evaluate import TrialResult
 
 __all__ = ["NullObserver", "SearchInterrupted", "SearchObserver", "SearchOutcome", "TrialHook"]
 
 
-class SearchInterrupted(NasAttnError):
-    """The user stopped the search; completed trials are kept and a re-run resumes."""
+# The search's name for the one interruption exception (public since 0.1): the same class.
+SearchInterrupted = Interrupted
 
 
 class SearchObserver(Protocol):

@@ -28,14 +28,13 @@ import time
 
 import optuna
 
-from nas_attn.exceptions import NasAttnError
+from nas_attn.exceptions import Interrupted, NasAttnError
 from nas_attn.search.driver._asking import Asker
 from nas_attn.search.driver._racing import RacingDuringSearch
 from nas_attn.search.driver._state import Setup, State
 from nas_attn.search.driver._telling import Teller
 from nas_attn.search.driver.api import (
     NullObserver,
-    SearchInterrupted,
     SearchObserver,
     SearchOutcome,
     TrialHook,
@@ -95,7 +94,7 @@ class _Driver:
                     self.teller.resolve_waiting()
             clean = True
         except KeyboardInterrupt:
-            raise SearchInterrupted(
+            raise Interrupted(
                 f"search aborted: trials left RUNNING in study '{setup.study.study_name}' are failed "
                 "and re-enqueued when you re-run the same command"
             ) from None
@@ -104,7 +103,7 @@ class _Driver:
                 setup.db.leave()
         complete = self.evaluated()
         if state.stopping:
-            raise SearchInterrupted(
+            raise Interrupted(
                 f"search interrupted: {complete} evaluated trials are kept in study "
                 f"'{setup.study.study_name}'; re-run the same command to resume"
             )

@@ -13,7 +13,7 @@ What is stored (study user attributes, since Optuna does not let a COMPLETE tria
   (``seeds``, ``verdict``, ``reason``, ``at``).
 
 Ctrl-C as in a search: the first submits nothing new and lets running trainings finish (their
-results are kept), the second stops at once; either ends in :class:`RerunInterrupted`.
+results are kept), the second stops at once; either ends in :class:`~nas_attn.exceptions.Interrupted`.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from typing import Protocol
 import optuna
 
 from nas_attn.backbones import ArchConfig
-from nas_attn.exceptions import NasAttnError
+from nas_attn.exceptions import Interrupted
 from nas_attn.search.execution.protocol import Outcome, TrialPool
 from nas_attn.search.interrupts import FINISH, STOP_NOW, StopRequests
 from nas_attn.search.results import (
@@ -43,10 +43,6 @@ from nas_attn.search.studydb.attrs import LATENCY_REFERENCE_MS, racing_key, seed
 
 POLL_SECONDS = 0.5
 MAX_JOB_RETRIES = 1  # a training whose worker was lost is tried once more
-
-
-class RerunInterrupted(NasAttnError):
-    """Ctrl-C or SIGTERM during seed re-runs or proxy validation (finished re-runs are kept)."""
 
 
 class JobObserver(Protocol):
@@ -219,7 +215,7 @@ def run_seed_policy(
             for ticket, outcome in pool.poll(POLL_SECONDS):
                 runner.landed(ticket, outcome)
         if stop.level:
-            raise RerunInterrupted(
+            raise Interrupted(
                 f"interrupted: {runner.report.runs} seed re-run(s) finished and are kept; "
                 "re-run the same command to do the rest"
             )

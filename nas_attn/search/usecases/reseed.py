@@ -15,10 +15,10 @@ from nas_attn.search.execution.protocol import TrialPool
 from nas_attn.search.results import first_seed
 from nas_attn.search.sampling.space import SearchSpace
 from nas_attn.search.seeds.policy import FixedSeeds
-from nas_attn.search.seeds.runner import JobObserver, RerunInterrupted, SeedRunReport, run_seed_policy
+from nas_attn.search.seeds.runner import JobObserver, SeedRunReport, run_seed_policy
 from nas_attn.search.usecases._finished_study import RerunRequest, run_on_study
 
-__all__ = ["JobObserver", "RerunInterrupted", "RerunRequest", "reseed_front", "run_on_study"]
+__all__ = ["JobObserver", "RerunRequest", "reseed_front", "run_on_study"]
 
 
 def reseed_front(

@@ -19,7 +19,7 @@ from typing import Any
 import optuna
 
 from nas_attn.backbones import ArchConfig
-from nas_attn.exceptions import NasAttnError
+from nas_attn.exceptions import Interrupted, NasAttnError
 from nas_attn.search.execution.protocol import Outcome, TrialPool
 from nas_attn.search.interrupts import FINISH, STOP_NOW, StopRequests
 from nas_attn.search.results import TrialRow, objective_names, ranked_rows
@@ -28,7 +28,6 @@ from nas_attn.search.seeds.runner import (
     MAX_JOB_RETRIES,
     POLL_SECONDS,
     JobObserver,
-    RerunInterrupted,
     budget_of,
 )
 from nas_attn.search.studydb.attrs import PROXY_VALIDATION_ATTR
@@ -38,7 +37,6 @@ from nas_attn.worker.request import TrainRequest
 
 __all__ = [
     "JobObserver",
-    "RerunInterrupted",
     "RerunRequest",
     "run_jobs",
     "run_on_study",
@@ -69,7 +67,7 @@ def run_jobs(
     """Run ``jobs`` on ``pool`` (lost workers retried once); ``on_done`` gets each outcome.
 
     Ctrl-C as in a search: the first submits nothing new and lets running jobs finish (their
-    results are kept), the second (or SIGTERM) stops at once; either ends in RerunInterrupted.
+    results are kept), the second (or SIGTERM) stops at once; either ends in Interrupted.
     """
     if observer is not None:
         observer.jobs_added(len(jobs))
@@ -94,7 +92,7 @@ def run_jobs(
                     if observer is not None:
                         observer.job_done()
         if stop.level:
-            raise RerunInterrupted(
+            raise Interrupted(
                 f"interrupted: {done} of {len(jobs)} re-runs finished and are kept; "
                 "re-run the same command to do the rest"
             )

@@ -16,8 +16,8 @@ from support.search import State, assert_consistent, make_study, write_space
 from support.spaces import SMALL_STAGES, space_yaml
 
 from nas_attn import NasAttnError
+from nas_attn.exceptions import Interrupted
 from nas_attn.search import run_search
-from nas_attn.search.driver import SearchInterrupted
 from nas_attn.search.execution.protocol import Outcome
 from nas_attn.search.studydb.drivers import DriverInfo, DriverRows, driver_alive
 from nas_attn.search.studydb.ledger import EVALUATED, FAILED, Ledger
@@ -287,7 +287,7 @@ def kill_me_on_submit(times: int, signum: int = signal.SIGINT) -> FakePool:
 def test_first_ctrl_c_lets_running_trials_finish(tmp_path: Path) -> None:
     study, space = make_study(sqlite(tmp_path), write_space(tmp_path, space_yaml()))
     recorder = Recorder()
-    with pytest.raises(SearchInterrupted, match="1 evaluated trials are kept .* re-run the same command"):
+    with pytest.raises(Interrupted, match="1 evaluated trials are kept .* re-run the same command"):
         run_search(study, space, 6, kill_me_on_submit(1), recorder)
     assert [t.state for t in study.trials] == [State.COMPLETE, State.WAITING]  # the 'se' baseline waits
     assert any("stopping: no new trials" in n for n in recorder.notices())
@@ -298,7 +298,7 @@ def test_second_ctrl_c_fails_running_trials_and_requeues_them(tmp_path: Path) ->
     study, space = make_study(sqlite(tmp_path), write_space(tmp_path, space_yaml()))
     pool = kill_me_on_submit(2)
     recorder = Recorder()
-    with pytest.raises(SearchInterrupted, match="0 evaluated trials are kept"):
+    with pytest.raises(Interrupted, match="0 evaluated trials are kept"):
         run_search(study, space, 6, pool, recorder)
     assert pool.shut
     assert not [n for n in recorder.notices() if "stopping" in n]  # nothing is left to wait for
@@ -318,7 +318,7 @@ def test_sigterm_stops_at_once_like_a_second_ctrl_c(tmp_path: Path) -> None:
     """What a scheduler sends on pre-emption: fail and re-enqueue now, exit as interrupted."""
     study, space = make_study(sqlite(tmp_path), write_space(tmp_path, space_yaml()))
     previous = signal.getsignal(signal.SIGTERM)
-    with pytest.raises(SearchInterrupted):
+    with pytest.raises(Interrupted):
         run_search(study, space, 6, kill_me_on_submit(1, signal.SIGTERM))
     assert signal.getsignal(signal.SIGTERM) is previous  # the handler is put back
     assert study.trials[0].state == State.FAIL

@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 
 from nas_attn import load_space
+from nas_attn.exceptions import Interrupted
 from nas_attn.search.execution.protocol import Outcome
-from nas_attn.search.usecases.validate_proxy import Job, RerunInterrupted, run_jobs
+from nas_attn.search.usecases.validate_proxy import Job, run_jobs
 from nas_attn.testing.fakes import FakePool
 from nas_attn.worker.request import TrainRequest
 
@@ -37,7 +38,7 @@ def test_ctrl_c_finishes_or_stops_the_reruns(tiny_space_file: Path, signals: int
 
     pool = Interrupting(workers=2, polls=3)
     before = signal.getsignal(signal.SIGINT)
-    with pytest.raises(RerunInterrupted, match=f"interrupted: {finished} of 5 re-runs finished and are kept"):
+    with pytest.raises(Interrupted, match=f"interrupted: {finished} of 5 re-runs finished and are kept"):
         run_jobs(pool, jobs, space, lambda job, outcome: done.append(job.trial))  # type: ignore[arg-type]
     assert len(pool.trained) == 2  # nothing submitted after the Ctrl-C
     assert sorted(done) == [0, 1][:finished]
@@ -52,7 +53,7 @@ def test_reruns_without_ctrl_c_all_finish(tiny_space_file: Path) -> None:
 
 
 def test_an_interrupted_command_ignores_further_ctrl_c_while_it_exits() -> None:
-    from nas_attn import cli
+    from nas_attn.cli import app as cli
 
     before = signal.getsignal(signal.SIGINT)
     try:
