@@ -23,8 +23,6 @@ from nas_attn.backbones import ArchConfig
 from nas_attn.exceptions import NasAttnError
 from nas_attn.outputs import storage_files, write_atomic
 
-Selection = int | str | float
-
 
 def _complete(study: optuna.Study) -> dict[int, optuna.trial.FrozenTrial]:
     trials = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))

@@ -16,12 +16,11 @@ import uuid
 from collections.abc import Sequence
 from pathlib import Path
 
-import optuna
 from optuna.artifacts import ArtifactMeta, FileSystemArtifactStore
 from sqlalchemy.engine import make_url
 
 from nas_attn.backbones import ArchConfig
-from nas_attn.search.studydb.optuna_private import ARTIFACTS_ATTR_PREFIX, trial_id_of
+from nas_attn.search.studydb.optuna_private import ARTIFACTS_ATTR_PREFIX
 
 ARTIFACT_DIR = "nas_attn_artifacts"
 
@@ -71,17 +70,3 @@ def store_trial_artifacts(
         store.write(meta.artifact_id, io.BytesIO(content))
         links[ARTIFACTS_ATTR_PREFIX + meta.artifact_id] = json.dumps(dataclasses.asdict(meta))
     return links
-
-
-def upload_trial_artifacts(
-    store: FileSystemArtifactStore,
-    trial: optuna.Trial,
-    arch: ArchConfig,
-    train_loss: Sequence[float],
-    val_accuracy: Sequence[float],
-) -> list[str]:
-    """Upload the arch YAML and learning curve of a still-running ``trial``; return artifact ids."""
-    links = store_trial_artifacts(store, arch, train_loss, val_accuracy)
-    for key, value in links.items():
-        trial.storage.set_trial_system_attr(trial_id_of(trial), key, value)
-    return [key.removeprefix(ARTIFACTS_ATTR_PREFIX) for key in links]

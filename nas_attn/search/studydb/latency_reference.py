@@ -22,6 +22,7 @@ from typing import Any, Protocol
 
 from nas_attn.search.studydb.attrs import LATENCY_REFERENCE_ATTR
 from nas_attn.worker.evaluate import TrialResult
+from nas_attn.worker.latency import calibrated_latency_ms
 
 
 class StudyAttrs(Protocol):
@@ -97,8 +98,8 @@ class LatencyReferences:
             return result
         return replace(
             result,
-            latency_ms=result.latency_ratio * reference.median_ms,
-            latency_iqr_ms=result.latency_ratio_iqr * reference.median_ms,
+            latency_ms=calibrated_latency_ms(result.latency_ratio, reference.median_ms),
+            latency_iqr_ms=calibrated_latency_ms(result.latency_ratio_iqr, reference.median_ms),
             latency_reference_ms=reference.median_ms,
         )
 

@@ -8,8 +8,8 @@ from nas_attn.search.studydb.artifacts import (
     ARTIFACT_DIR,
     artifact_dir_for,
     artifact_store_for,
-    upload_trial_artifacts,
 )
+from nas_attn.testing.artifacts import upload_trial_artifacts
 
 
 def test_artifact_dir_sits_next_to_the_sqlite_file(tmp_path: Path) -> None:
