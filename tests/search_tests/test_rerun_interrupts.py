@@ -53,12 +53,12 @@ def test_reruns_without_ctrl_c_all_finish(tiny_space_file: Path) -> None:
 
 
 def test_an_interrupted_command_ignores_further_ctrl_c_while_it_exits() -> None:
-    from nas_attn import cli
+    from nas_attn.cli.app import _exit_interrupted
 
     before = signal.getsignal(signal.SIGINT)
     try:
         with pytest.raises(SystemExit) as exit_info:
-            cli._exit_interrupted()
+            _exit_interrupted()
         assert exit_info.value.code == 130
         assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
     finally:
