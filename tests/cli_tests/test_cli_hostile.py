@@ -785,7 +785,7 @@ CASES: list[Case] = [
         8,
         ["report", "--study", "tiny", "--out", "r.html"],
         "interrupted (Ctrl-C)",
-        patch=("nas_attn.report.render_report", INTERRUPT),
+        patch=("nas_attn.report.html.render_report", INTERRUPT),
         code=130,
     ),
     Case(
