@@ -10,8 +10,8 @@
   line; :mod:`~nas_attn.deploy.with_timm`: runs such a script with the model registered.
 
 The names below are exported lazily (PEP 562), so importing one module of the package (as
-``import nas_attn`` does with the timm entrypoint) loads no other. Nothing here imports the
-search (or Ray).
+``import nas_attn`` does with the timm entrypoint) loads no other. Only ``select`` reads the
+search's results and study database (never the driver or the worker pool, so never Ray).
 """
 
 from __future__ import annotations

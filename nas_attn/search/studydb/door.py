@@ -9,13 +9,17 @@ ledger, the driver rows and the sampler's mirror through :attr:`~StudyDatabase.l
 - **Driver and slot rows** (``drivers.py``, the ledger): :meth:`~StudyDatabase.register`,
   :meth:`~StudyDatabase.beat` and :meth:`~StudyDatabase.leave` keep this driver's heartbeat row;
   :meth:`~StudyDatabase.reserve` (and ``reserve_many``) hold a slot of the target before a trial
-  is asked, ``unreserve`` gives back one that started nothing. Each is its own statement.
+  is asked, ``unreserve`` gives back one that started nothing. ``leave`` deletes the driver row
+  and its unused reservations in one transaction; a ``beat`` that finds its row gone inserts it
+  again; ``reserve`` retries a contended slot, and ``reserve_many`` falls back to one at a time.
 - **Starting** (trial rows, then the ledger): :meth:`~StudyDatabase.take_enqueued` turns the
-  oldest enqueued trial RUNNING with this driver recorded (one transaction);
+  oldest enqueued trial (of those the mirror saw WAITING at its last sync) RUNNING with this
+  driver recorded (one transaction);
   :meth:`~StudyDatabase.start` writes new RUNNING trials, all in one transaction (numbered under
   the study row's lock), or fills a taken one (one transaction), and adopts them in the mirror.
   :meth:`~StudyDatabase.claim` (``claim_all``: all or none) then turns the reserved slot into
-  the right to train the placement; a failed claim means the placement is known. The claim is
+  the right to train the placement; a claim that returns False means the placement is known
+  (a slot no longer reserved by this driver raises :class:`NasAttnError` instead). The claim is
   not atomic with the start: a driver dying in between leaves a RUNNING trial and a reserved
   slot, both recovered.
 - **Finishing** (trial row, ledger row, then the mirror): :meth:`~StudyDatabase.complete` (the
@@ -32,15 +36,19 @@ ledger, the driver rows and the sampler's mirror through :attr:`~StudyDatabase.l
   driver failed meanwhile raises Optuna's ``UpdateFinishedTrialError`` and is failed in the
   mirror.
 - **Giving a placement back**: :meth:`~StudyDatabase.release` deletes the ledger row (slot and
-  digest free) and re-enqueues the trial's parameters, before the trial is failed: a crash in
-  between leaves it RUNNING, so recovery redoes it.
+  digest free) and re-enqueues the trial's parameters; the caller then fails the trial. A driver
+  dying in between leaves the trial RUNNING with its parameters enqueued, and recovery enqueues
+  them once more: two WAITING copies of one placement, the second answered as a duplicate.
 - **The study row**: :meth:`~StudyDatabase.calibrate` rewrites the study's latency reference
   (its own statement, before the trial's) when a result measured the plain backbone with less
   noise. The use cases' study attributes (seed runs, racing, proxy validation) are not written here.
 - **Others' trials**: :meth:`~StudyDatabase.recover` fails and re-enqueues the RUNNING trials of
   dead drivers and tidies their ledger rows (``recovery.py``: Optuna's FAIL transition decides
   between two recovering drivers; the ledger follows it);
-  :meth:`~StudyDatabase.adopt_untracked` enters COMPLETE trials of studies older than the ledger.
+  :meth:`~StudyDatabase.adopt_untracked` enters COMPLETE trials of studies older than the ledger
+  (all as evaluated, a screened one included).
+
+``tests/search_tests/studydb_tests/test_door.py`` tests each line above on SQLite and PostgreSQL.
 """
 
 from __future__ import annotations
