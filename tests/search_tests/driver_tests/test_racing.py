@@ -106,9 +106,7 @@ def test_a_clearly_separated_front_is_resolved_with_two_seeds_each(tmp_path: Pat
         "eca": [0],  # dominated even at the top of its interval: never re-run
     }
     assert report.runs == 3 and report.epochs == 3 * space.proxy.epochs
-    verdicts = {
-        key_of(r.arch): report.decisions[r.number].verdict for r in ranked_rows(study)
-    }
+    verdicts = {key_of(r.arch): report.decisions[r.number].verdict for r in ranked_rows(study)}
     assert verdicts == {
         "plain": Verdict.RESOLVED,
         "se/4": Verdict.RESOLVED,
