@@ -44,7 +44,7 @@ from nas_attn.search.execution.inprocess import InProcessPool
 from nas_attn.search.execution.protocol import Outcome
 from nas_attn.search.results import evaluated_trials, ranked_rows
 from nas_attn.search.sampling.space import SearchSpace
-from nas_attn.search.studydb.attrs import FIDELITY_SPENT
+from nas_attn.search.studydb.records import StoredResult
 from nas_attn.search.studydb.storage import open_storage
 from nas_attn.search.studydb.study import open_study
 from nas_attn.stats.pareto import default_reference_point, hypervolume
@@ -112,7 +112,8 @@ class Run:
 
 
 def spent_epochs(study: optuna.Study, full_epochs: int) -> int:
-    return sum(int(t.user_attrs.get(FIDELITY_SPENT, full_epochs)) for t in evaluated_trials(study))
+    spent = (StoredResult.of(t).fidelity.spent for t in evaluated_trials(study))
+    return sum(int(full_epochs if s is None else s) for s in spent)
 
 
 def new_study(space: SearchSpace, path: Path) -> optuna.Study:

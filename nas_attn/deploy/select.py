@@ -1,7 +1,7 @@
 """From a finished study to something a training pipeline can use.
 
 - :func:`select_trial` picks a trial: by number, the knee of the Pareto front, or the most
-  accurate one within a latency budget.
+  accurate one within a latency budget (both as the front shows them: means over seeds).
 - :func:`export_arch` turns it into an arch YAML with provenance (study, trial, metrics, device,
   versions); :func:`export_onnx` / :func:`export_torchscript` write deployable graphs.
 - Importing :mod:`nas_attn` registers the timm entrypoint ``nas_attn``, so
@@ -15,13 +15,17 @@ from __future__ import annotations
 import datetime as _dt
 import math
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import optuna
 
 from nas_attn.backbones import ArchConfig
 from nas_attn.exceptions import NasAttnError
 from nas_attn.outputs import storage_files, write_atomic
+
+if TYPE_CHECKING:  # not at import: keeps `import nas_attn` free of Ray
+    from nas_attn.search.results import TrialRow
+    from nas_attn.search.studydb.records import StoredResult
 
 
 def _complete(study: optuna.Study) -> dict[int, optuna.trial.FrozenTrial]:
@@ -49,7 +53,6 @@ def select_trial(
         _check_trained(complete[trial], study)
         return complete[trial]
     from nas_attn.search.results import ranked_rows  # not at import: keeps `import nas_attn` free of Ray
-    from nas_attn.search.studydb import attrs
 
     rows = ranked_rows(study)  # trained, feasible, at the top budget
     if knee:
@@ -61,26 +64,41 @@ def select_trial(
             )
         return complete[chosen]
     assert max_latency_ms is not None
-    latency = {  # calibrated, on the study's current reference when it is an objective
-        r.number: r.values.get(
-            "latency_ms", float(complete[r.number].user_attrs.get(attrs.LATENCY_MS, math.inf))
-        )
-        for r in rows
-    }
-    within = [t for t in complete.values() if latency.get(t.number, math.inf) <= max_latency_ms]
+    return complete[_most_accurate_within(rows, complete, max_latency_ms).number]
+
+
+def _most_accurate_within(
+    rows: list[TrialRow], complete: dict[int, optuna.trial.FrozenTrial], max_latency_ms: float
+) -> TrialRow:
+    """The ranked row with the highest accuracy the front shows (the mean over its seeds) among
+    those within ``max_latency_ms`` (calibrated, on the study's current reference when it is an
+    objective); ties: the lower trial number. Without such an objective, the trial's own stored
+    value."""
+    from nas_attn.search.studydb.records import StoredResult
+
+    def latency(row: TrialRow) -> float:
+        stored = StoredResult.of(complete[row.number]).latency_ms
+        return row.values.get("latency_ms", math.inf if stored is None else stored)
+
+    def accuracy(row: TrialRow) -> float:
+        stored = StoredResult.of(complete[row.number]).accuracy
+        return row.values.get("accuracy", 0.0 if stored is None else stored)
+
+    latencies = {r.number: latency(r) for r in rows}
+    within = [r for r in rows if latencies[r.number] <= max_latency_ms]
     if not within:
-        fastest = min(latency.values(), default=math.inf)
+        fastest = min(latencies.values(), default=math.inf)
         raise NasAttnError(
             f"no trial is within {max_latency_ms} ms (fastest: {fastest:.3f} ms); raise the budget"
         )
-    return max(within, key=lambda t: (float(t.user_attrs.get(attrs.ACCURACY, 0.0)), -t.number))
+    return max(within, key=lambda r: (accuracy(r), -r.number))
 
 
 def _check_trained(trial: optuna.trial.FrozenTrial, study: optuna.Study) -> None:
     """A trial screened out by a constraint was never trained: its accuracy is no result."""
-    from nas_attn.search.studydb import attrs
+    from nas_attn.search.studydb.records import StoredResult
 
-    if trial.user_attrs.get(attrs.TRAINED, True) is not False:
+    if StoredResult.of(trial).trained:
         return
     from nas_attn.search.results import evaluated_trials
 
@@ -91,26 +109,14 @@ def _check_trained(trial: optuna.trial.FrozenTrial, study: optuna.Study) -> None
     )
 
 
-_METRIC_ATTRS = (
-    "accuracy",
-    "latency_ms",
-    "latency_iqr_ms",
-    "latency_ratio",
-    "latency_raw_ms",
-    "params",
-    "macs",
-    "peak_memory_mb",
-)
-
-
-def _normalization(user_attrs: dict[str, Any]) -> dict[str, Any]:
+def _normalization(stored: StoredResult) -> dict[str, Any]:
     """``{"normalization": ...}`` from the proxy data's mean/std a trial recorded (empty if none)."""
     from nas_attn.deploy.timm_command import NORM_DECIMALS
-    from nas_attn.search.studydb import attrs
 
-    mean, std = user_attrs.get(attrs.INPUT_MEAN), user_attrs.get(attrs.INPUT_STD)
-    if not mean or not std:  # trials of studies made before the worker recorded them
+    recorded = stored.input_normalization
+    if recorded is None:  # trials of studies made before the worker recorded them
         return {}
+    mean, std = recorded
     rounded = {k: [round(float(v), NORM_DECIMALS) for v in vs] for k, vs in (("mean", mean), ("std", std))}
     return {"normalization": rounded}
 
@@ -120,15 +126,16 @@ def export_arch(
 ) -> ArchConfig:
     """The trial's ArchConfig with provenance and the proxy's input normalisation; written to
     ``out`` when given."""
-    from nas_attn.search.studydb import attrs
+    from nas_attn.search.results import objective_names, ranked_rows
+    from nas_attn.search.studydb.latency_reference import CALIBRATION_NOTE, LatencyReferences
+    from nas_attn.search.studydb.records import StoredResult
 
-    if attrs.ARCH not in trial.user_attrs:
+    stored = StoredResult.of(trial)
+    searched = stored.arch
+    if searched is None:
         raise NasAttnError(
             f"trial {trial.number} carries no 'arch' user attribute; it was not made by nas-attn"
         )
-    from nas_attn.search.results import objective_names, ranked_rows
-    from nas_attn.search.studydb.latency_reference import CALIBRATION_NOTE, LatencyReferences
-
     objectives = objective_names(study)
     row = next((r for r in ranked_rows(study) if r.number == trial.number), None)
     provenance: dict[str, Any] = {
@@ -136,13 +143,13 @@ def export_arch(
         "trial": trial.number,
         "storage": storage,
         "objectives": row.values if row else dict(zip(objectives, trial.values, strict=True)),
-        "metrics": {k: trial.user_attrs[k] for k in _METRIC_ATTRS if k in trial.user_attrs},
-        "device": trial.user_attrs.get(attrs.DEVICE, "unknown"),
-        "versions": trial.user_attrs.get(attrs.VERSIONS, {}),
-        "arch_digest": trial.user_attrs.get(attrs.DIGEST),
+        "metrics": stored.metrics,
+        "device": stored.device or "unknown",
+        "versions": stored.versions,
+        "arch_digest": stored.digest,
         "exported_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     }
-    reference = LatencyReferences.of(study.user_attrs).by_device.get(trial.user_attrs.get(attrs.DEVICE, ""))
+    reference = LatencyReferences.of(study.user_attrs).by_device.get(stored.device or "")
     if reference is not None and "latency_ms" in objectives:
         provenance["latency_calibration"] = {
             "note": CALIBRATION_NOTE,
@@ -160,9 +167,7 @@ def export_arch(
         provenance["proxy_epochs"] = row.fidelity_epochs
     if row is not None and row.racing is not None:  # the last seed decision taken for it
         provenance["racing"] = row.racing
-    arch = ArchConfig.from_dict(
-        {**trial.user_attrs[attrs.ARCH], **_normalization(trial.user_attrs), "provenance": provenance}
-    )
+    arch = ArchConfig.from_dict({**searched.to_dict(), **_normalization(stored), "provenance": provenance})
     if out is not None:
         write_atomic(out, arch.to_yaml(), storage_files(storage))
     return arch

@@ -28,7 +28,7 @@ from nas_attn.search.results import (
     ranked_rows,
     study_directions,
 )
-from nas_attn.search.studydb.attrs import DUPLICATE_OF, FAIL_REASON, PARAMS
+from nas_attn.search.studydb.records import StoredResult
 from nas_attn.stats.pareto import default_reference_point, hypervolume
 
 __all__ = [
@@ -52,9 +52,10 @@ def hypervolume_history(values: list[list[float]], directions: list[str], ref: l
 
 def _unranked_detail(trial: optuna.trial.FrozenTrial) -> str:
     """Why a trial has no rank: its failure reason, or the trial it duplicates."""
-    if DUPLICATE_OF in trial.user_attrs:
-        return f"duplicate of trial {trial.user_attrs[DUPLICATE_OF]}"
-    return str(trial.user_attrs.get(FAIL_REASON, ""))
+    stored = StoredResult.of(trial)
+    if stored.duplicate_of is not None:
+        return f"duplicate of trial {stored.duplicate_of}"
+    return stored.fail_reason
 
 
 def _tip(t: TrialRow) -> str:
@@ -94,7 +95,7 @@ def trials_html(study: optuna.Study, ranked: dict[int, TrialRow], names: list[st
     for trial in study.get_trials(deepcopy=False):
         row = ranked.get(trial.number)
         values: list[float | None] = list(row.values.values()) if row else [None] * len(names)
-        params = trial.user_attrs.get(PARAMS)
+        params = StoredResult.of(trial).params
         detail = row.placement if row else _unranked_detail(trial)
         cells = [
             f'<td class="num">{trial.number}</td>',

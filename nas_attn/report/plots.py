@@ -178,11 +178,9 @@ def hypervolume_figure(history: Sequence[float], names: Sequence[str]) -> Figure
 
 def module_frequencies(front: Sequence[TrialRow]) -> dict[str, Counter[str]]:
     """Stage -> module -> how many front trials put that module there (stages in arch order)."""
-    from nas_attn.backbones import ArchConfig
-
     table: dict[str, Counter[str]] = {}
     for t in front:
-        for stage, placement in ArchConfig.from_dict(t.arch).stages.items():
+        for stage, placement in (t.arch.stages if t.arch is not None else {}).items():
             table.setdefault(stage, Counter())[placement.module] += 1
     return table
 

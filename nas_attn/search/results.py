@@ -16,18 +16,15 @@ from typing import Any
 import optuna
 
 from nas_attn.backbones import ArchConfig
-from nas_attn.search.studydb import attrs
-from nas_attn.search.studydb.attrs import (
-    FIDELITY_EPOCHS,
-    FIDELITY_SPENT,
-    LATENCY_REFERENCE_MS,
-    SEED_RUNS_PREFIX,
-    SPACE_ATTR,
-    racing_key,
-    seed_runs_key,
-)
 from nas_attn.search.studydb.latency_reference import LatencyReferences, rescaled_latency
 from nas_attn.search.studydb.reads import TrialSource, measured_trials
+from nas_attn.search.studydb.records import (
+    RacingHistory,
+    SeedRuns,
+    SpaceIdentity,
+    StoredResult,
+    stored_objectives,
+)
 from nas_attn.stats.pareto import (
     crowding_distance,
     default_reference_point,
@@ -45,7 +42,7 @@ class TrialRow:
     rank: int
     placement: str
     params: int | None
-    arch: dict[str, Any]
+    arch: ArchConfig | None  # None for a foreign trial that stores no arch
     crowding: float = math.inf
     knee: bool = False
     spread: dict[str, float] = field(default_factory=dict)  # std over seeds, when re-run
@@ -106,37 +103,32 @@ def study_directions(study: TrialSource) -> list[str]:
 
 def objective_names(study: TrialSource) -> list[str]:
     """Objective names as the search recorded them (generic names for foreign studies)."""
-    names: list[str] | None = study.user_attrs.get(attrs.OBJECTIVES_ATTR)
-    return names or [f"objective_{i}" for i in range(len(study.directions))]
+    return stored_objectives(study.user_attrs) or [f"objective_{i}" for i in range(len(study.directions))]
 
 
 def evaluated_trials(study: TrialSource) -> list[optuna.trial.FrozenTrial]:
     """COMPLETE trials that trained their placement (duplicates answered from them, and
     placements screened out by a constraint, left out)."""
-    return [t for t in measured_trials(study) if t.user_attrs.get(attrs.TRAINED, True) is not False]
+    return [t for t in measured_trials(study) if StoredResult.of(t).trained]
 
 
 def screened_trials(study: TrialSource) -> list[optuna.trial.FrozenTrial]:
     """COMPLETE trials whose placement broke a constraint when measured, so was never trained."""
-    return [t for t in measured_trials(study) if t.user_attrs.get(attrs.TRAINED, True) is False]
+    return [t for t in measured_trials(study) if not StoredResult.of(t).trained]
 
 
 def top_fidelity_trials(study: TrialSource) -> list[optuna.trial.FrozenTrial]:
     """Evaluated trials at the highest multi-fidelity budget reached (all of them without one)."""
     trials = evaluated_trials(study)
-    budgets = [t.user_attrs.get(FIDELITY_EPOCHS) for t in trials]
+    budgets = [StoredResult.of(t).fidelity.epochs for t in trials]
     top = max((b for b in budgets if b is not None), default=None)
     return [t for t, b in zip(trials, budgets, strict=True) if top is None or b == top]
 
 
 def last_decision(study_attrs: dict[str, Any], trial_number: int) -> str | None:
     """The last seed decision for a trial in words, e.g. ``resolved (told apart ...)``."""
-    history = study_attrs.get(racing_key(trial_number)) or []
-    if not history:
-        return None
-    last = history[-1]
-    reason = last.get("reason")
-    return f"{last.get('verdict')} ({reason})" if reason else str(last.get("verdict"))
+    last = RacingHistory.read(study_attrs, trial_number).last
+    return None if last is None else last.describe()
 
 
 def _on_current_reference(
@@ -156,17 +148,17 @@ def trial_values(
     standard deviation per objective and the number of seeds), else its own values. A
     calibrated ``latency_ms`` (given ``names``) is put on the study's current latency reference."""
     names = names or []
-    current = LatencyReferences.of(study_attrs).current_ms(trial.user_attrs.get(attrs.DEVICE))
+    stored = StoredResult.of(trial)
+    current = LatencyReferences.of(study_attrs).current_ms(stored.device)
     own = list(trial.values)
     if "latency_ms" in names:
-        own = _on_current_reference(own, names, trial.user_attrs.get(LATENCY_REFERENCE_MS), current)
-    runs = study_attrs.get(seed_runs_key(trial.number))
+        own = _on_current_reference(own, names, stored.latency_reference_ms, current)
+    runs = SeedRuns.read(study_attrs, trial.number)
     if not runs:
         return own, [], 1
-    used = runs.get(LATENCY_REFERENCE_MS) or [None] * len(runs["values"])
     reruns = [
         _on_current_reference(list(v), names, u, current) if "latency_ms" in names else list(v)
-        for v, u in zip(runs["values"], used, strict=True)
+        for v, u in zip(runs.values, runs.latency_reference_ms, strict=True)
     ]
     per_seed = [own, *reruns]
     columns = list(zip(*per_seed, strict=True))
@@ -175,9 +167,7 @@ def trial_values(
 
 def first_seed(study_attrs: dict[str, Any]) -> int:
     """The training seed a search trains every trial with (the space's proxy seed)."""
-    proxy = (study_attrs.get(SPACE_ATTR) or {}).get("proxy") or {}
-    seed = proxy.get("train_seed")
-    return int(seed if seed is not None else proxy.get("seed", 0))
+    return SpaceIdentity.read(study_attrs).first_seed
 
 
 def seed_accuracies(
@@ -188,16 +178,15 @@ def seed_accuracies(
         return {}
     column = names.index("accuracy")
     out = {first_seed(study_attrs): float(trial.values[column])}
-    runs = study_attrs.get(seed_runs_key(trial.number)) or {}
-    for seed, values in zip(runs.get("seeds", []), runs.get("values", []), strict=True):
+    runs = SeedRuns.read(study_attrs, trial.number)
+    for seed, values in zip(runs.seeds, runs.values, strict=True):
         out[int(seed)] = float(values[column])
     return out
 
 
-def is_plain(arch: dict[str, Any]) -> bool:
-    """Whether an arch dict places no attention anywhere (the plain backbone)."""
-    stages = (arch or {}).get("stages") or {}
-    return bool(arch) and all((s or {}).get("module", "none") == "none" for s in stages.values())
+def is_plain(arch: ArchConfig | None) -> bool:
+    """Whether an arch places no attention anywhere (the plain backbone)."""
+    return arch is not None and all(s.module == "none" for s in arch.stages.values())
 
 
 def ranked_rows(study: TrialSource) -> list[TrialRow]:
@@ -218,11 +207,13 @@ def ranked_rows(study: TrialSource) -> list[TrialRow]:
     front = [i for i, r in enumerate(ranks) if r == 1]
     knee = front[knee_point([values[i] for i in front], directions)] if front else -1
     by_seed = [seed_accuracies(study_attrs, t, names) for t in trials]
-    plain = next((i for i, t in enumerate(trials) if is_plain(t.user_attrs.get(attrs.ARCH, {}))), None)
+    stored = [StoredResult.of(t) for t in trials]
+    archs = [s.arch for s in stored]
+    plain = next((i for i, arch in enumerate(archs) if is_plain(arch)), None)
     rows = []
     for index, (trial, rank) in enumerate(zip(trials, ranks, strict=True)):
-        arch = trial.user_attrs.get(attrs.ARCH, {})
-        placement = ArchConfig.from_dict(arch).label() if arch else ""
+        arch = archs[index]
+        placement = arch.label() if arch is not None else ""
         accuracies = by_seed[index]
         interval = mean_interval(list(accuracies.values())) if accuracies else None
         delta = None
@@ -234,13 +225,13 @@ def ranked_rows(study: TrialSource) -> list[TrialRow]:
                 values=dict(zip(names, values[index], strict=True)),
                 rank=rank,
                 placement=placement,
-                params=trial.user_attrs.get(attrs.PARAMS),
+                params=stored[index].params,
                 arch=arch,
                 crowding=crowding[index],
                 knee=index == knee,
                 spread=dict(zip(names, measured[index][1], strict=True)) if measured[index][1] else {},
                 seeds=measured[index][2],
-                fidelity_epochs=trial.user_attrs.get(FIDELITY_EPOCHS),
+                fidelity_epochs=stored[index].fidelity.epochs,
                 accuracy_ci95=interval.as_list if interval is not None else None,
                 delta_vs_baseline=delta,
                 seed_list=sorted(accuracies),
@@ -255,19 +246,14 @@ def compute_spent(study: TrialSource) -> ComputeSpent:
     """Trainings and epochs the study spent: every trained placement (all its multi-fidelity
     budgets) and every extra seed run."""
     trained = evaluated_trials(study)
-    placement_epochs = sum(
-        int(t.user_attrs.get(FIDELITY_SPENT) or t.user_attrs.get(attrs.EPOCHS) or 0) for t in trained
-    )
-    study_attrs = study.user_attrs
-    proxy_epochs = int(((study_attrs.get(SPACE_ATTR) or {}).get("proxy") or {}).get("epochs") or 0)
-    runs = epochs = 0
-    for key, record in study_attrs.items():
-        if not key.startswith(SEED_RUNS_PREFIX) or not isinstance(record, dict):
-            continue
-        count = len(record.get("values") or [])
-        recorded = record.get("epochs") or [None] * count
-        runs += count
-        epochs += sum(int(e) if e is not None else proxy_epochs for e in recorded)
+    placement_epochs = 0
+    for trial in trained:
+        stored = StoredResult.of(trial)
+        placement_epochs += int(stored.fidelity.spent or stored.epochs or 0)
+    proxy_epochs = SpaceIdentity.read(study.user_attrs).proxy_epochs
+    every = SeedRuns.every(study.user_attrs)
+    runs = sum(len(record) for record in every)
+    epochs = sum(int(e) if e is not None else proxy_epochs for record in every for e in record.epochs)
     return ComputeSpent(len(trained), placement_epochs, runs, epochs)
 
 

@@ -61,7 +61,7 @@ def test_tables_show_mean_and_spread_and_the_budget() -> None:
         rank=1,
         placement="layer1=se/16",
         params=11_000_000,
-        arch={},
+        arch=None,
         spread={"accuracy": 0.004, "latency_ms": 0.1},
         seeds=3,
         fidelity_epochs=9,

@@ -76,17 +76,15 @@ def test_scatter_hover_shows_every_placement_and_marks_the_front(report_html: st
 
 
 def test_heatmap_counts_modules_per_stage_over_the_front(tmp_path: Path) -> None:
+    from nas_attn.backbones import ArchConfig
     from nas_attn.search.results import TrialRow
 
     values = {"accuracy": 0.9, "latency_ms": 1.0}
-    front = [
-        TrialRow(
-            0, values, 1, "", None, {"stages": {"layer1": {"module": "se"}, "layer2": {"module": "eca"}}}
-        ),
-        TrialRow(
-            1, values, 1, "", None, {"stages": {"layer1": {"module": "se"}, "layer2": {"module": "none"}}}
-        ),
+    archs = [
+        ArchConfig.from_dict({"stages": {"layer1": {"module": "se"}, "layer2": {"module": "eca"}}}),
+        ArchConfig.from_dict({"stages": {"layer1": {"module": "se"}, "layer2": {"module": "none"}}}),
     ]
+    front = [TrialRow(0, values, 1, "", None, archs[0]), TrialRow(1, values, 1, "", None, archs[1])]
     freq = module_frequencies(front)
     assert freq["layer1"] == {"se": 2} and freq["layer2"] == {"eca": 1, "none": 1}
 

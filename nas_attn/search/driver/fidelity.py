@@ -19,7 +19,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from nas_attn.search.studydb.attrs import FIDELITY_EPOCHS, FIDELITY_HISTORY, FIDELITY_NOTE, FIDELITY_SPENT
+from nas_attn.search.studydb.records import FidelityHistory, FidelityStep
 from nas_attn.stats.pareto import crowding_distance, non_dominated_ranks
 
 if TYPE_CHECKING:  # the worker package imports torch; this bookkeeping needs only the type
@@ -231,15 +231,10 @@ class FidelitySchedule(Generic[Ref]):
 
 def fidelity_attrs(member: Member[Any], epochs: list[int], objectives: list[str]) -> dict[str, Any]:
     """The user attributes that record the budgets ``member`` was trained at."""
-    history = [
-        {"epochs": epochs[i], **{name: getattr(result, name) for name in objectives}}
-        for i, result in enumerate(member.results)
-    ]
-    attrs: dict[str, Any] = {
-        FIDELITY_EPOCHS: epochs[len(member.results) - 1] if member.results else 0,
-        FIDELITY_HISTORY: history,
-        FIDELITY_SPENT: sum(epochs[i] for i in range(len(member.results))),
-    }
-    if member.note:
-        attrs[FIDELITY_NOTE] = member.note
-    return attrs
+    trained = range(len(member.results))
+    steps = tuple(
+        FidelityStep(epochs[i], {name: getattr(member.results[i], name) for name in objectives})
+        for i in trained
+    )
+    reached = epochs[len(member.results) - 1] if member.results else 0
+    return FidelityHistory(reached, steps, sum(epochs[i] for i in trained), member.note).to_attrs()

@@ -26,7 +26,7 @@ from typing import Protocol
 import optuna
 
 from nas_attn.backbones import ArchConfig
-from nas_attn.exceptions import Interrupted
+from nas_attn.exceptions import Interrupted, NasAttnError
 from nas_attn.search.execution.protocol import Outcome, TrialPool
 from nas_attn.search.interrupts import FINISH, STOP_NOW, StopRequests
 from nas_attn.search.results import (
@@ -39,7 +39,7 @@ from nas_attn.search.results import (
 from nas_attn.search.sampling.space import SearchSpace
 from nas_attn.search.seeds.policy import Decision, SeedJob, SeedPolicy
 from nas_attn.search.studydb import LatencyReferences
-from nas_attn.search.studydb.attrs import LATENCY_REFERENCE_MS, racing_key, seed_runs_key
+from nas_attn.search.studydb.records import RacingDecision, RacingHistory, SeedRuns
 
 POLL_SECONDS = 0.5
 MAX_JOB_RETRIES = 1  # a training whose worker was lost is tried once more
@@ -73,6 +73,15 @@ class SeedRunReport:
 def budget_of(row: TrialRow, space: SearchSpace) -> int:
     """The epochs a row's values come from (its multi-fidelity budget, else the proxy's)."""
     return row.fidelity_epochs or space.proxy.epochs
+
+
+def arch_of(row: TrialRow) -> ArchConfig:
+    """The placement a row evaluated, to train again (a NasAttnError for a trial without one)."""
+    if row.arch is None:
+        raise NasAttnError(
+            f"trial {row.number} carries no 'arch' user attribute; it was not made by nas-attn"
+        )
+    return row.arch
 
 
 @dataclass
@@ -140,7 +149,7 @@ class SeedRunner:
                 self.stale = True  # more is wanted than there were workers: plan again next time
                 return
             row = rows[job.trial]
-            running = _Running(job, ArchConfig.from_dict(row.arch), budget_of(row, self.space))
+            running = _Running(job, arch_of(row), budget_of(row, self.space))
             self._send(running)
             self.observer.jobs_added(1)
             self.notice(f"trial {job.trial}: training seed {job.seed} ({row.placement})")
@@ -149,12 +158,11 @@ class SeedRunner:
         stored = self.study.user_attrs
         for number, decision in decisions.items():
             self.report.decisions[number] = decision
-            key = racing_key(number)
-            history = list(stored.get(key) or [])
-            last = history[-1] if history else None
-            entry = decision.to_dict()
-            if last is None or {k: last.get(k) for k in entry} != entry:
-                self.study.set_user_attr(key, [*history, {**entry, "at": time.time()}])
+            history = RacingHistory.read(stored, number)
+            taken = RacingDecision(decision.seeds, decision.verdict.value, decision.reason, time.time())
+            updated = history.after(taken)
+            if updated is not history:
+                updated.write(self.study, number)
 
     def _send(self, running: _Running) -> None:
         request = self.space.train_request(running.arch, epochs=running.epochs, seed=running.job.seed)
@@ -176,16 +184,10 @@ class SeedRunner:
             return
         result = LatencyReferences.of(self.study.user_attrs).absorb(self.study, outcome.result, None)
         values = result.objective_values(self.names)
-        key = seed_runs_key(job.trial)
-        runs = self.study.user_attrs.get(key) or {"seeds": [], "values": []}
-        count = len(runs["values"])
-        runs.setdefault(LATENCY_REFERENCE_MS, [None] * count)
-        runs.setdefault("epochs", [None] * count)
-        runs["seeds"].append(job.seed)
-        runs["values"].append(values)
-        runs[LATENCY_REFERENCE_MS].append(result.latency_reference_ms)
-        runs["epochs"].append(running.epochs)
-        self.study.set_user_attr(key, runs)
+        runs = SeedRuns.read(self.study.user_attrs, job.trial)
+        runs.append(job.seed, values, result.latency_reference_ms, running.epochs).write(
+            self.study, job.trial
+        )
         self.report.runs += 1
         self.report.epochs += running.epochs
         shown = ", ".join(f"{n} {v:.4g}" for n, v in zip(self.names, values, strict=True))

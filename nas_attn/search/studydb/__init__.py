@@ -7,7 +7,8 @@ it lives); their schema is ``_ledger_schema`` (private to this package). ``trial
 each step of a trial in one transaction; ``door`` is the driver's one front door for every write
 of a trial's life (and its contract); ``mirror`` is the sampler's in-memory view of the study;
 ``recovery`` fails and re-enqueues what dead drivers and lost workers leave behind; ``attrs``
-names every user attribute the study stores (trials and study); ``reads`` is how results read a
+names every user attribute the study stores (trials and study), ``records`` reads and writes
+them as typed records; ``reads`` is how results read a
 study (``TrialSource``, ``measured_trials``); ``latency_reference`` keeps the study's
 plain-backbone latency for calibration; ``optuna_private`` is every private Optuna name we use.
 

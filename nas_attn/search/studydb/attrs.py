@@ -1,7 +1,8 @@
 """Every user attribute key the study stores, on its trials and on the study itself.
 
 The values are what existing studies hold: never change one (a study written before would read
-differently). Writers and readers alike take the key from here.
+differently). Writers and readers alike take the key from here; outside this package they read and write
+through the typed records of :mod:`~nas_attn.search.studydb.records`.
 """
 
 from __future__ import annotations
@@ -33,6 +34,14 @@ INPUT_MEAN = "input_mean"  # the proxy's normalization, exported with the arch
 INPUT_STD = "input_std"
 TRAINED = "trained"  # False when a constraint screened the placement out
 LATENCY_REFERENCE_MS = "latency_reference_ms"  # the reference a trial's latency_ms used
+LATENCY_IQR_MS = "latency_iqr_ms"
+LATENCY_RATIO = "latency_ratio"  # over the plain backbone, timed interleaved
+LATENCY_RAW_MS = "latency_raw_ms"  # the uncalibrated median
+MACS = "macs"
+PEAK_MEMORY_MB = "peak_memory_mb"
+
+# the measured metrics export writes into an arch YAML's provenance, in this order
+METRICS = (ACCURACY, LATENCY_MS, LATENCY_IQR_MS, LATENCY_RATIO, LATENCY_RAW_MS, PARAMS, MACS, PEAK_MEMORY_MB)
 
 # -- fidelity: a multi-fidelity bracket member's budgets (driver/fidelity.py) ----------------
 FIDELITY_EPOCHS = "fidelity_epochs"  # the budget its values come from (the highest it reached)

@@ -25,6 +25,7 @@ from nas_attn.search.studydb import attrs
 from nas_attn.search.studydb.attrs import OBJECTIVES_ATTR, SPACE_ATTR
 from nas_attn.search.studydb.drivers import STALE_AFTER_S, DriverRows, driver_alive
 from nas_attn.search.studydb.ledger import Ledger
+from nas_attn.search.studydb.records import SpaceIdentity
 
 _IDENTITY_WAIT_S = 2.0  # a concurrent creator may not have stored the identity yet
 
@@ -44,7 +45,7 @@ def check_study(storage: optuna.storages.BaseStorage, study_name: str, space: Se
     summary = _summary(storage, study_name)
     if summary is None:
         return 0
-    _check_identity(study_name, summary.user_attrs.get(SPACE_ATTR), space, summary.n_trials)
+    _check_identity(study_name, SpaceIdentity.read(summary.user_attrs).stored, space, summary.n_trials)
     return summary.n_trials
 
 
@@ -77,12 +78,12 @@ def _settle_identity(study: optuna.Study, space: SearchSpace) -> None:
         time.sleep(0.1)
     if SPACE_ATTR not in study.user_attrs and not study.trials:
         _store_identity(study, space)
-    _check_identity(study.study_name, study.user_attrs.get(SPACE_ATTR), space, len(study.trials))
+    _check_identity(study.study_name, SpaceIdentity.read(study.user_attrs).stored, space, len(study.trials))
 
 
 def _store_identity(study: optuna.Study, space: SearchSpace) -> None:
     try:
-        study.set_user_attr(SPACE_ATTR, _identity(space))
+        SpaceIdentity(_identity(space)).write(study)
         study.set_user_attr(OBJECTIVES_ATTR, [o.name for o in space.objectives])
     except StorageInternalError:  # a concurrent creator stored it first; the check decides
         pass

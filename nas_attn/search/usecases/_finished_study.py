@@ -18,7 +18,7 @@ from nas_attn.exceptions import NasAttnError
 from nas_attn.search.execution.protocol import TrialPool
 from nas_attn.search.sampling.space import STORED_SPACE_KEY, SearchSpace
 from nas_attn.search.studydb import load_existing_study, open_existing_storage
-from nas_attn.search.studydb.attrs import SPACE_ATTR
+from nas_attn.search.studydb.records import SpaceIdentity
 from nas_attn.worker.device import resolve_device
 
 
@@ -38,7 +38,7 @@ def open_study_and_space(request: RerunRequest) -> tuple[optuna.Study, SearchSpa
         raise NasAttnError(f"--workers must be at least 1, got {request.workers}")
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = load_existing_study(open_existing_storage(request.storage_url), request.study_name)
-    identity = study.user_attrs.get(SPACE_ATTR)
+    identity = SpaceIdentity.read(study.user_attrs).stored
     if identity is None:
         raise NasAttnError(
             f"study '{request.study_name}' was not created by nas-attn search; nothing to re-run"

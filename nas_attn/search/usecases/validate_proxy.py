@@ -18,7 +18,6 @@ from typing import Any
 
 import optuna
 
-from nas_attn.backbones import ArchConfig
 from nas_attn.exceptions import Interrupted, NasAttnError
 from nas_attn.search.execution.protocol import Outcome, TrialPool
 from nas_attn.search.interrupts import FINISH, STOP_NOW, StopRequests
@@ -28,9 +27,10 @@ from nas_attn.search.seeds.runner import (
     MAX_JOB_RETRIES,
     POLL_SECONDS,
     JobObserver,
+    arch_of,
     budget_of,
 )
-from nas_attn.search.studydb.attrs import PROXY_VALIDATION_ATTR
+from nas_attn.search.studydb.records import ProxyValidationHistory
 from nas_attn.search.usecases._finished_study import RerunRequest, run_on_study
 from nas_attn.stats.ranks import kendall_tau, spearman_rho
 from nas_attn.worker.request import TrainRequest
@@ -190,7 +190,7 @@ def validate_proxy(
     """Retrain ``sample`` trials at ``epochs`` and correlate their proxy and long accuracies."""
     chosen = validation_sample(study, space, sample, epochs)
     proxy_epochs = max(budget_of(r, space) for r in chosen)
-    jobs = [Job(r.number, space.train_request(ArchConfig.from_dict(r.arch), epochs=epochs)) for r in chosen]
+    jobs = [Job(r.number, space.train_request(arch_of(r), epochs=epochs)) for r in chosen]
     notice(f"retraining {len(jobs)} trials at {epochs} epochs: {', '.join(str(j.trial) for j in jobs)}")
     long: dict[int, Outcome] = {}
 
@@ -217,6 +217,5 @@ def validate_proxy(
         proxy_acc, long_acc = zip(*pairs, strict=True)
         tau, rho = kendall_tau(proxy_acc, long_acc), spearman_rho(proxy_acc, long_acc)
     result = ProxyValidation(epochs, proxy_epochs, rows, tau, rho)
-    history = list(study.user_attrs.get(PROXY_VALIDATION_ATTR, []))
-    study.set_user_attr(PROXY_VALIDATION_ATTR, [*history, result.to_dict()])
+    ProxyValidationHistory.read(study.user_attrs).append(result.to_dict()).write(study)
     return result

@@ -106,9 +106,7 @@ def test_a_clearly_separated_front_is_resolved_with_two_seeds_each(tmp_path: Pat
         "eca": [0],  # dominated even at the top of its interval: never re-run
     }
     assert report.runs == 3 and report.epochs == 3 * space.proxy.epochs
-    verdicts = {
-        key_of(ArchConfig.from_dict(r.arch)): report.decisions[r.number].verdict for r in ranked_rows(study)
-    }
+    verdicts = {key_of(r.arch): report.decisions[r.number].verdict for r in ranked_rows(study)}
     assert verdicts == {
         "plain": Verdict.RESOLVED,
         "se/4": Verdict.RESOLVED,
@@ -126,7 +124,7 @@ def test_a_near_tie_gets_seeds_up_to_max_seeds_and_never_more(tmp_path: Path) ->
     assert sorted(seeds["plain"]) == [0, 1, 2, 3, 4]  # paired with every seed any placement used
     assert seeds["eca"] == [0]
     assert all(len(v) == len(set(v)) <= 5 for v in seeds.values())  # no seed twice, none past 5
-    rows = {key_of(ArchConfig.from_dict(r.arch)): r for r in ranked_rows(study)}
+    rows = {key_of(r.arch): r for r in ranked_rows(study)}
     for key in ("se/4", "se/16"):
         decision = report.decisions[rows[key].number]
         assert decision.verdict is Verdict.MAX_SEEDS and decision.seeds == 5
@@ -176,7 +174,7 @@ def row(
 
     interval = mean_interval(seeds)
     spread = {"accuracy": __import__("statistics").stdev(seeds)} if len(seeds) > 1 else {}
-    arch = {"stages": {"layer1": {"module": "none" if plain else "se"}}}
+    arch = ArchConfig.from_dict({"stages": {"layer1": {"module": "none" if plain else "se"}}})
     return TrialRow(
         number=number,
         values={"accuracy": accuracy, "latency_ms": latency},
@@ -287,7 +285,7 @@ def test_racing_runs_during_the_search_on_workers_the_placements_leave_idle(tmp_
     trained = pool.seeds_trained()
     assert all(len(v) == len(set(v)) <= 3 for v in trained.values())
     assert sorted(trained["se/4"]) == sorted(trained["se/16"]) == [0, 1, 2]  # the near-tie, to max_seeds
-    rows = {key_of(ArchConfig.from_dict(r.arch)): r for r in ranked_rows(study)}
+    rows = {key_of(r.arch): r for r in ranked_rows(study)}
     assert study.user_attrs[racing_key(rows["se/4"].number)][-1]["verdict"] == "max seeds"
     assert study.user_attrs[racing_key(rows["eca"].number)][-1]["verdict"] == "off the front"
 
@@ -307,7 +305,7 @@ def test_the_exported_config_says_what_racing_decided(tmp_path: Path) -> None:
 
     study, space, pool = searched(tmp_path, NEAR_TIE, sigma=0.01)
     run_seed_policy(study, space, pool, Racing(max_seeds=3, first_seed=0))
-    tied = next(r for r in ranked_rows(study) if key_of(ArchConfig.from_dict(r.arch)) == "se/16")
+    tied = next(r for r in ranked_rows(study) if key_of(r.arch) == "se/16")
     provenance = export_arch(study, study.trials[tied.number], "sqlite:///s.db").provenance or {}
     assert provenance["racing"].startswith("max seeds (not told apart from trial")
     assert provenance["seeds"] == 3 and len(provenance["accuracy_ci95"]) == 2

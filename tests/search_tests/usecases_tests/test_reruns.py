@@ -109,7 +109,7 @@ def test_the_sample_spreads_along_the_front_and_off_it(tmp_path: Path) -> None:
 
 
 def test_validate_proxy_needs_two_trials_and_a_sample_of_two() -> None:
-    row = TrialRow(number=0, values={"accuracy": 0.5}, rank=1, placement="", params=None, arch={})
+    row = TrialRow(number=0, values={"accuracy": 0.5}, rank=1, placement="", params=None, arch=None)
     with pytest.raises(NasAttnError, match="at least 2 evaluated|needs at least 2"):
         pick_spread([row], 3)
     with pytest.raises(NasAttnError, match="--sample must be at least 2"):

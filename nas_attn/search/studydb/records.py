@@ -1,0 +1,330 @@
+"""Typed records of what a study stores beside its trials' values: one read and one write each.
+
+Every record reads what :mod:`~nas_attn.search.studydb.attrs` names, in the JSON form existing
+studies hold (a record written here is byte-for-byte what the dict-writing code wrote before):
+
+- :class:`SeedRuns`: a trial's extra training seeds (study attribute ``seed_runs:<trial>``);
+- :class:`RacingHistory`: the seed decisions taken for a trial (``racing:<trial>``);
+- :class:`ProxyValidationHistory`: every ``validate-proxy`` run (``proxy_validation``);
+- :class:`FidelityHistory`: a bracket member's budgets (trial attributes ``fidelity_*``);
+- :class:`SpaceIdentity`: the space the study was created with (``nas_attn_space``);
+- :class:`StoredResult`: a trial's stored result fields and arch, typed (read only: the door
+  writes them).
+
+The study's latency references are :class:`~nas_attn.search.studydb.latency_reference.LatencyReferences`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from nas_attn.backbones import ArchConfig
+from nas_attn.search.studydb import attrs
+from nas_attn.search.studydb.latency_reference import StudyAttrs
+
+Attrs = Mapping[str, Any]
+
+
+class TrialAttrs(Protocol):
+    """The part of a (frozen) trial its stored result is read from."""
+
+    @property
+    def user_attrs(self) -> dict[str, Any]: ...
+
+
+# -- study attributes -------------------------------------------------------------------------
+@dataclass(frozen=True)
+class SeedRuns:
+    """A trial's extra training seeds: per seed, the objective values (latency calibrated), the
+    latency reference they used (None: unknown) and the epochs trained (None: the proxy's)."""
+
+    seeds: tuple[int, ...] = ()
+    values: tuple[tuple[float, ...], ...] = ()
+    latency_reference_ms: tuple[float | None, ...] = ()
+    epochs: tuple[int | None, ...] = ()
+
+    @classmethod
+    def read(cls, study_attrs: Attrs, trial_number: int) -> SeedRuns:
+        return cls._parse(study_attrs.get(attrs.seed_runs_key(trial_number)))
+
+    @classmethod
+    def every(cls, study_attrs: Attrs) -> list[SeedRuns]:
+        """The seed runs of every trial that has some (in the study's attribute order)."""
+        return [
+            cls._parse(stored)
+            for key, stored in study_attrs.items()
+            if key.startswith(attrs.SEED_RUNS_PREFIX) and isinstance(stored, dict)
+        ]
+
+    @classmethod
+    def _parse(cls, stored: Any) -> SeedRuns:
+        if not stored:
+            return cls()
+        values = tuple(tuple(v) for v in stored.get("values") or [])
+        unknown = [None] * len(values)  # records written before these fields were kept
+        return cls(
+            tuple(stored.get("seeds") or []),
+            values,
+            tuple(stored.get(attrs.LATENCY_REFERENCE_MS) or unknown),
+            tuple(stored.get("epochs") or unknown),
+        )
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    def append(self, seed: int, values: Sequence[float], used_ms: float | None, epochs: int) -> SeedRuns:
+        """This record with one more seed's result."""
+        return SeedRuns(
+            (*self.seeds, seed),
+            (*self.values, tuple(values)),
+            (*self.latency_reference_ms, used_ms),
+            (*self.epochs, epochs),
+        )
+
+    def to_attr(self) -> dict[str, Any]:
+        return {
+            "seeds": list(self.seeds),
+            "values": [list(v) for v in self.values],
+            attrs.LATENCY_REFERENCE_MS: list(self.latency_reference_ms),
+            "epochs": list(self.epochs),
+        }
+
+    def write(self, study: StudyAttrs, trial_number: int) -> None:
+        study.set_user_attr(attrs.seed_runs_key(trial_number), self.to_attr())
+
+
+@dataclass(frozen=True)
+class RacingDecision:
+    """One seed decision for a placement, with when it was taken (fields None where unknown)."""
+
+    seeds: int | None
+    verdict: str | None
+    reason: str | None
+    at: float | None = None
+
+    @classmethod
+    def from_dict(cls, stored: Mapping[str, Any]) -> RacingDecision:
+        return cls(stored.get("seeds"), stored.get("verdict"), stored.get("reason"), stored.get("at"))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"seeds": self.seeds, "verdict": self.verdict, "reason": self.reason, "at": self.at}
+
+    def same_as(self, other: RacingDecision) -> bool:
+        """The same decision (seeds, verdict and reason), whenever taken."""
+        return (self.seeds, self.verdict, self.reason) == (other.seeds, other.verdict, other.reason)
+
+    def describe(self) -> str:
+        """In words, e.g. ``resolved (told apart ...)``."""
+        return f"{self.verdict} ({self.reason})" if self.reason else str(self.verdict)
+
+
+@dataclass(frozen=True)
+class RacingHistory:
+    """The seed decisions taken for one trial, oldest first (each kept when it changed)."""
+
+    decisions: tuple[RacingDecision, ...] = ()
+
+    @classmethod
+    def read(cls, study_attrs: Attrs, trial_number: int) -> RacingHistory:
+        stored = study_attrs.get(attrs.racing_key(trial_number)) or []
+        return cls(tuple(RacingDecision.from_dict(entry) for entry in stored))
+
+    @property
+    def last(self) -> RacingDecision | None:
+        return self.decisions[-1] if self.decisions else None
+
+    def after(self, decision: RacingDecision) -> RacingHistory:
+        """This history with ``decision`` appended when it differs from the last one, else itself."""
+        if self.last is not None and self.last.same_as(decision):
+            return self
+        return RacingHistory((*self.decisions, decision))
+
+    def write(self, study: StudyAttrs, trial_number: int) -> None:
+        study.set_user_attr(attrs.racing_key(trial_number), [d.to_dict() for d in self.decisions])
+
+
+@dataclass(frozen=True)
+class ProxyValidationHistory:
+    """Every ``validate-proxy`` run on the study, oldest first (each a ``ProxyValidation`` dict)."""
+
+    runs: tuple[dict[str, Any], ...] = ()
+
+    @classmethod
+    def read(cls, study_attrs: Attrs) -> ProxyValidationHistory:
+        return cls(tuple(study_attrs.get(attrs.PROXY_VALIDATION_ATTR) or []))
+
+    @property
+    def latest(self) -> dict[str, Any] | None:
+        return self.runs[-1] if self.runs else None
+
+    def append(self, run: dict[str, Any]) -> ProxyValidationHistory:
+        return ProxyValidationHistory((*self.runs, run))
+
+    def write(self, study: StudyAttrs) -> None:
+        study.set_user_attr(attrs.PROXY_VALIDATION_ATTR, list(self.runs))
+
+
+@dataclass(frozen=True)
+class SpaceIdentity:
+    """The space a study was created with, as stored (None: not created by nas-attn search)."""
+
+    stored: dict[str, Any] | None
+
+    @classmethod
+    def read(cls, study_attrs: Attrs) -> SpaceIdentity:
+        return cls(study_attrs.get(attrs.SPACE_ATTR))
+
+    def write(self, study: StudyAttrs) -> None:
+        study.set_user_attr(attrs.SPACE_ATTR, self.stored)
+
+    @property
+    def _proxy(self) -> dict[str, Any]:
+        return (self.stored or {}).get("proxy") or {}
+
+    @property
+    def first_seed(self) -> int:
+        """The training seed a search trains every trial with (the proxy's ``train_seed``, else
+        its ``seed``)."""
+        seed = self._proxy.get("train_seed")
+        return int(seed if seed is not None else self._proxy.get("seed", 0))
+
+    @property
+    def proxy_epochs(self) -> int:
+        """The proxy's epoch budget (0 when unknown)."""
+        return int(self._proxy.get("epochs") or 0)
+
+
+def stored_objectives(study_attrs: Attrs) -> list[str] | None:
+    """The objective names the search stored, in the order of the study's values."""
+    names: list[str] | None = study_attrs.get(attrs.OBJECTIVES_ATTR)
+    return names
+
+
+# -- trial attributes -------------------------------------------------------------------------
+@dataclass(frozen=True)
+class FidelityStep:
+    """A bracket member's result at one budget: the epochs and its objective values."""
+
+    epochs: int
+    values: dict[str, float]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"epochs": self.epochs, **self.values}
+
+
+@dataclass(frozen=True)
+class FidelityHistory:
+    """A multi-fidelity bracket member's budgets (all None/empty for a trial outside brackets)."""
+
+    epochs: int | None = None  # the budget its values come from (the highest it reached)
+    steps: tuple[FidelityStep, ...] = ()
+    spent: int | None = None  # epochs trained over all its budgets
+    note: str | None = None  # why a promoted run did not count
+
+    @classmethod
+    def read(cls, trial_attrs: Attrs) -> FidelityHistory:
+        steps = tuple(
+            FidelityStep(step["epochs"], {k: v for k, v in step.items() if k != "epochs"})
+            for step in trial_attrs.get(attrs.FIDELITY_HISTORY) or []
+        )
+        return cls(
+            trial_attrs.get(attrs.FIDELITY_EPOCHS),
+            steps,
+            trial_attrs.get(attrs.FIDELITY_SPENT),
+            trial_attrs.get(attrs.FIDELITY_NOTE),
+        )
+
+    def to_attrs(self) -> dict[str, Any]:
+        """The trial user attributes that hold it (``note`` only when there is one)."""
+        out: dict[str, Any] = {
+            attrs.FIDELITY_EPOCHS: self.epochs,
+            attrs.FIDELITY_HISTORY: [step.to_dict() for step in self.steps],
+            attrs.FIDELITY_SPENT: self.spent,
+        }
+        if self.note:
+            out[attrs.FIDELITY_NOTE] = self.note
+        return out
+
+
+@dataclass(frozen=True)
+class StoredResult:
+    """A trial's stored result fields and bookkeeping, typed (see attrs.py for each key)."""
+
+    user_attrs: Mapping[str, Any]
+
+    @classmethod
+    def of(cls, trial: TrialAttrs) -> StoredResult:
+        return cls(trial.user_attrs)
+
+    @property
+    def arch(self) -> ArchConfig | None:
+        """The placement it evaluated (parsed on each call); None for a trial without one (not
+        made by nas-attn, or an empty arch)."""
+        stored = self.user_attrs.get(attrs.ARCH)
+        return ArchConfig.from_dict(stored) if stored else None
+
+    @property
+    def trained(self) -> bool:
+        """False when a constraint screened the placement out (never trained)."""
+        return self.user_attrs.get(attrs.TRAINED, True) is not False
+
+    @property
+    def digest(self) -> str | None:
+        return self.user_attrs.get(attrs.DIGEST)
+
+    @property
+    def accuracy(self) -> float | None:
+        value = self.user_attrs.get(attrs.ACCURACY)
+        return None if value is None else float(value)
+
+    @property
+    def latency_ms(self) -> float | None:
+        value = self.user_attrs.get(attrs.LATENCY_MS)
+        return None if value is None else float(value)
+
+    @property
+    def latency_reference_ms(self) -> float | None:
+        return self.user_attrs.get(attrs.LATENCY_REFERENCE_MS)
+
+    @property
+    def params(self) -> int | None:
+        return self.user_attrs.get(attrs.PARAMS)
+
+    @property
+    def epochs(self) -> int | None:
+        return self.user_attrs.get(attrs.EPOCHS)
+
+    @property
+    def device(self) -> str | None:
+        return self.user_attrs.get(attrs.DEVICE)
+
+    @property
+    def versions(self) -> dict[str, str]:
+        versions: dict[str, str] = self.user_attrs.get(attrs.VERSIONS, {})
+        return versions
+
+    @property
+    def input_normalization(self) -> tuple[list[float], list[float]] | None:
+        """The proxy data's mean and std (None for trials of studies made before they were kept)."""
+        mean, std = self.user_attrs.get(attrs.INPUT_MEAN), self.user_attrs.get(attrs.INPUT_STD)
+        return (mean, std) if mean and std else None
+
+    @property
+    def metrics(self) -> dict[str, Any]:
+        """The measured metrics it has, in :data:`attrs.METRICS` order."""
+        return {k: self.user_attrs[k] for k in attrs.METRICS if k in self.user_attrs}
+
+    @property
+    def duplicate_of(self) -> int | None:
+        """The trial whose result answered this one (None: it was evaluated itself)."""
+        return self.user_attrs.get(attrs.DUPLICATE_OF)
+
+    @property
+    def fail_reason(self) -> str:
+        return str(self.user_attrs.get(attrs.FAIL_REASON, ""))
+
+    @property
+    def fidelity(self) -> FidelityHistory:
+        return FidelityHistory.read(self.user_attrs)
