@@ -11,7 +11,7 @@ import os
 import random
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from multiprocessing import get_context
 from pathlib import Path
 
@@ -22,7 +22,9 @@ from nas_attn.data import ProxyData
 from nas_attn.search.sampling.placements import arch_of, stage_options
 from nas_attn.search.sampling.space import SearchSpace
 from nas_attn.worker import LatencyConfig, ProxyConfig, evaluate, load_proxy_data
+from nas_attn.worker.config import WarmStart
 from nas_attn.worker.device import resolve_device
+from nas_attn.worker.warm_start import WarmBackbone, pretrain_backbone, warm_start_key
 
 FASHION_SPACE = Path(__file__).resolve().parent.parent / "search_spaces" / "resnet18_fashion.yaml"
 QUICK_LATENCY = LatencyConfig(device="auto", batch_size=1, warmup=1, repeats=3)
@@ -30,23 +32,33 @@ QUICK_LATENCY = LatencyConfig(device="auto", batch_size=1, warmup=1, repeats=3)
 
 @dataclass(frozen=True)
 class Budget:
-    """A proxy budget: image size, training images, epochs (and optionally batch size and lr)."""
+    """A proxy budget: image size, training images, epochs (and optionally batch size and lr),
+    and optionally a warm start (``warm_epochs``: the plain backbone's pretraining epochs)."""
 
     image_size: int
     train_subset: int
     epochs: int
     batch_size: int | None = None
     lr: float | None = None
+    warm_epochs: int | None = None
 
     @classmethod
     def parse(cls, text: str) -> Budget:
-        """``SIZE:IMAGES:EPOCHS[:BATCH[:LR]]``, e.g. ``16:2500:2`` or ``28:20000:8:128:0.1``."""
-        parts = text.split(":")
-        if not 3 <= len(parts) <= 5:
-            raise SystemExit(f"budget '{text}': expected SIZE:IMAGES:EPOCHS[:BATCH[:LR]]")
+        """``SIZE:IMAGES:EPOCHS[:BATCH[:LR]][+warmK]``, e.g. ``16:2500:2``, ``28:20000:8:128:0.1``
+        or ``16:5000:1+warm8`` (each placement starts from the plain backbone trained 8 epochs)."""
+        body, _, warm = text.partition("+warm")
+        parts = body.split(":")
+        if not 3 <= len(parts) <= 5 or (warm and not warm.isdigit()):
+            raise SystemExit(f"budget '{text}': expected SIZE:IMAGES:EPOCHS[:BATCH[:LR]][+warmK]")
         batch = int(parts[3]) if len(parts) > 3 else None
         lr = float(parts[4]) if len(parts) > 4 else None
-        return cls(int(parts[0]), int(parts[1]), int(parts[2]), batch, lr)
+        return cls(int(parts[0]), int(parts[1]), int(parts[2]), batch, lr, int(warm) if warm else None)
+
+    @classmethod
+    def of(cls, proxy: ProxyConfig) -> Budget:
+        """The budget ``proxy`` trains with (its warm start included)."""
+        warm = proxy.warm_start.epochs if proxy.warm_start is not None else None
+        return cls(proxy.image_size, proxy.train_subset or 0, proxy.epochs, warm_epochs=warm)
 
     def proxy(self, base: ProxyConfig, seed: int) -> ProxyConfig:
         """``base`` at this budget, trained with ``seed`` (the data subset stays ``base.seed``'s)."""
@@ -60,7 +72,12 @@ class Budget:
             update["batch_size"] = self.batch_size
         if self.lr is not None:
             update["lr"] = self.lr
+        update["warm_start"] = None if self.warm_epochs is None else WarmStart(epochs=self.warm_epochs)
         return base.model_copy(update=update)
+
+    def from_scratch(self) -> Budget:
+        """This budget without its warm start."""
+        return replace(self, warm_epochs=None)
 
     def work(self) -> int:
         """Pixels seen in training: the CPU cost is close to proportional to it."""
@@ -71,14 +88,20 @@ class Budget:
         if self.batch_size is not None:
             text += f" (batch {self.batch_size}"
             text += f", lr {self.lr})" if self.lr is not None else ")"
+        if self.warm_epochs is not None:
+            text += f" + warm start {self.warm_epochs} ep"
         return text
 
 
 @dataclass(frozen=True)
 class Run:
+    """One training: a placement at a budget and seed; ``pretrain``: the budget's warm-start
+    backbone for that seed instead (the placement only says which backbone)."""
+
     placement: int
     budget: Budget
     seed: int
+    pretrain: bool = False
 
 
 @dataclass(frozen=True)
@@ -128,13 +151,34 @@ def _data_for(proxy: ProxyConfig, device: torch.device) -> ProxyData:
     return _DATA[key]
 
 
+WARM_CACHE = Path(__file__).resolve().parent / "results" / "warm_backbones"
+
+
+def _warm_backbone(arch: ArchConfig, proxy: ProxyConfig, data: ProxyData, device: torch.device) -> WarmBackbone:
+    """The warm-start backbone of ``proxy`` (seed included): from the bench's cache, else trained
+    now (through the worker's own :func:`pretrain_backbone`) and cached."""
+    path = WARM_CACHE / f"{warm_start_key(arch, proxy)}.safetensors"
+    if path.is_file():
+        return WarmBackbone.from_bytes(path.read_bytes(), str(path))
+    backbone = pretrain_backbone(arch, proxy, data, device)
+    WARM_CACHE.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(f".{os.getpid()}.part")
+    partial.write_bytes(backbone.to_bytes())
+    partial.replace(path)
+    return backbone
+
+
 def _train(arch: ArchConfig, run: Run, base: ProxyConfig, device_name: str, threads: int) -> RunResult:
     torch.set_num_threads(threads)
     device = resolve_device(device_name)
     proxy = run.budget.proxy(base, run.seed)
     arch = arch.model_copy(update={"image_size": proxy.image_size})
     data = _data_for(proxy, device)
-    result = evaluate(arch, proxy, QUICK_LATENCY, data, device)
+    if run.pretrain:
+        backbone = _warm_backbone(arch, proxy, data, device)
+        return RunResult(run, backbone.accuracy, backbone.train_seconds)
+    warm = _warm_backbone(arch, proxy, data, device) if proxy.warm_start is not None else None
+    result = evaluate(arch, proxy, QUICK_LATENCY, data, device, warm=warm)
     return RunResult(run, result.accuracy, result.train_seconds)
 
 

@@ -199,6 +199,10 @@ class ArchConfig(BaseModel):
         blob = json.dumps(self.canonical(), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
+    def plain(self) -> ArchConfig:
+        """The same backbone, stem, size and classes with no attention anywhere."""
+        return self.model_copy(update={"stages": {}, "provenance": None})
+
     def label(self) -> str:
         """One-line placement summary, e.g. ``layer1=se/16 layer2=none ...``."""
         return " ".join(f"{name}={stage.label()}" for name, stage in self.stages.items())

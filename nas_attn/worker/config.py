@@ -17,6 +17,24 @@ MAX_IMAGE_SIZE = 512  # proxy images: beyond this one batch of activations outgr
 SKIP_FILE_CHECKS = {"check_files": False}
 
 
+class WarmStart(BaseModel):
+    """Start every placement from the plain backbone trained first (the ``proxy.warm_start`` block).
+
+    Per training seed, the plain backbone (no attention; initial weights from that seed) is
+    trained once for ``epochs`` epochs with the proxy's own data and settings; every placement,
+    the plain backbone included, then starts from those weights, its attention modules fresh, and
+    trains for ``proxy.epochs``. A short from-scratch proxy ranks gated modules by how fast they
+    recover from halving (SE, ECA) or quartering (CBAM, coordinate attention) each residual
+    branch at initialisation; from a trained backbone the proxy compares the placements
+    themselves. A search trains each backbone once and keeps it with the study
+    (``docs/architecture.md``, "Warm start").
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    epochs: Int = Field(ge=1, le=10_000)
+
+
 class ProxyConfig(BaseModel):
     """A short, seeded training run that ranks placements (defaults sized for a laptop CPU).
 
@@ -28,6 +46,8 @@ class ProxyConfig(BaseModel):
     run depends on the machine's speed, so it is not reproducible). ``compile`` wraps the model
     in ``torch.compile`` for training (pays a compile per worker and shape; worth it on GPUs).
     ``train_seed`` varies the training alone on the same data (see :attr:`training_seed`).
+    ``warm_start`` (:class:`WarmStart`) starts each placement from the plain backbone trained
+    first; None (the default) trains every placement from scratch.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -49,12 +69,19 @@ class ProxyConfig(BaseModel):
     max_seconds: Float | None = Field(default=None, gt=0)
     seed: Seed = 0
     train_seed: Seed | None = None
+    warm_start: WarmStart | None = None
 
     @property
     def training_seed(self) -> int:
         """The seed of the initial weights, batch order and augmentation: ``train_seed`` when
         set (seed re-runs vary it), else ``seed``, which also picks the data split and subsets."""
         return self.seed if self.train_seed is None else self.train_seed
+
+    def pretraining(self) -> ProxyConfig:
+        """The run that trains the warm-start backbone: these settings for ``warm_start.epochs``."""
+        if self.warm_start is None:
+            raise ValueError("this proxy has no warm_start")
+        return self.model_copy(update={"epochs": self.warm_start.epochs, "warm_start": None})
 
     @field_validator("dataset")
     @classmethod

@@ -13,6 +13,7 @@ from torch import nn
 from nas_attn._version import __version__
 from nas_attn.backbones import ArchConfig, build_model
 from nas_attn.data import ProxyData
+from nas_attn.exceptions import NasAttnError
 from nas_attn.worker.config import Constraint, LatencyConfig, ProxyConfig
 from nas_attn.worker.device import describe_device, resolve_device
 from nas_attn.worker.latency import (
@@ -25,6 +26,7 @@ from nas_attn.worker.measure import count_macs, count_params
 from nas_attn.worker.memory import PeakMemory
 from nas_attn.worker.seeding import seed_everything
 from nas_attn.worker.trainer import train_proxy
+from nas_attn.worker.warm_start import WarmBackbone, start_from, warm_start_key
 
 
 @dataclass
@@ -42,7 +44,8 @@ class TrialResult:
     A placement that breaks a screening constraint is not trained: ``trained`` is False,
     ``violations`` names the broken limits and ``accuracy`` is 0 (it is recorded infeasible and
     never ranked). ``input_mean`` / ``input_std`` are the proxy data's normalisation, which export
-    writes into the arch YAML.
+    writes into the arch YAML. ``warm_start_key`` names the trained plain backbone the placement
+    started from (``proxy.warm_start``; empty when it trained from scratch).
     """
 
     accuracy: float
@@ -73,6 +76,7 @@ class TrialResult:
     versions: dict[str, str] = field(default_factory=dict)
     input_mean: list[float] = field(default_factory=list)
     input_std: list[float] = field(default_factory=list)
+    warm_start_key: str = ""
 
     def objective(self, name: str) -> float:
         """Value of objective ``name`` (one of :data:`OBJECTIVE_NAMES`)."""
@@ -99,21 +103,16 @@ def versions() -> dict[str, str]:
     return {"nas_attn": __version__, "torch": torch.__version__, "timm": timm.__version__}
 
 
-def baseline_arch(arch: ArchConfig) -> ArchConfig:
-    """The same backbone, stem, size and classes with no attention anywhere."""
-    return arch.model_copy(update={"stages": {}, "provenance": None})
-
-
 def time_against_baseline(
     model: nn.Module, arch: ArchConfig, num_classes: int, latency: LatencyConfig, device: torch.device
 ) -> LatencyComparison:
     """Latency of ``model`` timed interleaved with the plain backbone; the plain backbone itself
     is its own baseline, so its ratio is exactly 1 rather than a noisy reading of 1."""
     protocol = (arch.image_size, device, latency.batch_size, latency.warmup, latency.repeats)
-    if baseline_arch(arch).digest() == arch.digest():
+    if arch.plain().digest() == arch.digest():
         alone = measure_latency(model, *protocol)
         return LatencyComparison(model=alone, baseline=alone, ratio=1.0, ratio_iqr=0.0)
-    baseline = build_model(baseline_arch(arch), num_classes=num_classes).to(device)
+    baseline = build_model(arch.plain(), num_classes=num_classes).to(device)
     return measure_latency_ratio(model, baseline, *protocol)
 
 
@@ -133,9 +132,14 @@ def evaluate(
     data: ProxyData,
     device: torch.device,
     constraints: Sequence[Constraint] = (),
+    warm: WarmBackbone | None = None,
 ) -> TrialResult:
     """Build ``arch`` (initialised from ``proxy.training_seed``), measure it (cheap, first), then proxy-train
-    it unless a measured value breaks one of ``constraints`` (latency-first screening)."""
+    it unless a measured value breaks one of ``constraints`` (latency-first screening).
+
+    With ``proxy.warm_start`` the backbone's tensors come from ``warm`` (the plain backbone
+    trained first, see :mod:`~nas_attn.worker.warm_start`) before training; only the attention
+    modules start fresh."""
     seed_everything(proxy.training_seed)
     model = build_model(
         arch, num_classes=data.num_classes, seed=proxy.training_seed
@@ -169,6 +173,8 @@ def evaluate(
     broken = violations(constraints, measured)
     if broken:
         return replace(measured, trained=False, violations=broken)
+    if proxy.warm_start is not None:
+        start_from(model, _backbone_for(arch, proxy, warm))
     with PeakMemory(device) as peak:
         trained = train_proxy(model, data, proxy, device)
     return replace(
@@ -184,4 +190,15 @@ def evaluate(
         stop_reason=trained.stop_reason,
         val_accuracy_curve=trained.val_accuracy_curve,
         train_loss_curve=trained.train_loss_curve,
+        warm_start_key="" if warm is None or proxy.warm_start is None else warm.key,
     )
+
+
+def _backbone_for(arch: ArchConfig, proxy: ProxyConfig, warm: WarmBackbone | None) -> WarmBackbone:
+    """``warm`` if it is the backbone ``arch`` starts from under ``proxy``, else a NasAttnError."""
+    key = warm_start_key(arch, proxy)
+    if warm is None:
+        raise NasAttnError(f"proxy.warm_start is set but no warm-start backbone was given (wanted {key})")
+    if warm.key != key:
+        raise NasAttnError(f"warm-start backbone {warm.key} is not the one this trial starts from ({key})")
+    return warm

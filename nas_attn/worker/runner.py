@@ -27,6 +27,7 @@ from nas_attn.worker.proxy_data import (
     resolve_proxy_data,
 )
 from nas_attn.worker.request import WireRequest
+from nas_attn.worker.warm_start import WarmBackbone, pretrain_backbone, warm_start_key
 
 
 def _proxy_config(proxy: ProxyConfig | dict[str, Any]) -> ProxyConfig:
@@ -43,6 +44,7 @@ class TrialRunner:
             torch.set_num_threads(max(1, threads))
         self.device = resolve_device(device)
         self._data: dict[ProxyKey, ProxyData] = {}
+        self._backbones: dict[str, WarmBackbone] = {}
 
     def set_data(self, proxy: ProxyConfig | dict[str, Any], data: Any) -> str:
         """Keep ``data`` (ProxyData or a Ray ObjectRef to it) for trials run with ``proxy``.
@@ -64,6 +66,35 @@ class TrialRunner:
             self._data[key] = load_proxy_data(proxy).to(self.device)
         return self._data[key]
 
+    def set_backbone(self, data: Any) -> str:
+        """Keep a warm-start backbone (its safetensors bytes, or a Ray ObjectRef to them) for the
+        trials that start from it; returns its key."""
+        if not isinstance(data, bytes):
+            import ray  # only a worker that was handed an ObjectRef needs Ray here
+
+            data = ray.get(data)
+        backbone = WarmBackbone.from_bytes(data)
+        self._backbones[backbone.key] = backbone
+        return backbone.key
+
+    def backbone_for(self, arch: ArchConfig, proxy: ProxyConfig) -> WarmBackbone:
+        """The warm-start backbone ``arch`` starts from under ``proxy``: held, or trained now and kept
+        (a search ships each one to every worker first, so it is trained once per study)."""
+        key = warm_start_key(arch, proxy)
+        if key not in self._backbones:
+            self._backbones[key] = pretrain_backbone(arch, proxy, self.data_for(proxy), self.device)
+        return self._backbones[key]
+
+    def pretrain(self, **request: Unpack[WireRequest]) -> dict[str, Any]:
+        """Train (or take the held) warm-start backbone of ``request``: ``{"status": "ok",
+        "backbone": <safetensors bytes>}`` or ``{"status": "failed", "reason": ...}``."""
+        try:
+            proxy_cfg = _proxy_config(request["proxy"])
+            backbone = self.backbone_for(ArchConfig.from_dict(request["arch"]), proxy_cfg)
+        except NasAttnError as exc:
+            return {"status": "failed", "reason": str(exc)}
+        return {"status": "ok", "backbone": backbone.to_bytes()}
+
     def run(self, **request: Unpack[WireRequest]) -> dict[str, Any]:
         """Evaluate one placement (untrained if it breaks one of ``request``'s constraints).
 
@@ -73,13 +104,16 @@ class TrialRunner:
         broken."""
         try:
             proxy_cfg = _proxy_config(request["proxy"])
+            arch = ArchConfig.from_dict(request["arch"])
+            warm = self.backbone_for(arch, proxy_cfg) if proxy_cfg.warm_start is not None else None
             result = evaluate(
-                ArchConfig.from_dict(request["arch"]),
+                arch,
                 proxy_cfg,
                 LatencyConfig.model_validate(request["latency"]),
                 self.data_for(proxy_cfg),
                 self.device,
                 [Constraint.model_validate(c) for c in request.get("constraints") or []],
+                warm,
             )
         except NasAttnError as exc:
             return {"status": "failed", "reason": str(exc)}
