@@ -27,7 +27,6 @@ import math
 import random
 import statistics
 import time
-from collections import defaultdict
 from pathlib import Path
 
 from proxy_runs import FASHION_SPACE, Budget, Run, describe, run_all, warm_caches
@@ -45,7 +44,9 @@ EVERYWHERE = ("se", "eca", "cbam", "gc")
 Accuracies = dict[tuple[str, str, int], float]  # (budget, placement label, seed) -> accuracy
 
 
-def chosen_placements(space: SearchSpace, modules: tuple[str, ...], mixes: int, seed: int) -> list[ArchConfig]:
+def chosen_placements(
+    space: SearchSpace, modules: tuple[str, ...], mixes: int, seed: int
+) -> list[ArchConfig]:
     """The plain backbone, each of ``modules`` in every stage (the first reduction offered), then
     ``mixes`` random placements drawn with ``seed``."""
     stages = list(space.stages)
@@ -96,11 +97,19 @@ def run_label(run: Run, archs: list[ArchConfig]) -> str:
     return "pretrain" if run.pretrain else describe(archs[run.placement])
 
 
-def measure(args: argparse.Namespace, space: SearchSpace, archs: list[ArchConfig], budgets: list[Budget]) -> None:
+def measure(
+    args: argparse.Namespace, space: SearchSpace, archs: list[ArchConfig], budgets: list[Budget]
+) -> None:
     """Train every planned run the log does not hold yet, appending each as it lands."""
     done, _ = read_log(args.log)
-    runs = [r for r in planned_runs(archs, budgets, args.seeds) if (str(r.budget), run_label(r, archs), r.seed) not in done]
-    print(f"{len(runs)} trainings to run ({len(done)} already in {args.log}), {args.jobs} at once", flush=True)
+    runs = [
+        r
+        for r in planned_runs(archs, budgets, args.seeds)
+        if (str(r.budget), run_label(r, archs), r.seed) not in done
+    ]
+    print(
+        f"{len(runs)} trainings to run ({len(done)} already in {args.log}), {args.jobs} at once", flush=True
+    )
     if not runs:
         return
     warm_caches(space.proxy, budgets)
@@ -153,6 +162,11 @@ def cost_per_placement(seconds: dict[tuple[str, str, int], float], budget: Budge
     return statistics.fmean(trained) + (statistics.fmean(pretrain) / study_size if pretrain else 0.0)
 
 
+def _mean_accuracy(accuracy: Accuracies, budget: str, label: str, seeds: range) -> float:
+    values = [accuracy[(budget, label, s)] for s in seeds if (budget, label, s) in accuracy]
+    return statistics.fmean(values) if values else math.nan
+
+
 def short(budget: Budget) -> str:
     """A column label: ``SIZE/IMAGES/EPOCHS`` and ``+wK`` for a warm start of K epochs."""
     text = f"{budget.image_size}/{budget.train_subset}/{budget.epochs}"
@@ -182,25 +196,32 @@ def report(
     seeds = range(args.seeds)
     longest = max((b for b in budgets if b.warm_epochs is None), key=lambda b: b.work())
     names = [str(b) for b in budgets]
-    print(f"\nattention - plain, accuracy points: mean over seeds {list(seeds)} [95% interval of the paired differences]")
+    print(f"\nattention - plain, accuracy points: mean over seeds {list(seeds)}", end=" ")
+    print("[95% interval of the paired differences]")
     print(f"{'placement':<44}" + "".join(f"{short(b):>28}" for b in budgets))
     for label in attention:
         print(f"{label:<44}" + "".join(f"{_cell(gap(accuracy, n, label, plain, seeds)):>28}" for n in names))
-    plain_row = "".join(
-        f"{statistics.fmean(v) if (v := [accuracy[(n, plain, s)] for s in seeds if (n, plain, s) in accuracy]) else math.nan:>28.4f}"
-        for n in names
-    )
+    plain_row = "".join(f"{_mean_accuracy(accuracy, n, plain, seeds):>28.4f}" for n in names)
     print(f"{'plain backbone (accuracy)':<44}" + plain_row)
 
     reference = {label: gap(accuracy, str(longest), label, plain, seeds) for label in attention}
-    ref_acc = {label: [accuracy[(str(longest), label, s)] for s in seeds if (str(longest), label, s) in accuracy] for label in labels}
+    ref_acc = {
+        label: [accuracy[(str(longest), label, s)] for s in seeds if (str(longest), label, s) in accuracy]
+        for label in labels
+    }
     complete = [label for label in labels if len(ref_acc[label]) == len(seeds)]
     scratch_cost = cost_per_placement(seconds, proxy.from_scratch(), args.study_size)
-    print(f"\nreference: {longest} (the longest budget), {len(complete)}/{len(labels)} placements at every seed")
+    print(
+        f"\nreference: {longest} (the longest budget), {len(complete)}/{len(labels)} placements at every seed"
+    )
     if len(seeds) >= 2 and len(complete) >= 3:
-        halves = kendall_tau([ref_acc[label][0] for label in complete], [ref_acc[label][1] for label in complete])
+        halves = kendall_tau(
+            [ref_acc[label][0] for label in complete], [ref_acc[label][1] for label in complete]
+        )
         print(f"noise ceiling: Kendall tau between the reference's seeds 0 and 1 = {halves:+.2f}")
-    print(f"\n{'budget':<40} {'cost':>6} {'s/placement':>12} {'gap error':>10} {'tau vs ref':>10}  placements")
+    print(
+        f"\n{'budget':<40} {'cost':>6} {'s/placement':>12} {'gap error':>10} {'tau vs ref':>10}  placements"
+    )
     proxy_error = math.nan
     for budget in budgets:
         name = str(budget)
@@ -220,19 +241,22 @@ def report(
             else math.nan
         )
         cost = cost_per_placement(seconds, budget, args.study_size)
-        print(f"{name:<40} {cost / scratch_cost:>5.2f}x {cost:>11.0f}s {error:>10.2f} {tau:>+10.2f}  {len(errors)}")
+        ratio = cost / scratch_cost
+        print(f"{name:<40} {ratio:>5.2f}x {cost:>11.0f}s {error:>10.2f} {tau:>+10.2f}  {len(errors)}")
         if budget == proxy:
             proxy_error = error
     print(
-        f"\ncost: CPU seconds per placement and seed relative to {proxy.from_scratch()} from scratch; a warm start's "
-        f"pretraining is amortised over {args.study_size} placements per seed. gap error: mean over placements of "
-        f"|gap - gap at {longest}|."
+        f"\ncost: CPU seconds per placement and seed relative to {proxy.from_scratch()} from scratch; "
+        f"a warm start's pretraining is amortised over {args.study_size} placements per seed. "
+        f"gap error: mean over placements of |gap - gap at {longest}|."
     )
     print(f"gap error at the proxy: {proxy_error:.2f} points")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--space", default=str(FASHION_SPACE))
     parser.add_argument(
         "--budgets",
@@ -243,11 +267,17 @@ def main() -> None:
     parser.add_argument("--modules", default=",".join(EVERYWHERE), help="modules placed in every stage")
     parser.add_argument("--mixes", type=int, default=4, help="random placements besides")
     parser.add_argument("--seeds", type=int, default=2, help="paired training seeds (0..N-1)")
-    parser.add_argument("--study-size", type=int, default=16, help="placements per seed a warm start is amortised over")
+    parser.add_argument(
+        "--study-size", type=int, default=16, help="placements per seed a warm start is amortised over"
+    )
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--jobs", type=int, default=2, help="processes training at once")
-    parser.add_argument("--log", type=Path, default=DEFAULT_LOG, help="JSON lines, one per training (resumable)")
-    parser.add_argument("--report-only", action="store_true", help="print the table from the log; train nothing")
+    parser.add_argument(
+        "--log", type=Path, default=DEFAULT_LOG, help="JSON lines, one per training (resumable)"
+    )
+    parser.add_argument(
+        "--report-only", action="store_true", help="print the table from the log; train nothing"
+    )
     args = parser.parse_args()
 
     space = load_space(args.space)

@@ -154,7 +154,9 @@ def _data_for(proxy: ProxyConfig, device: torch.device) -> ProxyData:
 WARM_CACHE = Path(__file__).resolve().parent / "results" / "warm_backbones"
 
 
-def _warm_backbone(arch: ArchConfig, proxy: ProxyConfig, data: ProxyData, device: torch.device) -> WarmBackbone:
+def _warm_backbone(
+    arch: ArchConfig, proxy: ProxyConfig, data: ProxyData, device: torch.device
+) -> WarmBackbone:
     """The warm-start backbone of ``proxy`` (seed included): from the bench's cache, else trained
     now (through the worker's own :func:`pretrain_backbone`) and cached."""
     path = WARM_CACHE / f"{warm_start_key(arch, proxy)}.safetensors"

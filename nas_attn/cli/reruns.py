@@ -34,6 +34,7 @@ def reseed(
             lambda the_study, space, pool: reseed_front(
                 the_study, space, pool, seeds, console.info, observer=bar
             ),
+            notice=console.info,
         )
     for failure in report.failures:
         console.info(f"seed re-run failed: {failure}")
@@ -65,6 +66,7 @@ def validate_proxy(
                 the_study, space, pool, sample, epochs, console.info, observer=bar
             ),
             check=lambda the_study, space: validation_sample(the_study, space, sample, epochs),
+            notice=console.info,
         )
     tables.print_validation(result)
     console.info(f"stored in study '{study}' as user attribute 'proxy_validation'")

@@ -51,7 +51,11 @@ class WarmBackbone:
         """Safetensors bytes, with the key and the pretraining's figures as metadata."""
         from safetensors.torch import save
 
-        metadata = {"key": self.key, "accuracy": repr(self.accuracy), "train_seconds": repr(self.train_seconds)}
+        metadata = {
+            "key": self.key,
+            "accuracy": repr(self.accuracy),
+            "train_seconds": repr(self.train_seconds),
+        }
         return save({k: v.contiguous() for k, v in self.state.items()}, metadata=metadata)
 
     @classmethod
@@ -70,7 +74,8 @@ class WarmBackbone:
         except Exception as exc:  # safetensors raises its own error types; any of them means unreadable
             reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             raise NasAttnError(
-                f"{source} is not a readable warm-start backbone ({reason}); delete it and the search trains it again"
+                f"{source} is not a readable warm-start backbone ({reason}); "
+                "delete it and the search trains it again"
             ) from None
         return backbone
 
@@ -94,7 +99,9 @@ def _metadata(data: bytes) -> dict[str, str]:
     return {str(k): str(v) for k, v in metadata.items()}
 
 
-def pretrain_backbone(arch: ArchConfig, proxy: ProxyConfig, data: ProxyData, device: torch.device) -> WarmBackbone:
+def pretrain_backbone(
+    arch: ArchConfig, proxy: ProxyConfig, data: ProxyData, device: torch.device
+) -> WarmBackbone:
     """Train ``arch``'s plain backbone (initial weights from the training seed) for
     ``proxy.warm_start.epochs`` with the proxy's data and settings."""
     plain = arch.plain()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 
+from nas_attn.exceptions import NasAttnError
 from nas_attn.search.execution.protocol import Outcome, outcome_of
 from nas_attn.worker.request import TrainRequest
 from nas_attn.worker.runner import TrialRunner
@@ -38,6 +39,16 @@ class InProcessPool:
     def evaluate(self, request: TrainRequest) -> Outcome:
         """Run one submission now."""
         return outcome_of(self.runner.run(**request.wire()))
+
+    def pretrain(self, request: TrainRequest) -> bytes:
+        """Train (or take the held) warm-start backbone of ``request``: its safetensors bytes."""
+        reply = self.runner.pretrain(**request.wire())
+        if reply["status"] != "ok":
+            raise NasAttnError(f"the warm-start backbone could not be trained: {reply['reason']}")
+        return bytes(reply["backbone"])
+
+    def share_backbone(self, data: bytes) -> None:
+        self.runner.set_backbone(data)
 
     def shutdown(self) -> None:
         self._queue.clear()

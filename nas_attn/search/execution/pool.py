@@ -149,6 +149,7 @@ class WorkerPool:
         default_args = (config.device, config.threads_per_worker)
         self._actor_args = actor_args if actor_args is not None else default_args
         self._warm_up: tuple[dict[str, Any], Any] | None = None  # (proxy, data ref) for new actors
+        self._backbones: list[ray.ObjectRef] = []  # warm-start backbones every actor holds
         self._idle: list[Any] = [self._spawn() for _ in range(config.workers)]
         self._busy: dict[ray.ObjectRef, tuple[int, Any]] = {}
         self._tickets = itertools.count()
@@ -157,6 +158,8 @@ class WorkerPool:
         actor = self._remote_cls.remote(*self._actor_args)
         if self._warm_up is not None:  # runs before the actor's first trial (actor tasks are ordered)
             actor.warm_up.remote(*self._warm_up)
+        for backbone in self._backbones:
+            actor.set_backbone.remote(backbone)
         return actor
 
     @property
@@ -200,6 +203,31 @@ class WorkerPool:
         ticket = next(self._tickets)
         self._busy[ref] = (ticket, actor)
         return ticket
+
+    def pretrain(self, request: TrainRequest) -> bytes:
+        """Train the warm-start backbone of ``request`` on an idle worker (waiting for it) and
+        return its safetensors bytes; a NasAttnError if it cannot be trained."""
+        actor = self._idle[-1]
+        try:
+            reply = ray.get(actor.pretrain.remote(**request.wire()))
+        except RayError as exc:
+            self._idle.remove(actor)
+            self._replace(actor)
+            raise NasAttnError(
+                f"the worker training the warm-start backbone failed ({_first_line(str(exc))}); "
+                "re-run the same command"
+            ) from None
+        if reply["status"] != "ok":
+            raise NasAttnError(f"the warm-start backbone could not be trained: {reply['reason']}")
+        return bytes(reply["backbone"])
+
+    def share_backbone(self, data: bytes) -> None:
+        """Give every worker (and every later replacement) the backbone in ``data``; each takes it
+        before its next trial."""
+        ref = ray.put(data)
+        self._backbones.append(ref)
+        for actor in [actor for _ticket, actor in self._busy.values()] + self._idle:
+            actor.set_backbone.remote(ref)
 
     def poll(self, timeout: float) -> list[tuple[int, Outcome]]:
         """Outcomes of the trials that ended within ``timeout`` seconds (maybe none)."""

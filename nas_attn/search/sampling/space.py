@@ -227,37 +227,49 @@ class SearchSpace(BaseModel):
     def identity(self) -> dict[str, Any]:
         """Everything that defines what a trial of this study means (not how many to run).
 
-        ``constraints``, ``proxy.train_seed`` and ``backbone.existing_attention`` join the identity
-        only when set, so studies made
-        before they existed still resume."""
+        ``constraints``, ``proxy.train_seed``, ``proxy.warm_start`` and
+        ``backbone.existing_attention`` join the identity only when set, so studies made before
+        they existed still resume."""
         exclude: dict[str, Any] = {"search": True}
         if self.backbone.existing_attention == "keep":
             exclude["backbone"] = {"existing_attention"}
         if not self.constraints:
             exclude["constraints"] = True
-        if self.proxy.train_seed is None:
-            exclude["proxy"] = {"train_seed"}
+        proxy_unset = {name for name in ("train_seed", "warm_start") if getattr(self.proxy, name) is None}
+        if proxy_unset:
+            exclude["proxy"] = proxy_unset
         return self.model_dump(mode="json", exclude=exclude)
 
-    def proxy_at(self, epochs: int | None = None, train_seed: int | None = None) -> ProxyConfig:
-        """The proxy config with its epoch budget and/or training seed replaced (same data)."""
-        update: dict[str, int] = {}
+    def proxy_at(
+        self, epochs: int | None = None, train_seed: int | None = None, *, from_scratch: bool = False
+    ) -> ProxyConfig:
+        """The proxy config with its epoch budget and/or training seed replaced (same data);
+        ``from_scratch`` drops its warm start."""
+        update: dict[str, object] = {}
         if epochs is not None:
             update["epochs"] = epochs
         if train_seed is not None:
             update["train_seed"] = train_seed
+        if from_scratch:
+            update["warm_start"] = None
         return self.proxy.model_copy(update=update)
 
     def train_request(
-        self, arch: ArchConfig, *, epochs: int | None = None, seed: int | None = None
+        self,
+        arch: ArchConfig,
+        *,
+        epochs: int | None = None,
+        seed: int | None = None,
+        from_scratch: bool = False,
     ) -> TrainRequest:
         """The one worker request the search builds: train ``arch`` with the proxy at ``epochs``
-        (default: the proxy's) and training ``seed`` (default: the proxy's), timed and screened as
-        the space says. The search's trials, the extra seeds and ``validate-proxy``'s re-runs all
-        come from here, so every training carries the latency settings and constraints."""
+        (default: the proxy's) and training ``seed`` (default: the proxy's), from the proxy's warm
+        start unless ``from_scratch``, timed and screened as the space says. The search's trials,
+        the extra seeds and ``validate-proxy``'s re-runs all come from here, so every training
+        carries the latency settings and constraints."""
         return TrainRequest(
             arch=arch,
-            proxy=self.proxy_at(epochs=epochs, train_seed=seed),
+            proxy=self.proxy_at(epochs=epochs, train_seed=seed, from_scratch=from_scratch),
             latency=self.latency,
             constraints=tuple(self.constraints),
         )

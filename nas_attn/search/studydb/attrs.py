@@ -55,6 +55,7 @@ OBJECTIVES_ATTR = "objectives"  # the objective names, in the order of the study
 LATENCY_REFERENCE_ATTR = "latency_reference"  # {device: LatencyReference dict}
 PROXY_VALIDATION_ATTR = "proxy_validation"  # [ProxyValidation dict] per validate-proxy run
 SEED_RUNS_PREFIX = "seed_runs:"  # + trial number: that trial's extra seeds (seeds/runner.py)
+WARM_START_PREFIX = "warm_start:"  # + backbone key: a warm-start backbone kept with the study
 RACING_PREFIX = "racing:"  # + trial number: the seed decisions taken for that trial
 
 

@@ -19,6 +19,7 @@ from nas_attn.search.execution.protocol import TrialPool
 from nas_attn.search.sampling.space import STORED_SPACE_KEY, SearchSpace
 from nas_attn.search.studydb import load_existing_study, open_existing_storage
 from nas_attn.search.studydb.records import SpaceIdentity
+from nas_attn.search.usecases._warm_start import with_warm_start
 from nas_attn.worker.device import resolve_device
 
 
@@ -76,11 +77,12 @@ def run_on_study(
     request: RerunRequest,
     work: Callable[[optuna.Study, SearchSpace, TrialPool], Result],
     check: Callable[[optuna.Study, SearchSpace], object] | None = None,
+    notice: Callable[[str], None] = lambda _: None,
 ) -> Result:
     """Open the study and its space, ``check`` them (before Ray starts), start the workers, run
-    ``work`` with them, stop them."""
+    ``work`` with them (warm-started trials from the study's backbones), stop them."""
     study, space = open_study_and_space(request)
     if check is not None:
         check(study, space)
     with worker_pool(request, space) as pool:
-        return work(study, space, pool)
+        return work(study, space, with_warm_start(pool, study, space, request.storage_url, notice))

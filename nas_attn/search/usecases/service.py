@@ -23,11 +23,11 @@ from nas_attn.search.driver import SearchObserver, SearchOutcome, TrialHook, run
 from nas_attn.search.execution.pool import (
     PoolConfig,
     PoolWorker,
-    WorkerPool,
     plan_pool,
     ready_pool,
     start_ray,
 )
+from nas_attn.search.execution.protocol import TrialPool
 from nas_attn.search.execution.ray_address import check_ray_address
 from nas_attn.search.execution.ray_owner import clean_up_dead_drivers, local_ray_pids, owner_key, record
 from nas_attn.search.results import (
@@ -54,6 +54,7 @@ from nas_attn.search.studydb import (
     redact_url,
 )
 from nas_attn.search.studydb.artifacts import artifact_store_for, store_trial_artifacts
+from nas_attn.search.usecases._warm_start import with_warm_start
 from nas_attn.worker.device import resolve_device
 from nas_attn.worker.evaluate import TrialResult
 
@@ -172,10 +173,11 @@ def execute(
         ) from None
 
 
-def _search_with(prepared: PreparedSearch, pool: WorkerPool, observer: SearchObserver) -> SearchOutcome:
+def _search_with(prepared: PreparedSearch, pool: TrialPool, observer: SearchObserver) -> SearchOutcome:
     """Open (or create) the study, run the driver, then the final seed re-runs if asked."""
     study = open_study(prepared.storage, prepared.study_name, prepared.space, prepared.sampler)
     hook = artifact_uploader(prepared.request.storage_url)
+    pool = with_warm_start(pool, study, prepared.space, prepared.request.storage_url, observer.notice)
     outcome = run_search(study, prepared.space, prepared.target, pool, observer, hook)
     policy = seed_policy_for(prepared.space, first_seed(study.user_attrs))
     if policy is not None:

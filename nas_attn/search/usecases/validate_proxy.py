@@ -190,7 +190,8 @@ def validate_proxy(
     """Retrain ``sample`` trials at ``epochs`` and correlate their proxy and long accuracies."""
     chosen = validation_sample(study, space, sample, epochs)
     proxy_epochs = max(budget_of(r, space) for r in chosen)
-    jobs = [Job(r.number, space.train_request(arch_of(r), epochs=epochs)) for r in chosen]
+    # The reference is a proper training: from scratch, whatever the proxy's warm start.
+    jobs = [Job(r.number, space.train_request(arch_of(r), epochs=epochs, from_scratch=True)) for r in chosen]
     notice(f"retraining {len(jobs)} trials at {epochs} epochs: {', '.join(str(j.trial) for j in jobs)}")
     long: dict[int, Outcome] = {}
 
