@@ -39,6 +39,7 @@ def search(
     """Run (or resume) a search until the study holds --n-trials evaluated placements."""
     from nas_attn.cli import console, progress, tables
     from nas_attn.search.usecases import service
+    from nas_attn.search.usecases.proxy_bias import short_proxy_warning
 
     prepared = service.prepare(
         service.SearchRequest(
@@ -74,6 +75,8 @@ def search(
         if outcome.duplicates_this_run:
             console.info(f"{outcome.duplicates_this_run} duplicate placement(s) answered without training")
     tables.print_front(front, name)
+    if (warning := short_proxy_warning(front, prepared.space.proxy)) is not None:
+        console.info(warning)
     console.info(f"compute: {service.compute(prepared).describe()}")
     console.info(f"study '{name}' is stored in {url}")
     console.info(
