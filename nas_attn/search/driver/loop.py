@@ -40,6 +40,7 @@ from nas_attn.search.driver.api import (
     TrialHook,
 )
 from nas_attn.search.execution.protocol import Outcome, TrialPool
+from nas_attn.search.execution.warm_start import WarmStartPool
 from nas_attn.search.interrupts import FINISH, STOP_NOW
 from nas_attn.search.results import TrialRow, pareto_rows
 from nas_attn.search.sampling.space import SearchSpace
@@ -67,6 +68,8 @@ class _Driver:
     def run(self) -> SearchOutcome:
         setup, state = self.setup, self.state
         setup.db.register()
+        if isinstance(setup.pool, WarmStartPool):  # a backbone's pretraining must not silence the heartbeat
+            setup.pool.keep_alive = self.housekeeping
         clean = False
         try:
             self.housekeeping(force=True)

@@ -7,6 +7,7 @@ screening) in the driver's own process. The trial runs when the driver polls.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 
 from nas_attn.exceptions import NasAttnError
 from nas_attn.search.execution.protocol import Outcome, outcome_of
@@ -40,8 +41,9 @@ class InProcessPool:
         """Run one submission now."""
         return outcome_of(self.runner.run(**request.wire()))
 
-    def pretrain(self, request: TrainRequest) -> bytes:
-        """Train (or take the held) warm-start backbone of ``request``: its safetensors bytes."""
+    def pretrain(self, request: TrainRequest, keep_alive: Callable[[], None] = lambda: None) -> bytes:
+        """Train (or take the held) warm-start backbone of ``request``: its safetensors bytes (in
+        this process: ``keep_alive`` is not called; a pool for benches and tests)."""
         reply = self.runner.pretrain(**request.wire())
         if reply["status"] != "ok":
             raise NasAttnError(f"the warm-start backbone could not be trained: {reply['reason']}")

@@ -17,7 +17,7 @@ import itertools
 import logging
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -204,12 +204,16 @@ class WorkerPool:
         self._busy[ref] = (ticket, actor)
         return ticket
 
-    def pretrain(self, request: TrainRequest) -> bytes:
-        """Train the warm-start backbone of ``request`` on an idle worker (waiting for it) and
-        return its safetensors bytes; a NasAttnError if it cannot be trained."""
+    def pretrain(self, request: TrainRequest, keep_alive: Callable[[], None] = lambda: None) -> bytes:
+        """Train the warm-start backbone of ``request`` on an idle worker and return its
+        safetensors bytes (``keep_alive`` is called about every second meanwhile); a NasAttnError
+        if it cannot be trained."""
         actor = self._idle[-1]
         try:
-            reply = ray.get(actor.pretrain.remote(**request.wire()))
+            ref = actor.pretrain.remote(**request.wire())
+            while not ray.wait([ref], timeout=1.0)[0]:
+                keep_alive()
+            reply = ray.get(ref)
         except RayError as exc:
             self._idle.remove(actor)
             self._replace(actor)

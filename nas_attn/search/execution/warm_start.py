@@ -31,18 +31,22 @@ class BackboneStore(Protocol):
 class BackbonePool(TrialPool, Protocol):
     """A pool whose workers can train a warm-start backbone and receive one."""
 
-    def pretrain(self, request: TrainRequest) -> bytes: ...
+    def pretrain(self, request: TrainRequest, keep_alive: Callable[[], None]) -> bytes: ...
 
     def share_backbone(self, data: bytes) -> None: ...
 
 
 class WarmStartPool:
-    """``inner`` (the ``TrialPool`` protocol), with each request's backbone given to the workers first."""
+    """``inner`` (the ``TrialPool`` protocol), with each request's backbone given to the workers first.
+
+    ``keep_alive`` is called about every second while a backbone trains (the driver beats its
+    heartbeat there, so a second driver does not take a pretraining driver for dead)."""
 
     def __init__(self, inner: BackbonePool, store: BackboneStore, notice: Callable[[str], None]) -> None:
         self.inner = inner
         self.store = store
         self.notice = notice
+        self.keep_alive: Callable[[], None] = lambda: None
         self._shared: set[str] = set()
 
     @property
@@ -72,7 +76,7 @@ class WarmStartPool:
                 f"warm start: training the plain backbone for seed {request.seed} ({epochs} epochs), "
                 "once for this study"
             )
-            data = self.inner.pretrain(request)
+            data = self.inner.pretrain(request, self.keep_alive)
             backbone = WarmBackbone.from_bytes(data)
             if backbone.key != key:
                 raise NasAttnError(f"a worker trained warm-start backbone {backbone.key}, not {key} as asked")

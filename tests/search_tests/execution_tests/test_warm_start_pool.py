@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import optuna
 import pytest
+import torch
 
 from nas_attn import NasAttnError
 from nas_attn.backbones import ArchConfig
@@ -35,9 +37,9 @@ class CountingPool(InProcessPool):
         super().__init__("cpu", threads=1)
         self.pretrained: list[int] = []
 
-    def pretrain(self, request: TrainRequest) -> bytes:
+    def pretrain(self, request: TrainRequest, keep_alive: Callable[[], None] = lambda: None) -> bytes:
         self.pretrained.append(request.seed)
-        return super().pretrain(request)
+        return super().pretrain(request, keep_alive)
 
 
 def _request(arch: ArchConfig, seed: int = 0, warm: bool = True) -> TrainRequest:
@@ -102,3 +104,34 @@ def test_a_pretraining_that_fails_is_a_clear_error(tmp_path: Path) -> None:
     pool = WarmStartPool(CountingPool(), StudyBackbones(optuna.create_study(), tmp_path), print)
     with pytest.raises(NasAttnError, match="warm-start backbone could not be trained: training diverged"):
         pool.submit(TrainRequest(arch=PLACEMENTS[0], proxy=bad, latency=LATENCY))
+
+
+class _SlowPretrainPool:
+    """A pool whose backbone takes three waits to train (nothing else is asked of it)."""
+
+    idle = 1
+
+    def __init__(self, backbone: bytes) -> None:
+        self.backbone = backbone
+        self.shared: list[bytes] = []
+
+    def pretrain(self, request: TrainRequest, keep_alive: Callable[[], None]) -> bytes:
+        for _ in range(3):
+            keep_alive()
+        return self.backbone
+
+    def share_backbone(self, data: bytes) -> None:
+        self.shared.append(data)
+
+
+def test_the_driver_keeps_beating_while_a_backbone_trains(tmp_path: Path) -> None:
+    request = _request(PLACEMENTS[1])
+    key = warm_start_key(request.arch, request.proxy)
+    backbone = WarmBackbone(key, {"w": torch.zeros(2)}, 0.5, 1.0).to_bytes()
+    inner = _SlowPretrainPool(backbone)
+    pool = WarmStartPool(inner, StudyBackbones(optuna.create_study(), tmp_path), print)  # type: ignore[arg-type]
+    beats: list[int] = []
+    pool.keep_alive = lambda: beats.append(1)
+    pool.provide(request)
+    pool.provide(_request(PLACEMENTS[2]))  # same seed: shared already, nothing trained or sent again
+    assert len(beats) == 3 and inner.shared == [backbone]
