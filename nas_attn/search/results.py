@@ -25,6 +25,7 @@ from nas_attn.search.studydb.records import (
     StoredResult,
     stored_objectives,
 )
+from nas_attn.search.studydb.warm_backbones import stored_backbones
 from nas_attn.stats.pareto import (
     crowding_distance,
     default_reference_point,
@@ -70,18 +71,23 @@ class TrialRow:
 
 @dataclass(frozen=True)
 class ComputeSpent:
-    """What a study's trainings cost: the search's placements and the extra seeds on top."""
+    """What a study's trainings cost: the search's placements, the extra seeds on top, and the
+    warm-start backbones (``proxy.warm_start``: one pretraining per seed used)."""
 
     placements: int  # placements the search trained (screened-out ones never train)
     placement_epochs: int
     seed_runs: int  # extra seeds: racing, search.final_seeds, reseed
     seed_run_epochs: int
+    warm_start_backbones: int = 0
+    warm_start_epochs: int = 0
 
     def describe(self) -> str:
         text = f"{self.placements} placement(s) trained ({self.placement_epochs} epochs)"
         if self.seed_runs:
             share = 100 * self.seed_run_epochs / self.placement_epochs if self.placement_epochs else 0.0
             text += f" + {self.seed_runs} extra seed run(s) ({self.seed_run_epochs} epochs, +{share:.0f}%)"
+        if self.warm_start_backbones:
+            text += f" + {self.warm_start_backbones} warm-start backbone(s) ({self.warm_start_epochs} epochs)"
         return text
 
     def to_dict(self) -> dict[str, int]:
@@ -254,7 +260,9 @@ def compute_spent(study: TrialSource) -> ComputeSpent:
     every = SeedRuns.every(study.user_attrs)
     runs = sum(len(record) for record in every)
     epochs = sum(int(e) if e is not None else proxy_epochs for record in every for e in record.epochs)
-    return ComputeSpent(len(trained), placement_epochs, runs, epochs)
+    backbones = stored_backbones(study.user_attrs)
+    warm_epochs = sum(b.epochs for b in backbones)
+    return ComputeSpent(len(trained), placement_epochs, runs, epochs, len(backbones), warm_epochs)
 
 
 def baseline_verdict(rows: Sequence[TrialRow]) -> str | None:

@@ -160,6 +160,8 @@ def test_front_formats(tmp_path: Path, tiny_space_file: Path) -> None:
         "placement_epochs": 0,
         "seed_runs": 0,
         "seed_run_epochs": 0,
+        "warm_start_backbones": 0,
+        "warm_start_epochs": 0,
     }
     assert all(r["racing"] is None for r in records)  # no extra seeds were decided here
     assert len(csv_out.splitlines()) == 4

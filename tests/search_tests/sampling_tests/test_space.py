@@ -52,10 +52,34 @@ def test_fashion_space_reads_debians_copy_at_the_measured_budget() -> None:
         16,
         5000,
         2000,
-        2,
+        1,
     )
+    # the measured remedy for the short proxy's bias: every placement starts from the plain
+    # backbone trained once per seed for 8 epochs (benches/bench_budget_bias.py)
+    assert proxy.warm_start is not None and proxy.warm_start.epochs == 8
+    assert space.identity()["proxy"]["warm_start"] == {"epochs": 8}
     assert space.num_classes == 10 and space.name == "resnet18_fashion"
     assert space.search.racing is not None and space.search.racing.max_seeds == 3
+
+
+def test_warm_start_is_an_option_of_any_space_and_joins_the_identity_only_when_set(tmp_path: Path) -> None:
+    plain = load_space(write_space(tmp_path, space_yaml()))
+    assert plain.proxy.warm_start is None and "warm_start" not in plain.identity()["proxy"]
+    warm_text = space_yaml().replace("crop_padding: 1}", "crop_padding: 1, warm_start: {epochs: 3}}")
+    warm = load_space(write(tmp_path, warm_text))
+    assert warm.proxy.warm_start is not None and warm.proxy.warm_start.epochs == 3
+    assert warm.identity()["proxy"]["warm_start"] == {"epochs": 3}
+    # validate-proxy's reference is a proper training: from scratch
+    assert warm.train_request(warm.base_arch(), epochs=6, from_scratch=True).proxy.warm_start is None
+    assert warm.train_request(warm.base_arch()).proxy.warm_start == warm.proxy.warm_start
+    for bad in ("{epochs: 0}", "{epochs: two}", "{epochs: 3, lr: 0.1}", "7"):
+        with pytest.raises(NasAttnError, match="warm_start"):
+            load_space(
+                write(
+                    tmp_path,
+                    space_yaml().replace("crop_padding: 1}", f"crop_padding: 1, warm_start: {bad}}}"),
+                )
+            )
 
 
 def write(tmp_path: Path, text: str) -> Path:
