@@ -78,16 +78,17 @@ def test_a_warm_started_placement_starts_from_the_backbone_it_is_given() -> None
     cpu = torch.device("cpu")
     backbone = pretrain_backbone(PLAIN, PROXY, data, cpu)
     assert backbone.key == warm_start_key(PLAIN, PROXY) and backbone.accuracy > 0.3
-    # A fine-tune with a vanishing learning rate leaves the weights where they started: the plain
-    # backbone keeps its pretrained accuracy, which training from scratch is far from.
+    # A fine-tune with a vanishing learning rate leaves the weights where they started (only the
+    # BatchNorm statistics move): the plain backbone keeps about its pretrained accuracy, which the
+    # same run from scratch is far from.
     still = PROXY.model_copy(update={"lr": 1e-12})
     warm = evaluate(
         PLAIN, still, LATENCY, data, cpu, warm=replace(backbone, key=warm_start_key(PLAIN, still))
     )
     cold = evaluate(PLAIN, still.model_copy(update={"warm_start": None}), LATENCY, data, cpu)
     assert warm.warm_start_key == warm_start_key(PLAIN, still) and cold.warm_start_key == ""
-    assert warm.accuracy == pytest.approx(backbone.accuracy, abs=0.03)
-    assert cold.accuracy < backbone.accuracy - 0.15
+    assert warm.accuracy == pytest.approx(backbone.accuracy, abs=0.1)
+    assert cold.accuracy < backbone.accuracy - 0.2 and cold.accuracy < warm.accuracy - 0.2
     with pytest.raises(NasAttnError, match="no warm-start backbone was given"):
         evaluate(SE, PROXY, LATENCY, data, cpu)
     with pytest.raises(NasAttnError, match="is not the one this trial starts from"):
