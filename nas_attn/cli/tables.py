@@ -69,6 +69,8 @@ def describe_plan(plan: PoolConfig, space: SearchSpace) -> str:
         epochs = f"{budgets} epochs (successive halving, brackets of {fidelity.bracket})"
     line = f"ray: {plan.workers} worker(s) on {plan.device}, {each}; "
     line += f"proxy: {proxy.dataset} at {proxy.image_size}px, {epochs}"
+    if proxy.warm_start is not None:
+        line += f" from the plain backbone trained {proxy.warm_start.epochs} epochs once per seed (warm start)"
     if space.constraints:
         line += f"; screened before training: {', '.join(map(str, space.constraints))}"
     return line

@@ -33,6 +33,7 @@ def test_a_search_trains_the_backbone_once_and_every_trial_and_resume_starts_fro
     first = nas_attn("search", "--n-trials", "3", *common, cwd=tmp_path)
     assert first.returncode == 0, first.stderr
     assert first.stdout.count("training the plain backbone for seed 0") == 1
+    assert "1 epochs from the plain backbone trained 1 epochs once per seed (warm start)" in first.stdout
     assert "+ 1 warm-start backbone(s) (1 epochs)" in first.stdout  # the search summary's compute line
 
     study = optuna.load_study(study_name="warm", storage=storage)
