@@ -70,7 +70,9 @@ def describe_plan(plan: PoolConfig, space: SearchSpace) -> str:
     line = f"ray: {plan.workers} worker(s) on {plan.device}, {each}; "
     line += f"proxy: {proxy.dataset} at {proxy.image_size}px, {epochs}"
     if proxy.warm_start is not None:
-        line += f" from the plain backbone trained {proxy.warm_start.epochs} epochs once per seed (warm start)"
+        line += (
+            f" from the plain backbone trained {proxy.warm_start.epochs} epochs once per seed (warm start)"
+        )
     if space.constraints:
         line += f"; screened before training: {', '.join(map(str, space.constraints))}"
     return line

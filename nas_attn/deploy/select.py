@@ -121,6 +121,21 @@ def _normalization(stored: StoredResult) -> dict[str, Any]:
     return {"normalization": rounded}
 
 
+def _warm_start_provenance(study_attrs: dict[str, Any], key: str) -> dict[str, Any]:
+    """What the placement's proxy run started from: the backbone's key and its pretraining."""
+    from nas_attn.search.studydb.warm_backbones import stored_backbones
+
+    stored = next((b for b in stored_backbones(study_attrs) if b.key == key), None)
+    if stored is None:
+        return {"backbone": key}
+    return {
+        "backbone": key,
+        "epochs": stored.epochs,
+        "seed": stored.seed,
+        "backbone_accuracy": stored.accuracy,
+    }
+
+
 def export_arch(
     study: optuna.Study, trial: optuna.trial.FrozenTrial, storage: str, out: str | Path | None = None
 ) -> ArchConfig:
@@ -167,6 +182,8 @@ def export_arch(
         provenance["proxy_epochs"] = row.fidelity_epochs
     if row is not None and row.racing is not None:  # the last seed decision taken for it
         provenance["racing"] = row.racing
+    if stored.warm_start_key is not None:  # ranked from the study's trained plain backbone
+        provenance["warm_start"] = _warm_start_provenance(study.user_attrs, stored.warm_start_key)
     arch = ArchConfig.from_dict({**searched.to_dict(), **_normalization(stored), "provenance": provenance})
     if out is not None:
         write_atomic(out, arch.to_yaml(), storage_files(storage))

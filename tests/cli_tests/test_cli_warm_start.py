@@ -6,6 +6,7 @@ from pathlib import Path
 
 import optuna
 import pytest
+import yaml
 from support.cli import nas_attn
 from support.spaces import SMALL_STAGES, space_yaml
 
@@ -42,6 +43,18 @@ def test_a_search_trains_the_backbone_once_and_every_trial_and_resume_starts_fro
     assert WarmBackbone.from_bytes(path.read_bytes()).key == stored.key
     trials = _trained(study)
     assert len(trials) == 3 and {t.user_attrs["warm_start_key"] for t in trials} == {stored.key}
+
+    exported = nas_attn(
+        "export", "--study", "warm", "--storage", storage, "--knee", "--out", "knee.yaml", cwd=tmp_path
+    )
+    assert exported.returncode == 0, exported.stderr
+    provenance = yaml.safe_load((tmp_path / "knee.yaml").read_text())["provenance"]
+    assert provenance["warm_start"] == {
+        "backbone": stored.key,
+        "epochs": 1,
+        "seed": 0,
+        "backbone_accuracy": stored.accuracy,
+    }
 
     resumed = nas_attn("search", "--n-trials", "4", *common, cwd=tmp_path)
     assert resumed.returncode == 0, resumed.stderr

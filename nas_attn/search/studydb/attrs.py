@@ -39,6 +39,7 @@ LATENCY_RATIO = "latency_ratio"  # over the plain backbone, timed interleaved
 LATENCY_RAW_MS = "latency_raw_ms"  # the uncalibrated median
 MACS = "macs"
 PEAK_MEMORY_MB = "peak_memory_mb"
+WARM_START_KEY = "warm_start_key"  # the warm-start backbone the trial started from ("" : from scratch)
 
 # the measured metrics export writes into an arch YAML's provenance, in this order
 METRICS = (ACCURACY, LATENCY_MS, LATENCY_IQR_MS, LATENCY_RATIO, LATENCY_RAW_MS, PARAMS, MACS, PEAK_MEMORY_MB)

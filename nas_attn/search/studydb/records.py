@@ -297,6 +297,11 @@ class StoredResult:
         return self.user_attrs.get(attrs.EPOCHS)
 
     @property
+    def warm_start_key(self) -> str | None:
+        """The warm-start backbone the placement started from (None: trained from scratch)."""
+        return self.user_attrs.get(attrs.WARM_START_KEY) or None
+
+    @property
     def device(self) -> str | None:
         return self.user_attrs.get(attrs.DEVICE)
 
