@@ -143,7 +143,7 @@ def measure(
                 )
 
 
-def gap(accuracy: Accuracies, budget: str, label: str, plain: str, seeds: range) -> list[float]:
+def gap(accuracy: Accuracies, budget: str, label: str, plain: str, seeds: range | list[int]) -> list[float]:
     """Paired points (placement - plain) at ``budget``, one per seed both have."""
     return [
         100 * (accuracy[(budget, label, s)] - accuracy[(budget, plain, s)])
@@ -170,7 +170,14 @@ def work_per_placement(budget: Budget, study_size: int) -> float:
     return budget.from_scratch().work() + pretraining / study_size
 
 
-def _mean_accuracy(accuracy: Accuracies, budget: str, label: str, seeds: range) -> float:
+def _shared_seeds(
+    accuracy: Accuracies, budgets: tuple[str, ...], labels: tuple[str, ...], seeds: range | list[int]
+) -> list[int]:
+    """The seeds at which every one of ``budgets`` has every one of ``labels``."""
+    return [s for s in seeds if all((b, label, s) in accuracy for b in budgets for label in labels)]
+
+
+def _mean_accuracy(accuracy: Accuracies, budget: str, label: str, seeds: range | list[int]) -> float:
     values = [accuracy[(budget, label, s)] for s in seeds if (budget, label, s) in accuracy]
     return statistics.fmean(values) if values else math.nan
 
@@ -212,7 +219,7 @@ def report(
     plain_row = "".join(f"{_mean_accuracy(accuracy, n, plain, seeds):>28.4f}" for n in names)
     print(f"{'plain backbone (accuracy)':<44}" + plain_row)
 
-    reference = {label: gap(accuracy, str(longest), label, plain, seeds) for label in attention}
+    ref_name = str(longest)
     ref_acc = {
         label: [accuracy[(str(longest), label, s)] for s in seeds if (str(longest), label, s) in accuracy]
         for label in labels
@@ -233,17 +240,23 @@ def report(
     proxy_error = scratch_error = math.nan
     for budget in budgets:
         name = str(budget)
-        errors = [
-            abs(statistics.fmean(points) - statistics.fmean(reference[label]))
-            for label in attention
-            if (points := gap(accuracy, name, label, plain, seeds)) and reference[label]
-        ]
+        errors = []
+        for label in attention:  # on the seeds where both budgets have the placement and the plain backbone
+            shared = _shared_seeds(accuracy, (name, ref_name), (label, plain), seeds)
+            if shared:
+                errors.append(
+                    abs(
+                        statistics.fmean(gap(accuracy, name, label, plain, shared))
+                        - statistics.fmean(gap(accuracy, ref_name, label, plain, shared))
+                    )
+                )
         error = statistics.fmean(errors) if errors else math.nan
-        both = [label for label in complete if all((name, label, s) in accuracy for s in seeds)]
+        ranked = {label: _shared_seeds(accuracy, (name, ref_name), (label,), seeds) for label in labels}
+        both = [label for label, shared in ranked.items() if shared]
         tau = (
             kendall_tau(
-                [statistics.fmean(accuracy[(name, label, s)] for s in seeds) for label in both],
-                [statistics.fmean(ref_acc[label]) for label in both],
+                [_mean_accuracy(accuracy, name, label, ranked[label]) for label in both],
+                [_mean_accuracy(accuracy, ref_name, label, ranked[label]) for label in both],
             )
             if len(both) >= 3
             else math.nan
