@@ -18,8 +18,6 @@ from nas_attn.worker import LatencyConfig, ProxyConfig, TrainRequest
 from nas_attn.worker.config import WarmStart
 from nas_attn.worker.warm_start import WarmBackbone, warm_start_key
 
-pytestmark = pytest.mark.slow
-
 PROXY = ProxyConfig(
     image_size=8, epochs=1, batch_size=64, train_subset=128, val_subset=64, warm_start=WarmStart(epochs=1)
 )
@@ -54,6 +52,7 @@ def _run(pool: WarmStartPool, request: TrainRequest) -> dict[str, object]:
     return {"key": outcome.result.warm_start_key, "accuracy": outcome.result.accuracy}
 
 
+@pytest.mark.slow
 def test_one_backbone_per_seed_trained_once_stored_and_reused_on_resume(tmp_path: Path) -> None:
     study = optuna.create_study()
     notices: list[str] = []
@@ -79,6 +78,7 @@ def test_one_backbone_per_seed_trained_once_stored_and_reused_on_resume(tmp_path
     assert again == first  # same backbone, same seed: the same trainings, bit for bit
 
 
+@pytest.mark.slow
 def test_a_stored_backbone_that_is_gone_or_altered_is_trained_again_and_said(tmp_path: Path) -> None:
     study = optuna.create_study()
     WarmStartPool(CountingPool(), StudyBackbones(study, tmp_path), print).provide(_request(PLACEMENTS[0]))
@@ -91,6 +91,7 @@ def test_a_stored_backbone_that_is_gone_or_altered_is_trained_again_and_said(tmp
     assert store.problems and "fails its checksum" in store.problems[0]
 
 
+@pytest.mark.slow
 def test_from_scratch_requests_never_touch_the_store(tmp_path: Path) -> None:
     study = optuna.create_study()
     inner = CountingPool()
@@ -99,6 +100,7 @@ def test_from_scratch_requests_never_touch_the_store(tmp_path: Path) -> None:
     assert inner.pretrained == [] and stored_backbones(study.user_attrs) == []
 
 
+@pytest.mark.slow
 def test_a_pretraining_that_fails_is_a_clear_error(tmp_path: Path) -> None:
     bad = _request(PLACEMENTS[0]).proxy.model_copy(update={"lr": 1e30, "warmup_fraction": 0.0})
     pool = WarmStartPool(CountingPool(), StudyBackbones(optuna.create_study(), tmp_path), print)
