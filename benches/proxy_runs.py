@@ -19,6 +19,7 @@ import torch
 
 from nas_attn.backbones import ArchConfig
 from nas_attn.data import ProxyData
+from nas_attn.outputs import write_atomic
 from nas_attn.search.sampling.placements import arch_of, stage_options
 from nas_attn.search.sampling.space import SearchSpace
 from nas_attn.worker import LatencyConfig, ProxyConfig, evaluate, load_proxy_data
@@ -164,9 +165,7 @@ def _warm_backbone(
         return WarmBackbone.from_bytes(path.read_bytes(), str(path))
     backbone = pretrain_backbone(arch, proxy, data, device)
     WARM_CACHE.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(f".{os.getpid()}.part")
-    partial.write_bytes(backbone.to_bytes())
-    partial.replace(path)
+    write_atomic(path, backbone.to_bytes(), flag="warm-start cache")
     return backbone
 
 

@@ -66,13 +66,9 @@ class TrialRunner:
             self._data[key] = load_proxy_data(proxy).to(self.device)
         return self._data[key]
 
-    def set_backbone(self, data: Any) -> str:
-        """Keep a warm-start backbone (its safetensors bytes, or a Ray ObjectRef to them) for the
-        trials that start from it; returns its key."""
-        if not isinstance(data, bytes):
-            import ray  # only a worker that was handed an ObjectRef needs Ray here
-
-            data = ray.get(data)
+    def set_backbone(self, data: bytes) -> str:
+        """Keep a warm-start backbone (its safetensors bytes; an actor handed a ``ray.put``
+        reference receives the bytes) for the trials that start from it; returns its key."""
         backbone = WarmBackbone.from_bytes(data)
         self._backbones[backbone.key] = backbone
         return backbone.key

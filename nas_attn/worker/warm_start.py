@@ -79,10 +79,6 @@ class WarmBackbone:
             ) from None
         return backbone
 
-    @property
-    def sha256(self) -> str:
-        return hashlib.sha256(self.to_bytes()).hexdigest()
-
 
 _MAX_HEADER = 100_000_000  # bytes; safetensors' own limit on the JSON header
 

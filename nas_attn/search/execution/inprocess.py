@@ -9,8 +9,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable
 
-from nas_attn.exceptions import NasAttnError
-from nas_attn.search.execution.protocol import Outcome, outcome_of
+from nas_attn.search.execution.protocol import Outcome, backbone_of, outcome_of
 from nas_attn.worker.request import TrainRequest
 from nas_attn.worker.runner import TrialRunner
 
@@ -44,10 +43,7 @@ class InProcessPool:
     def pretrain(self, request: TrainRequest, keep_alive: Callable[[], None] = lambda: None) -> bytes:
         """Train (or take the held) warm-start backbone of ``request``: its safetensors bytes (in
         this process: ``keep_alive`` is not called; a pool for benches and tests)."""
-        reply = self.runner.pretrain(**request.wire())
-        if reply["status"] != "ok":
-            raise NasAttnError(f"the warm-start backbone could not be trained: {reply['reason']}")
-        return bytes(reply["backbone"])
+        return backbone_of(self.runner.pretrain(**request.wire()))
 
     def share_backbone(self, data: bytes) -> None:
         self.runner.set_backbone(data)

@@ -28,7 +28,7 @@ from typing_extensions import Unpack
 
 from nas_attn.exceptions import NasAttnError
 from nas_attn.search.execution._local_ray import without_autoscaler
-from nas_attn.search.execution.protocol import Outcome, outcome_of
+from nas_attn.search.execution.protocol import Outcome, backbone_of, outcome_of
 from nas_attn.worker.config import SKIP_FILE_CHECKS, ProxyConfig
 from nas_attn.worker.proxy_data import load_proxy_data
 from nas_attn.worker.request import TrainRequest, WireRequest
@@ -221,9 +221,7 @@ class WorkerPool:
                 f"the worker training the warm-start backbone failed ({_first_line(str(exc))}); "
                 "re-run the same command"
             ) from None
-        if reply["status"] != "ok":
-            raise NasAttnError(f"the warm-start backbone could not be trained: {reply['reason']}")
-        return bytes(reply["backbone"])
+        return backbone_of(reply)
 
     def share_backbone(self, data: bytes) -> None:
         """Give every worker (and every later replacement) the backbone in ``data``; each takes it

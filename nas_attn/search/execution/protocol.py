@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
+from nas_attn.exceptions import NasAttnError
 from nas_attn.worker.evaluate import TrialResult
 from nas_attn.worker.request import TrainRequest
 
@@ -41,6 +42,14 @@ def outcome_of(reply: Mapping[str, Any], node_id: str | None = None) -> Outcome:
         return Outcome("failed", reason=str(reply["reason"]))
     ran_on = str(reply["node_id"]) if "node_id" in reply else node_id
     return Outcome("ok", result=TrialResult.from_dict(reply["result"]), node_id=ran_on)
+
+
+def backbone_of(reply: Mapping[str, Any]) -> bytes:
+    """The warm-start backbone's bytes in a worker's ``pretrain`` reply, or a NasAttnError with
+    the reason it could not be trained."""
+    if reply["status"] != "ok":
+        raise NasAttnError(f"the warm-start backbone could not be trained: {reply['reason']}")
+    return bytes(reply["backbone"])
 
 
 class TrialPool(Protocol):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -57,10 +58,10 @@ def stored_backbones(study_attrs: Attrs) -> list[StoredBackbone]:
 class StudyBackbones:
     """Load and keep a study's warm-start backbones (the ``BackboneStore`` a search's pool uses)."""
 
-    def __init__(self, study: StudyAttrs, artifact_dir: Path) -> None:
+    def __init__(self, study: StudyAttrs, artifact_dir: Path, notice: Callable[[str], None]) -> None:
         self.study = study
         self.directory = artifact_dir / FOLDER
-        self.problems: list[str] = []
+        self.notice = notice  # says why a stored backbone is not used
 
     def load(self, key: str) -> bytes | None:
         """The stored bytes of backbone ``key``, or None (not stored, file gone or altered)."""
@@ -69,11 +70,11 @@ class StudyBackbones:
             return None
         path = self.directory / stored.file
         if not path.is_file():
-            self.problems.append(f"warm-start backbone {key}: {path} is missing; training it again")
+            self.notice(f"warm-start backbone {key}: {path} is missing; training it again")
             return None
         data = path.read_bytes()
         if hashlib.sha256(data).hexdigest() != stored.sha256:
-            self.problems.append(f"warm-start backbone {key}: {path} fails its checksum; training it again")
+            self.notice(f"warm-start backbone {key}: {path} fails its checksum; training it again")
             return None
         return data
 

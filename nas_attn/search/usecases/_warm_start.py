@@ -21,5 +21,5 @@ def with_warm_start(
     study's backbone for its seed (trained once, kept with the study's artifacts)."""
     if space.proxy.warm_start is None:
         return pool
-    store = StudyBackbones(study, artifact_dir_for(storage_url))
+    store = StudyBackbones(study, artifact_dir_for(storage_url), notice)
     return WarmStartPool(cast(BackbonePool, pool), store, notice)

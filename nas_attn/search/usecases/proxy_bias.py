@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from nas_attn.search.results import TrialRow
+from nas_attn.search.results import TrialRow, is_plain
 from nas_attn.worker.config import ProxyConfig
 
 #: The longest from-scratch budget the Fashion-MNIST gaps were measured at (12 epochs of 5,000
@@ -30,14 +30,10 @@ def proxy_steps(proxy: ProxyConfig) -> int | None:
     return math.ceil(proxy.train_subset / proxy.batch_size) * proxy.epochs
 
 
-def _plain(row: TrialRow) -> bool:
-    return row.arch is not None and all(stage.module == "none" for stage in row.arch.stages.values())
-
-
 def short_proxy_warning(front: Sequence[TrialRow], proxy: ProxyConfig) -> str | None:
     """A warning when ``front`` holds only the plain backbone and ``proxy`` is a from-scratch
     training shorter than the budget the bias was measured at (else None)."""
-    if not front or not all(_plain(row) for row in front) or proxy.warm_start is not None:
+    if not front or not all(is_plain(row.arch) for row in front) or proxy.warm_start is not None:
         return None
     steps = proxy_steps(proxy)
     if steps is not None and steps >= MEASURED_STEPS:

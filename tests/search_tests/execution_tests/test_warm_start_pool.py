@@ -57,7 +57,7 @@ def test_one_backbone_per_seed_trained_once_stored_and_reused_on_resume(tmp_path
     study = optuna.create_study()
     notices: list[str] = []
     inner = CountingPool()
-    pool = WarmStartPool(inner, StudyBackbones(study, tmp_path), notices.append)
+    pool = WarmStartPool(inner, StudyBackbones(study, tmp_path, notices.append), notices.append)
     first = [_run(pool, _request(arch)) for arch in PLACEMENTS]
     assert inner.pretrained == [0]  # one backbone for every placement at seed 0 (paired)
     assert {r["key"] for r in first} == {warm_start_key(PLACEMENTS[0], _request(PLACEMENTS[0]).proxy)}
@@ -72,7 +72,7 @@ def test_one_backbone_per_seed_trained_once_stored_and_reused_on_resume(tmp_path
 
     # Resume: a fresh pool (new workers) on the same study trains nothing and starts from the same weights.
     resumed_inner = CountingPool()
-    resumed = WarmStartPool(resumed_inner, StudyBackbones(study, tmp_path), notices.append)
+    resumed = WarmStartPool(resumed_inner, StudyBackbones(study, tmp_path, notices.append), notices.append)
     again = [_run(resumed, _request(arch)) for arch in PLACEMENTS]
     assert resumed_inner.pretrained == []
     assert again == first  # same backbone, same seed: the same trainings, bit for bit
@@ -81,21 +81,26 @@ def test_one_backbone_per_seed_trained_once_stored_and_reused_on_resume(tmp_path
 @pytest.mark.slow
 def test_a_stored_backbone_that_is_gone_or_altered_is_trained_again_and_said(tmp_path: Path) -> None:
     study = optuna.create_study()
-    WarmStartPool(CountingPool(), StudyBackbones(study, tmp_path), print).provide(_request(PLACEMENTS[0]))
+    WarmStartPool(CountingPool(), StudyBackbones(study, tmp_path, print), print).provide(
+        _request(PLACEMENTS[0])
+    )
     [stored] = stored_backbones(study.user_attrs)
     path = tmp_path / "warm_start" / stored.file
     path.write_bytes(path.read_bytes()[:-1] + b"\x01")
-    inner, store = CountingPool(), StudyBackbones(study, tmp_path)
-    WarmStartPool(inner, store, print).provide(_request(PLACEMENTS[1]))
+    said: list[str] = []
+    inner = CountingPool()
+    WarmStartPool(inner, StudyBackbones(study, tmp_path, said.append), said.append).provide(
+        _request(PLACEMENTS[1])
+    )
     assert inner.pretrained == [0]
-    assert store.problems and "fails its checksum" in store.problems[0]
+    assert said and "fails its checksum" in said[0]  # the user is told why it trains again
 
 
 @pytest.mark.slow
 def test_from_scratch_requests_never_touch_the_store(tmp_path: Path) -> None:
     study = optuna.create_study()
     inner = CountingPool()
-    pool = WarmStartPool(inner, StudyBackbones(study, tmp_path), print)
+    pool = WarmStartPool(inner, StudyBackbones(study, tmp_path, print), print)
     assert _run(pool, _request(PLACEMENTS[1], warm=False))["key"] == ""
     assert inner.pretrained == [] and stored_backbones(study.user_attrs) == []
 
@@ -103,7 +108,7 @@ def test_from_scratch_requests_never_touch_the_store(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_a_pretraining_that_fails_is_a_clear_error(tmp_path: Path) -> None:
     bad = _request(PLACEMENTS[0]).proxy.model_copy(update={"lr": 1e30, "warmup_fraction": 0.0})
-    pool = WarmStartPool(CountingPool(), StudyBackbones(optuna.create_study(), tmp_path), print)
+    pool = WarmStartPool(CountingPool(), StudyBackbones(optuna.create_study(), tmp_path, print), print)
     with pytest.raises(NasAttnError, match="warm-start backbone could not be trained: training diverged"):
         pool.submit(TrainRequest(arch=PLACEMENTS[0], proxy=bad, latency=LATENCY))
 
@@ -131,7 +136,7 @@ def test_the_driver_keeps_beating_while_a_backbone_trains(tmp_path: Path) -> Non
     key = warm_start_key(request.arch, request.proxy)
     backbone = WarmBackbone(key, {"w": torch.zeros(2)}, 0.5, 1.0).to_bytes()
     inner = _SlowPretrainPool(backbone)
-    pool = WarmStartPool(inner, StudyBackbones(optuna.create_study(), tmp_path), print)  # type: ignore[arg-type]
+    pool = WarmStartPool(inner, StudyBackbones(optuna.create_study(), tmp_path, print), print)  # type: ignore[arg-type]
     beats: list[int] = []
     pool.keep_alive = lambda: beats.append(1)
     pool.provide(request)
