@@ -38,7 +38,7 @@ def reseed(
         )
     for failure in report.failures:
         console.info(f"seed re-run failed: {failure}")
-    tables.print_front(report.front, study)
+    tables.print_front(report.front, study, report.claims)
     if report.failures:
         raise NasAttnError(f"{len(report.failures)} seed re-run(s) failed; re-run the command to retry them")
 
@@ -48,6 +48,13 @@ def validate_proxy(
     epochs: int = typer.Option(..., "--epochs", min=1, max=10_000, help="The longer budget to compare with."),
     sample: int = typer.Option(
         8, "--sample", min=2, max=1000, help="Trials to retrain, along the front and off it."
+    ),
+    seeds: int = typer.Option(
+        2,
+        "--seeds",
+        min=1,
+        max=100,
+        help="Training seeds per retrained trial; the reference is their mean (2+: its noise ceiling).",
     ),
     storage: Storage = DEFAULT_STORAGE,
     workers: Workers = None,
@@ -63,7 +70,7 @@ def validate_proxy(
         result = run_on_study(
             RerunRequest(storage, study, workers, ray_address, device.value),
             lambda the_study, space, pool: run_validation(
-                the_study, space, pool, sample, epochs, console.info, observer=bar
+                the_study, space, pool, sample, epochs, console.info, observer=bar, seeds=seeds
             ),
             check=lambda the_study, space: validation_sample(the_study, space, sample, epochs),
             notice=console.info,

@@ -62,19 +62,19 @@ def search(
         )
     if prepared.remaining == 0 and not service.seeds_pending(prepared):
         console.info("target already reached; pass a larger --n-trials to continue this study")
-        front = service.front(prepared)
+        front, claims = service.front(prepared), service.claims(prepared)
     else:
         plan = service.plan_workers(prepared)
         console.info(tables.describe_plan(plan, prepared.space))
         with progress.RichProgressObserver() as bar:
             outcome = service.execute(prepared, plan, _SearchObserver(bar, console.info))
-        front = outcome.front
+        front, claims = outcome.front, outcome.claims
         if outcome.exhausted:
             evaluated = f"{outcome.evaluated} of {prepared.size}"
             console.info(f"every placement of the space is evaluated ({evaluated})")
         if outcome.duplicates_this_run:
             console.info(f"{outcome.duplicates_this_run} duplicate placement(s) answered without training")
-    tables.print_front(front, name)
+    tables.print_front(front, name, claims)
     if (warning := short_proxy_warning(front, prepared.space.proxy)) is not None:
         console.info(warning)
     console.info(f"compute: {service.compute(prepared).describe()}")

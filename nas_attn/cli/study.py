@@ -20,18 +20,20 @@ from nas_attn.exceptions import NasAttnError
 def front(study: Study, storage: Storage = DEFAULT_STORAGE, output_format: Format = TABLE) -> None:
     """The study's complete trials ranked by non-dominated sorting (rank 1 = Pareto front)."""
     from nas_attn.cli import tables
-    from nas_attn.search.results import compute_spent, front_summary, ranked_rows
+    from nas_attn.search.results import compute_spent, front_summary, ranked_rows_and_claims
     from nas_attn.search.studydb.storage import open_existing_storage
     from nas_attn.search.studydb.study import load_existing_study
 
     the_study = load_existing_study(open_existing_storage(storage), study)
-    rows = sorted(ranked_rows(the_study), key=lambda r: (r.rank, -r.crowding, r.number))
+    ranked, claims = ranked_rows_and_claims(the_study)
+    rows = sorted(ranked, key=lambda r: (r.rank, -r.crowding, r.number))
     tables.print_rows(
         rows,
         output_format.value,
         f"trials of '{study}' by Pareto rank",
         front_summary(the_study, rows),
         compute_spent(the_study),
+        claims,
     )
 
 

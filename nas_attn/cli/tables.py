@@ -15,10 +15,11 @@ from rich.table import Table
 
 from nas_attn.attention import ZooRow
 from nas_attn.cli.console import console, info
-from nas_attn.search.results import ComputeSpent, FrontSummary, TrialRow, baseline_verdict
+from nas_attn.search.claims import Claims
+from nas_attn.search.results import ComputeSpent, FrontSummary, TrialRow
 from nas_attn.search.sampling.space import SearchSpace
 from nas_attn.search.studydb.latency_reference import CALIBRATION_NOTE
-from nas_attn.search.usecases.validate_proxy import MISLEADING_TAU, ProxyValidation
+from nas_attn.search.usecases.validate_proxy import ProxyValidation
 
 if TYPE_CHECKING:  # the pool module imports Ray; the tables must not
     from nas_attn.search.execution.pool import PoolConfig
@@ -45,14 +46,15 @@ def _format_ci(ci: list[float] | None) -> str:
 
 
 def _format_delta(row: TrialRow) -> str:
-    """``+0.0123 [0.0040, 0.0206] *`` (* : the paired 95% CI excludes zero); ``-`` without one."""
+    """``+0.0123 [0.0040, 0.0206] *`` (* : a claim the study makes, significant after its
+    family-wise correction: see ``claims``); ``-`` without a paired difference."""
     delta = row.delta_vs_baseline
     if delta is None:
         return "-"
     ci = delta.interval.as_list
     missing = f" (seed {delta.seeds[0]} only)" if len(delta.seeds) == 1 else " (no spread: no interval)"
     text = f"{delta.interval.mean:+.4f}" + (f" {_format_ci(ci)}" if ci else missing)
-    return text + (" *" if delta.significant else "")
+    return text + (" *" if row.significant else "")
 
 
 def describe_plan(plan: PoolConfig, space: SearchSpace) -> str:
@@ -78,10 +80,11 @@ def describe_plan(plan: PoolConfig, space: SearchSpace) -> str:
     return line
 
 
-def print_front(rows: Sequence[TrialRow], study_name: str) -> None:
+def print_front(rows: Sequence[TrialRow], study_name: str, claims: Claims) -> None:
+    """The front as a table, then what the study claims against the plain backbone."""
     plural = "" if len(rows) == 1 else "s"
     console.print(trials_table(rows, f"Pareto front of '{study_name}' ({len(rows)} trial{plural})"))
-    if (verdict := baseline_verdict(rows)) is not None:
+    if (verdict := claims.describe()) is not None:
         console.print(verdict, markup=False)
 
 
@@ -120,6 +123,7 @@ def print_rows(
     title: str,
     summary: FrontSummary | None,
     compute: ComputeSpent | None = None,
+    claims: Claims | None = None,
 ) -> None:
     """Ranked trials (rank, crowding distance, knee) as a rich table, CSV or JSON on stdout.
 
@@ -132,7 +136,7 @@ def print_rows(
         console.print(_summary_text(summary), markup=False)
         if compute is not None:
             console.print(f"compute: {compute.describe()}", markup=False)
-        if (verdict := baseline_verdict(rows)) is not None:
+        if claims is not None and (verdict := claims.describe()) is not None:
             console.print(verdict, markup=False)
         return
     records = [
@@ -147,6 +151,8 @@ def print_rows(
             **{f"{name}_std": r.spread.get(name) for name in r.values},
             "accuracy_ci95": r.accuracy_ci95,
             "delta_vs_baseline": r.delta_vs_baseline.to_dict() if r.delta_vs_baseline else None,
+            "p_value": r.p_value,
+            "p_adjusted": r.p_adjusted,
             "significant": r.significant,
             "racing": r.racing,
             "fidelity_epochs": r.fidelity_epochs,
@@ -159,6 +165,7 @@ def print_rows(
             "hypervolume": summary.hypervolume if summary else None,
             "reference_point": summary.reference if summary else None,
             "compute": compute.to_dict() if compute is not None else None,
+            "claims": claims.to_dict() if claims is not None else None,
             "trials": records,
         }
         print(json.dumps(document, indent=2))
@@ -215,26 +222,43 @@ def trials_table(rows: Sequence[TrialRow], title: str, with_rank: bool = False) 
 
 
 def print_validation(result: ProxyValidation) -> None:
-    """validate-proxy: proxy vs long-budget accuracy per trial, the correlations, a verdict."""
+    """validate-proxy: proxy vs long-budget accuracy per trial (by seed and mean), the
+    correlations with their intervals, the noise ceiling, the free predictors, a verdict."""
     table = Table(
         title=f"proxy ({result.proxy_epochs} epochs) vs {result.epochs} epochs", title_justify="left"
     )
-    for column in ("trial", "rank", "proxy acc", "long acc"):
+    for column in ("trial", "rank", "proxy acc", "long acc (mean)"):
         table.add_column(column, justify="right")
+    for seed in result.seeds:
+        table.add_column(f"seed {seed}", justify="right")
     table.add_column("placement")
     for row in result.rows:
         long = f"{row.long_accuracy:.4f}" if row.long_accuracy is not None else f"failed: {row.reason}"
-        table.add_row(str(row.trial), str(row.rank), f"{row.proxy_accuracy:.4f}", long, row.placement)
-    console.print(table)
-    tau, rho = result.kendall_tau, result.spearman_rho
-    info(f"Kendall tau {tau:.3f}, Spearman rho {rho:.3f} ({len(result.rows)} trials)")
-    if result.misleading:
-        info(
-            f"warning: the proxy misleads (Kendall tau below {MISLEADING_TAU}): its ranking does not "
-            "predict the longer budget's; use more proxy epochs, a larger image size or a harder dataset"
+        by_seed = [f"{row.long_accuracies[s]:.4f}" if s in row.long_accuracies else "-" for s in result.seeds]
+        table.add_row(
+            str(row.trial), str(row.rank), f"{row.proxy_accuracy:.4f}", long, *by_seed, row.placement
         )
-    else:
-        info("the proxy ranks these placements like the longer budget does")
+    console.print(table)
+    seeds = ", ".join(map(str, result.seeds))
+    info(
+        f"Kendall tau {result.kendall_tau:.3f} {_interval(result.ci95.get('kendall_tau'))}, "
+        f"Spearman rho {result.spearman_rho:.3f} {_interval(result.ci95.get('spearman_rho'))} "
+        f"({len(result.rows)} trials against the mean of seeds {seeds}; bootstrap 95% intervals)"
+    )
+    ceiling = result.noise_ceiling_tau
+    info(
+        "noise ceiling (tau between the reference's seed halves): "
+        + (f"{ceiling:.3f}" if ceiling is not None else "n/a with one seed (pass --seeds 2 or more)")
+    )
+    free = ", ".join(
+        f"{name} {tau:+.3f}" if tau is not None else f"{name} n/a" for name, tau in result.baselines.items()
+    )
+    info(f"free predictors' tau against the reference: {free}")
+    info(result.verdict())
+
+
+def _interval(ci: list[float] | None) -> str:
+    return "[n/a]" if ci is None else f"[{ci[0]:.3f}, {ci[1]:.3f}]"
 
 
 def _count(value: int | None) -> str:

@@ -141,7 +141,7 @@ def export_arch(
 ) -> ArchConfig:
     """The trial's ArchConfig with provenance and the proxy's input normalisation; written to
     ``out`` when given."""
-    from nas_attn.search.results import objective_names, ranked_rows
+    from nas_attn.search.results import objective_names, ranked_rows_and_claims
     from nas_attn.search.studydb.latency_reference import CALIBRATION_NOTE, LatencyReferences
     from nas_attn.search.studydb.records import StoredResult
 
@@ -152,7 +152,8 @@ def export_arch(
             f"trial {trial.number} carries no 'arch' user attribute; it was not made by nas-attn"
         )
     objectives = objective_names(study)
-    row = next((r for r in ranked_rows(study) if r.number == trial.number), None)
+    ranked, claims = ranked_rows_and_claims(study)
+    row = next((r for r in ranked if r.number == trial.number), None)
     provenance: dict[str, Any] = {
         "study": study.study_name,
         "trial": trial.number,
@@ -173,7 +174,9 @@ def export_arch(
         }
     if row is not None and row.delta_vs_baseline is not None:
         provenance["delta_vs_baseline"] = row.delta_vs_baseline.to_dict()
+        provenance["p_value"], provenance["p_adjusted"] = row.p_value, row.p_adjusted
         provenance["significant"] = row.significant
+        provenance["claims"] = {**claims.to_dict(), "summary": claims.describe()}
     if row is not None and row.accuracy_ci95 is not None:
         provenance["accuracy_ci95"] = row.accuracy_ci95
     if row is not None and row.seeds > 1:  # the objectives above are means over the seeds

@@ -22,10 +22,9 @@ from nas_attn.report import plots
 from nas_attn.report.plots import module_frequencies
 from nas_attn.search.results import (
     TrialRow,
-    baseline_verdict,
     compute_spent,
     objective_names,
-    ranked_rows,
+    ranked_rows_and_claims,
     study_directions,
 )
 from nas_attn.search.studydb.records import StoredResult
@@ -113,7 +112,7 @@ def render_report(study: optuna.Study, storage_label: str) -> str:
     """The whole HTML report of ``study`` as a string."""
     names = objective_names(study)
     directions = study_directions(study)
-    trials = ranked_rows(study)  # one row per evaluated placement, in trial order
+    trials, claims = ranked_rows_and_claims(study)  # one row per evaluated placement, in trial order
     values = [list(t.values.values()) for t in trials]
     front = [t for t in trials if t.rank == 1]
     knee = next((t.number for t in front if t.knee), None)
@@ -127,7 +126,7 @@ def render_report(study: optuna.Study, storage_label: str) -> str:
             f"{len(front)} on the Pareto front; "
             f"knee: trial {knee}; storage {storage_label}. "
             f"Compute: {compute_spent(study).describe()}. "
-            + (baseline_verdict(trials) or "No plain backbone to compare with.")
+            + (claims.describe() or "No plain backbone to compare with.")
         ),
         "x_label": html.escape(names[1] if len(names) > 1 else names[0]),
         "y_label": html.escape(names[0]),

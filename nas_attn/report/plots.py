@@ -135,12 +135,19 @@ def pareto_figure(trials: Sequence[TrialRow], names: Sequence[str], knee: int | 
         )
         point.set_gid(f"{'front' if on_front else 'dominated'}-trial-{t.number}")
     winners = [t for t in trials if t.beats_baseline]
-    for t in winners:  # a star on the point: the paired 95% CI of accuracy - plain excludes zero
+    for t in winners:  # a star on the point: a claim the study makes (search.claims: Holm-corrected)
         (star,) = ax.plot(*xy(t), marker="*", ms=13, mfc="none", mec=BEATS, mew=1.2, ls="none", zorder=6)
         star.set_gid(f"beats-baseline-trial-{t.number}")
     if winners:
         ax.plot(
-            [], [], marker="*", ms=10, mfc="none", mec=BEATS, ls="none", label="beats plain (paired 95% CI)"
+            [],
+            [],
+            marker="*",
+            ms=10,
+            mfc="none",
+            mec=BEATS,
+            ls="none",
+            label="beats plain (Holm, 5%)",
         )
     ax.plot([], [], marker="o", ls="--", color=FRONT, mec="#7a1f2c", label="Pareto front")
     if any(t.rank > 1 for t in trials):

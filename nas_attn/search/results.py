@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import optuna
 
 from nas_attn.backbones import ArchConfig
+from nas_attn.search.claims import ALPHA, Claims, study_claims
 from nas_attn.search.studydb.latency_reference import LatencyReferences, rescaled_latency
 from nas_attn.search.studydb.reads import TrialSource, measured_trials
 from nas_attn.search.studydb.records import (
@@ -54,19 +54,19 @@ class TrialRow:
     seed_list: list[int] = field(default_factory=list)
     seed_accuracy: dict[int, float] = field(default_factory=dict)  # accuracy by training seed
     racing: str | None = None  # the last seed decision taken for it (racing / fixed seeds)
+    p_value: float | None = None  # its paired test against the plain backbone, alone (None: no test)
+    p_adjusted: float | None = None  # after the study's family-wise correction (claims.py)
+    claim_delta: float | None = None  # the mean paired difference on the seeds the test used
 
     @property
     def significant(self) -> bool:
-        """The paired difference to the plain backbone has a 95% interval that excludes zero."""
-        return self.delta_vs_baseline is not None and self.delta_vs_baseline.significant
+        """The study claims a difference to the plain backbone: its test, corrected for every
+        placement compared and for the seeds that chose it, is below ``claims.ALPHA``."""
+        return self.p_adjusted is not None and self.p_adjusted < ALPHA
 
     @property
     def beats_baseline(self) -> bool:
-        return (
-            self.significant
-            and self.delta_vs_baseline is not None
-            and self.delta_vs_baseline.interval.mean > 0
-        )
+        return self.significant and self.claim_delta is not None and self.claim_delta > 0
 
 
 @dataclass(frozen=True)
@@ -197,7 +197,18 @@ def is_plain(arch: ArchConfig | None) -> bool:
 
 def ranked_rows(study: TrialSource) -> list[TrialRow]:
     """Every ranked placement (one row each; see the module docstring) with its non-dominated
-    rank (1 = front), crowding distance and the knee of the front."""
+    rank (1 = front), crowding distance, the knee of the front, and its test against the plain
+    backbone (``p_value``, ``p_adjusted``: see :mod:`nas_attn.search.claims`)."""
+    return ranked_rows_and_claims(study)[0]
+
+
+def claims_of(study: TrialSource) -> Claims:
+    """The claims the study makes against its plain backbone (every ranked placement compared)."""
+    return ranked_rows_and_claims(study)[1]
+
+
+def ranked_rows_and_claims(study: TrialSource) -> tuple[list[TrialRow], Claims]:
+    """:func:`ranked_rows` and :func:`claims_of` from one read of the study."""
     names = objective_names(study)
     directions = study_directions(study)
     trials = top_fidelity_trials(study)
@@ -245,7 +256,21 @@ def ranked_rows(study: TrialSource) -> list[TrialRow]:
                 racing=last_decision(study_attrs, trial.number),
             )
         )
-    return rows
+    claims = study_claims(
+        {row.number: row.seed_accuracy for row in rows},
+        {trial.number: list(accuracies) for trial, accuracies in zip(trials, by_seed, strict=True)},
+        rows[plain].number if plain is not None else None,
+        first_seed(study_attrs),
+        fixed_seeds={row.number for row in rows if not RacingHistory.read(study_attrs, row.number).raced},
+    )
+    return [_with_test(row, claims) for row in rows], claims
+
+
+def _with_test(row: TrialRow, claims: Claims) -> TrialRow:
+    test = claims.tests.get(row.number)
+    if test is None:
+        return row
+    return replace(row, p_value=test.test.p_value, p_adjusted=test.p_adjusted, claim_delta=test.test.mean)
 
 
 def compute_spent(study: TrialSource) -> ComputeSpent:
@@ -263,23 +288,6 @@ def compute_spent(study: TrialSource) -> ComputeSpent:
     backbones = stored_backbones(study.user_attrs)
     warm_epochs = sum(b.epochs for b in backbones)
     return ComputeSpent(len(trained), placement_epochs, runs, epochs, len(backbones), warm_epochs)
-
-
-def baseline_verdict(rows: Sequence[TrialRow]) -> str | None:
-    """In words: which placements beat the plain backbone significantly (None without a plain
-    backbone to compare with)."""
-    compared = [r for r in rows if r.delta_vs_baseline is not None]
-    if not compared:
-        return None
-    winners = [r for r in compared if r.beats_baseline]
-    seeds = max(len(r.delta_vs_baseline.seeds) for r in compared if r.delta_vs_baseline is not None)
-    if not winners:
-        return (
-            f"no placement beats the plain backbone significantly (paired 95% CI over up to {seeds} "
-            "seed(s)); differences inside the noise are not wins"
-        )
-    listed = ", ".join(f"trial {r.number}" for r in winners)
-    return f"{len(winners)} placement(s) beat the plain backbone significantly (paired 95% CI): {listed}"
 
 
 def front_summary(study: TrialSource, rows: list[TrialRow]) -> FrontSummary | None:

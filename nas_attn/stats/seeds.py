@@ -4,7 +4,8 @@ Pure functions (no Optuna, no torch). A placement's accuracy over ``n`` seeds ha
 ``mean ± t(0.975, n-1) * s / sqrt(n)`` (none with one seed). Against the plain backbone the
 comparison is paired (common random numbers: the same seed gives both the same backbone
 weights, batches and augmentation), so the interval is that of the per-seed differences over
-the seeds both have; a difference is *significant* when that interval excludes zero.
+the seeds both have. Whether a difference is a claim the study can make (corrected for the many
+comparisons and the selection) is :mod:`nas_attn.search.claims`'s call, not this interval's.
 """
 
 from __future__ import annotations
@@ -14,23 +15,14 @@ import statistics
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-# Two-sided 95% quantiles of Student's t, t(0.975, df) for df = 1..30 (standard tables).
-_T975 = (
-    12.7062, 4.3027, 3.1824, 2.7764, 2.5706, 2.4469, 2.3646, 2.3060, 2.2622, 2.2281,
-    2.2010, 2.1788, 2.1604, 2.1448, 2.1314, 2.1199, 2.1098, 2.1009, 2.0930, 2.0860,
-    2.0796, 2.0739, 2.0687, 2.0639, 2.0595, 2.0555, 2.0518, 2.0484, 2.0452, 2.0423,
-)  # fmt: skip
-_Z975 = 1.959964
-
 
 def t_quantile_975(df: int) -> float:
-    """t(0.975, df): the table for df <= 30, then the Cornish-Fisher expansion (error < 1e-4)."""
+    """t(0.975, df), Student's t two-sided 95% quantile (scipy.stats)."""
     if df < 1:
         raise ValueError(f"degrees of freedom must be >= 1, got {df}")
-    if df <= len(_T975):
-        return _T975[df - 1]
-    z = _Z975
-    return z + (z**3 + z) / (4 * df) + (5 * z**5 + 16 * z**3 + 3 * z) / (96 * df**2)
+    from scipy import stats  # imported here: scipy.stats takes ~0.3 s to import
+
+    return float(stats.t.ppf(0.975, df))
 
 
 @dataclass(frozen=True)
@@ -81,7 +73,9 @@ class PairedDelta:
     seeds: list[int]
 
     @property
-    def significant(self) -> bool:
+    def excludes_zero(self) -> bool:
+        """The paired 95% interval excludes zero: one placement alone, before any correction for
+        the many comparisons a study makes (see :mod:`nas_attn.search.claims`)."""
         return self.interval.excludes_zero()
 
     def to_dict(self) -> dict[str, object]:

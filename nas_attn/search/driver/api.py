@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 from nas_attn.backbones import ArchConfig
 from nas_attn.exceptions import Interrupted
+from nas_attn.search.claims import Claims
 from nas_attn.search.results import TrialRow
 from nas_attn.worker.evaluate import TrialResult
 
@@ -62,6 +63,7 @@ class SearchOutcome:
     duplicates_this_run: int = 0
     exhausted: bool = False  # every placement of the space is evaluated (or failed)
     front: list[TrialRow] = field(default_factory=list)
+    claims: Claims = field(default_factory=Claims)  # against the plain backbone (search.claims)
 
 
 #: Called with the number of a trial about to be COMPLETE, its placement and its (calibrated)

@@ -40,6 +40,7 @@ from typing import Protocol
 from nas_attn._types import SEED_MAX
 from nas_attn.search.results import TrialRow, is_plain
 from nas_attn.search.sampling.space import SearchSpace
+from nas_attn.search.studydb.records import FIXED_SEEDS_REASON
 from nas_attn.stats.pareto import dominates
 from nas_attn.stats.seeds import paired_delta, t_quantile_975
 
@@ -149,7 +150,9 @@ class FixedSeeds:
             jobs = [SeedJob(row.number, s) for s in missing if SeedJob(row.number, s) not in wanted]
             wanted += jobs
             verdict = Verdict.NEEDS_SEED if jobs else Verdict.RESOLVED
-            decisions[row.number] = Decision(row.number, row.seeds, verdict, f"fixed: {self.seeds} seeds")
+            decisions[row.number] = Decision(
+                row.number, row.seeds, verdict, f"{FIXED_SEEDS_REASON} {self.seeds} seeds"
+            )
         return SeedPlan(decisions, wanted)
 
 

@@ -27,6 +27,7 @@ import optuna
 
 from nas_attn.backbones import ArchConfig
 from nas_attn.exceptions import Interrupted, NasAttnError
+from nas_attn.search.claims import Claims
 from nas_attn.search.execution.protocol import Outcome, TrialPool
 from nas_attn.search.interrupts import FINISH, STOP_NOW, StopRequests
 from nas_attn.search.results import (
@@ -65,6 +66,7 @@ class _Unobserved:
 class SeedRunReport:
     failures: list[str] = field(default_factory=list)
     front: list[TrialRow] = field(default_factory=list)
+    claims: Claims = field(default_factory=Claims)  # set by the use case once the seeds are final
     decisions: dict[int, Decision] = field(default_factory=dict)
     runs: int = 0  # trainings this call added
     epochs: int = 0  # epochs those trainings spent

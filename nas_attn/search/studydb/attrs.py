@@ -55,6 +55,7 @@ SPACE_ATTR = "nas_attn_space"  # the space identity the study stores (study.py)
 OBJECTIVES_ATTR = "objectives"  # the objective names, in the order of the study's values
 LATENCY_REFERENCE_ATTR = "latency_reference"  # {device: LatencyReference dict}
 PROXY_VALIDATION_ATTR = "proxy_validation"  # [ProxyValidation dict] per validate-proxy run
+CLAIMS_ATTR = "claims"  # {method, alpha, compared, significant}: claims against the plain backbone
 SEED_RUNS_PREFIX = "seed_runs:"  # + trial number: that trial's extra seeds (seeds/runner.py)
 WARM_START_PREFIX = "warm_start:"  # + backbone key: a warm-start backbone kept with the study
 RACING_PREFIX = "racing:"  # + trial number: the seed decisions taken for that trial

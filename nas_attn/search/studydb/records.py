@@ -95,6 +95,10 @@ class SeedRuns:
         study.set_user_attr(attrs.seed_runs_key(trial_number), self.to_attr())
 
 
+#: How a fixed-seeds decision's reason starts ("fixed: 3 seeds"): seeds/policy.py writes it.
+FIXED_SEEDS_REASON = "fixed:"
+
+
 @dataclass(frozen=True)
 class RacingDecision:
     """One seed decision for a placement, with when it was taken (fields None where unknown)."""
@@ -110,6 +114,11 @@ class RacingDecision:
 
     def to_dict(self) -> dict[str, Any]:
         return {"seeds": self.seeds, "verdict": self.verdict, "reason": self.reason, "at": self.at}
+
+    @property
+    def fixed(self) -> bool:
+        """Taken by a fixed number of seeds (``final_seeds``, ``reseed``), not by racing."""
+        return (self.reason or "").startswith(FIXED_SEEDS_REASON)
 
     def same_as(self, other: RacingDecision) -> bool:
         """The same decision (seeds, verdict and reason), whenever taken."""
@@ -134,6 +143,11 @@ class RacingHistory:
     @property
     def last(self) -> RacingDecision | None:
         return self.decisions[-1] if self.decisions else None
+
+    @property
+    def raced(self) -> bool:
+        """Whether racing decided any of its seeds (how many depended on what they showed)."""
+        return any(not d.fixed for d in self.decisions)
 
     def after(self, decision: RacingDecision) -> RacingHistory:
         """This history with ``decision`` appended when it differs from the last one, else itself."""
@@ -164,6 +178,21 @@ class ProxyValidationHistory:
 
     def write(self, study: StudyAttrs) -> None:
         study.set_user_attr(attrs.PROXY_VALIDATION_ATTR, list(self.runs))
+
+
+@dataclass(frozen=True)
+class StoredClaims:
+    """The claims the study last made against its plain backbone (``claims``: method, alpha,
+    compared, significant), as written when its seeds last changed (search, racing, reseed)."""
+
+    stored: dict[str, Any] | None
+
+    @classmethod
+    def read(cls, study_attrs: Attrs) -> StoredClaims:
+        return cls(study_attrs.get(attrs.CLAIMS_ATTR))
+
+    def write(self, study: StudyAttrs) -> None:
+        study.set_user_attr(attrs.CLAIMS_ATTR, self.stored)
 
 
 @dataclass(frozen=True)

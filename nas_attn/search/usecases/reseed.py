@@ -16,6 +16,7 @@ from nas_attn.search.results import first_seed
 from nas_attn.search.sampling.space import SearchSpace
 from nas_attn.search.seeds.policy import FixedSeeds
 from nas_attn.search.seeds.runner import JobObserver, SeedRunReport, run_seed_policy
+from nas_attn.search.usecases._claims import record_claims
 from nas_attn.search.usecases._finished_study import RerunRequest, run_on_study
 
 __all__ = ["JobObserver", "RerunRequest", "reseed_front", "run_on_study"]
@@ -35,4 +36,6 @@ def reseed_front(
     so it can change; trials that join it are re-run too. ``reseed`` and ``search.final_seeds``;
     the same loop as racing (:mod:`nas_attn.search.seeds.runner`)."""
     policy = FixedSeeds(seeds, first_seed(study.user_attrs))
-    return run_seed_policy(study, space, pool, policy, notice, observer)
+    report = run_seed_policy(study, space, pool, policy, notice, observer)
+    report.claims = record_claims(study)
+    return report

@@ -19,6 +19,7 @@ from optuna.exceptions import StorageInternalError
 from nas_attn.backbones import ArchConfig
 from nas_attn.defaults import DEVICE_CHOICES
 from nas_attn.exceptions import NasAttnError
+from nas_attn.search.claims import Claims
 from nas_attn.search.driver import SearchObserver, SearchOutcome, TrialHook, run_search
 from nas_attn.search.execution.pool import (
     PoolConfig,
@@ -33,6 +34,7 @@ from nas_attn.search.execution.ray_owner import clean_up_dead_drivers, local_ray
 from nas_attn.search.results import (
     ComputeSpent,
     TrialRow,
+    claims_of,
     compute_spent,
     evaluated_trials,
     first_seed,
@@ -54,6 +56,7 @@ from nas_attn.search.studydb import (
     redact_url,
 )
 from nas_attn.search.studydb.artifacts import artifact_store_for, store_trial_artifacts
+from nas_attn.search.usecases._claims import record_claims
 from nas_attn.search.usecases._warm_start import with_warm_start
 from nas_attn.worker.device import resolve_device
 from nas_attn.worker.evaluate import TrialResult
@@ -185,6 +188,7 @@ def _search_with(prepared: PreparedSearch, pool: TrialPool, observer: SearchObse
         for failure in report.failures:
             observer.notice(f"seed re-run failed: {failure}")
         outcome.front = report.front
+    outcome.claims = record_claims(study)
     return outcome
 
 
@@ -223,6 +227,11 @@ def artifact_uploader(storage_url: str) -> TrialHook:
 def front(prepared: PreparedSearch) -> list[TrialRow]:
     """The Pareto front of the study as it stands."""
     return pareto_rows(load_existing_study(prepared.storage, prepared.study_name))
+
+
+def claims(prepared: PreparedSearch) -> Claims:
+    """The claims the study makes against its plain backbone, as it stands."""
+    return claims_of(load_existing_study(prepared.storage, prepared.study_name))
 
 
 def compute(prepared: PreparedSearch) -> ComputeSpent:

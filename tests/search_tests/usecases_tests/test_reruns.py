@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -85,6 +86,62 @@ def test_validate_proxy_retrains_longer_and_correlates(tmp_path: Path) -> None:
     assert any(r.rank == 1 for r in result.rows) and any(r.rank > 1 for r in result.rows)
     stored = study.user_attrs[PROXY_VALIDATION_ATTR][-1]
     assert stored["kendall_tau"] == pytest.approx(1.0) and len(stored["trials"]) == 6
+    assert {"kendall_tau", "spearman_rho", "ci95", "noise_ceiling_tau", "baselines", "seeds"} <= set(stored)
+    assert stored["seeds"] == [0, 1] and stored["noise_ceiling_tau"] == pytest.approx(1.0)
+    assert stored["ci95"]["kendall_tau"] == [pytest.approx(1.0), pytest.approx(1.0)]
+    assert set(stored["baselines"]) == {"params", "latency_ms"}
+
+
+def test_validate_proxy_trains_every_trial_at_paired_seeds_and_judges_against_the_noise_ceiling(
+    tmp_path: Path,
+) -> None:
+    study, space = finished(tmp_path)
+    pool = FakePool(workers=2)
+    # the long budget: the proxy's order plus seed noise far larger than the placements' spread
+    scripted(
+        pool, lambda proxy, own: 0.5 + own / 100 + 0.05 * ((proxy["train_seed"] * 7 + int(own * 1e4)) % 5)
+    )
+    result = validate_proxy(study, space, pool, sample=6, epochs=4, seeds=3)
+    trained = sorted((p["proxy"]["train_seed"], p["proxy"]["epochs"]) for p in pool.payloads)
+    assert trained == sorted([(s, 4) for s in (0, 1, 2)] * 6)  # every trial at seeds 0, 1, 2
+    assert all(p["proxy"].get("warm_start") is None for p in pool.payloads)  # from scratch
+    for row in result.rows:
+        assert sorted(row.long_accuracies) == [0, 1, 2]
+        assert row.long_accuracy == pytest.approx(statistics.fmean(row.long_accuracies.values()))
+    # seed halves: seed 0 against the mean of seeds 1 and 2
+    full = result.rows
+    first = [r.long_accuracies[0] for r in full]
+    second = [statistics.fmean([r.long_accuracies[1], r.long_accuracies[2]]) for r in full]
+    assert result.noise_ceiling_tau == pytest.approx(kendall_tau(first, second))
+    ci = result.ci95["kendall_tau"]
+    assert ci is not None and ci[0] <= result.kendall_tau <= ci[1]
+
+
+def test_a_reference_too_noisy_to_rank_anything_is_said_not_blamed_on_the_proxy() -> None:
+    from nas_attn.search.usecases.validate_proxy import ValidationRow, summarise
+
+    rows = [
+        ValidationRow(n, 1, f"p{n}", 0.70 + n / 100, None, long_accuracies={0: a, 1: b})
+        for n, (a, b) in enumerate([(0.80, 0.83), (0.82, 0.80), (0.81, 0.81), (0.83, 0.79)])
+    ]
+    rows = [replace(r, long_accuracy=statistics.fmean(r.long_accuracies.values())) for r in rows]
+    result = summarise(8, 2, rows, [0, 1])
+    assert result.noise_ceiling_tau is not None and result.noise_ceiling_tau < 0.3
+    assert not result.misleading and "the reference cannot rank these placements" in result.verdict()
+
+
+def test_a_proxy_no_better_than_the_parameter_count_is_warned_about() -> None:
+    from nas_attn.search.usecases.validate_proxy import ValidationRow, summarise
+
+    long = [0.80, 0.81, 0.82, 0.83, 0.84]
+    proxy = [0.70, 0.72, 0.71, 0.74, 0.73]  # tau 0.6
+    rows = [
+        ValidationRow(n, 1, f"p{n}", proxy[n], long[n], long_accuracies={0: long[n], 1: long[n]}, params=n)
+        for n in range(5)
+    ]
+    result = summarise(8, 2, rows, [0, 1])
+    assert result.baselines["params"] == pytest.approx(1.0)  # the parameter count ranks perfectly
+    assert result.misleading and "no better than the params alone" in result.verdict()
 
 
 def test_validate_proxy_warns_when_the_proxy_misleads(tmp_path: Path) -> None:
@@ -150,7 +207,7 @@ def test_progress_observer_sees_every_training(tmp_path: Path) -> None:
     pool = FakePool(workers=2)
     seen = Counting()
     validate_proxy(study, space, pool, sample=3, epochs=4, observer=seen)
-    assert seen.added == [3] and seen.done == 3 == len(pool.payloads)
+    assert seen.added == [6] and seen.done == 6 == len(pool.payloads)  # 3 trials x 2 seeds
 
 
 def test_reseed_runs_the_plain_backbone_on_the_same_seeds_so_every_delta_is_paired(tmp_path: Path) -> None:
