@@ -152,9 +152,12 @@ def test_front_formats(tmp_path: Path, tiny_space_file: Path) -> None:
     assert csv_out.splitlines()[0] == (
         "trial,rank,accuracy,latency_ms,crowding_distance,knee,params,seeds,"
         "accuracy_std,latency_ms_std,accuracy_ci95_low,accuracy_ci95_high,delta_vs_baseline_mean,"
-        "delta_vs_baseline_low,delta_vs_baseline_high,delta_vs_baseline_seeds,significant,"
+        "delta_vs_baseline_low,delta_vs_baseline_high,delta_vs_baseline_seeds,p_value,p_adjusted,significant,"
         "racing,fidelity_epochs,placement"
     )
+    # one seed each: no placement has a seed drawn after its selection, so no test and no claim
+    assert document["claims"] == {"method": "holm", "alpha": 0.05, "compared": 0, "significant": []}
+    assert all(r["p_value"] is None and r["p_adjusted"] is None for r in records)
     assert document["compute"] == {
         "placements": 3,
         "placement_epochs": 0,

@@ -177,3 +177,24 @@ def test_equal_values_give_no_interval_and_no_significance() -> None:
     delta = paired_delta({0: 0.700, 1: 0.690}, {0: 0.7165, 1: 0.7065})  # -0.0165 at both seeds
     assert delta is not None and delta.interval.mean == pytest.approx(-0.0165)
     assert delta.interval.as_list is None and not delta.excludes_zero
+
+
+def test_export_provenance_carries_the_test_and_the_studys_claims() -> None:
+    from nas_attn.deploy.select import export_arch
+
+    study, numbers = study_with_seeds(
+        {"none": [0.78, 0.775, 0.79, 0.785], "se": [0.80, 0.796, 0.811, 0.806], "eca": [0.79, 0.77, 0.785]}
+    )
+    provenance = export_arch(study, study.trials[numbers["se"]], "memory").provenance
+    assert provenance is not None
+    assert provenance["significant"] is True and provenance["p_adjusted"] >= provenance["p_value"]
+    claims = provenance["claims"]
+    assert {k: claims[k] for k in ("method", "alpha", "compared", "significant")} == {
+        "method": "holm",
+        "alpha": 0.05,
+        "compared": 2,
+        "significant": [numbers["se"]],
+    }
+    assert claims["summary"].startswith(
+        "compared 2 placement(s) with the plain backbone, Holm-corrected at 5%"
+    )
