@@ -77,7 +77,12 @@ def choose(rows: list[TrialRow], claimed: list[int]) -> list[Pick]:
         raise SystemExit(
             "the study has no plain backbone to compare with (a search with baselines: true has one)"
         )
-    return [Pick(tuple(v), by_number[n], by_number[n].arch) for n, v in roles.items() if by_number[n].arch]
+    picks = []
+    for number, names in roles.items():
+        arch = by_number[number].arch
+        if arch is not None:
+            picks.append(Pick(tuple(names), by_number[number], arch))
+    return picks
 
 
 def unused_seeds(rows: list[TrialRow], count: int) -> list[int]:
