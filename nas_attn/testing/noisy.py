@@ -81,6 +81,22 @@ class NoisyWorld:
         return 1.05 + 0.95 * self._draw("latency", arch.digest()).random()
 
 
+def measured_outcome(arch: ArchConfig, accuracy: float, latency_ms: float) -> Outcome:
+    """A worker's successful reply for ``arch`` with this accuracy and latency (the plain
+    backbone's reference latency 1 ms, so ``latency_ms`` is also the latency ratio)."""
+    out = fake_result(arch)
+    out.update(
+        accuracy=accuracy,
+        latency_ms=latency_ms,
+        latency_ratio=latency_ms,
+        latency_raw_ms=latency_ms,
+        baseline_latency_ms=1.0,
+        latency_reference_ms=1.0,
+        baseline_latency_iqr_ms=0.01,
+    )
+    return ok_outcome(out)
+
+
 class NoisyPool(FakePool):
     """A FakePool whose trainings report what ``world`` says for the request's training seed."""
 
@@ -94,18 +110,9 @@ class NoisyPool(FakePool):
         return int(proxy["train_seed"] if proxy.get("train_seed") is not None else proxy["seed"])
 
     def _result(self, index: int, arch: ArchConfig) -> Outcome:
-        latency = self.world.latency_ms(arch)
-        out = fake_result(arch)
-        out.update(
-            accuracy=self.world.accuracy(arch, self.training_seed(index)),
-            latency_ms=latency,
-            latency_ratio=latency,
-            latency_raw_ms=latency,
-            baseline_latency_ms=1.0,
-            latency_reference_ms=1.0,
-            baseline_latency_iqr_ms=0.01,
+        return measured_outcome(
+            arch, self.world.accuracy(arch, self.training_seed(index)), self.world.latency_ms(arch)
         )
-        return ok_outcome(out)
 
     def seeds_trained(self) -> dict[str, list[int]]:
         """Each placement's label and the training seeds it was sent with, in order."""

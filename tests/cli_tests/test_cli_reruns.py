@@ -27,6 +27,11 @@ def test_validate_proxy_and_reseed_on_a_finished_study(tmp_path: Path, tiny_spac
     stored = study.user_attrs[PROXY_VALIDATION_ATTR][-1]
     assert stored["epochs"] == 2 and stored["proxy_epochs"] == 1 and len(stored["trials"]) == 3
     assert all(0.0 <= t["long_accuracy"] <= 1.0 for t in stored["trials"])
+    assert stored["seeds"] == [0, 1] and all(
+        sorted(t["long_accuracies"]) == ["0", "1"] for t in stored["trials"]
+    )
+    assert "noise ceiling" in validate.stdout and "free predictors" in validate.stdout
+    assert set(stored["baselines"]) == {"params", "latency_ms"} and "kendall_tau" in stored["ci95"]
     assert -1.0 <= stored["kendall_tau"] <= 1.0 or stored["kendall_tau"] != stored["kendall_tau"]
 
     reseed = nas_attn("reseed", "--seeds", "2", *common, cwd=tmp_path)

@@ -31,7 +31,8 @@ from nas_attn.search.studydb.attrs import racing_key, seed_runs_key
 from nas_attn.search.studydb.drivers import DriverInfo, DriverRows
 from nas_attn.search.studydb.ledger import Ledger
 from nas_attn.search.usecases.service import seed_policy_for
-from nas_attn.testing.fakes import FakePool, Recorder, fake_result, ok_outcome
+from nas_attn.testing.fakes import FakePool, Recorder
+from nas_attn.testing.noisy import measured_outcome
 from nas_attn.worker.request import TrainRequest
 
 Truth = dict[str, tuple[float, float]]  # placement key -> (true accuracy, latency)
@@ -61,17 +62,7 @@ class NoisyPool(FakePool):
         accuracy, latency = self.truth[key]
         shared = random.Random(f"seed-{seed}").gauss(0, 0.02)  # the luck of the draw, same for all
         own = random.Random(f"{key}-{seed}").gauss(0, self.sigma)
-        out = fake_result(arch)
-        out.update(
-            accuracy=accuracy + shared + own,
-            latency_ms=latency,
-            latency_ratio=latency,
-            latency_raw_ms=latency,
-            baseline_latency_ms=1.0,
-            latency_reference_ms=1.0,
-            baseline_latency_iqr_ms=0.01,
-        )
-        return ok_outcome(out)
+        return measured_outcome(arch, accuracy + shared + own, latency)
 
     def seeds_trained(self) -> dict[str, list[int]]:
         out: dict[str, list[int]] = {}
