@@ -201,9 +201,8 @@ def output_target(
     parent = dest.parent
     if not parent.is_dir() and not any(_same_file(parent, Path(d)) for d in pending_dirs):
         what = "is not a folder" if parent.exists() else "does not exist"
-        raise NasAttnError(
-            f"{flag} {path}: the folder {path.parent} {what}; create it first or pick another path"
-        )
+        shown = parent if path.is_symlink() else path.parent  # a link: the folder it points into
+        raise NasAttnError(f"{flag} {path}: the folder {shown} {what}; create it first or pick another path")
     _check_not_sqlite(path, dest, flag)
     return Target(path, flag, dest)
 

@@ -70,6 +70,8 @@ def test_folders_missing_folders_and_loops_are_refused(tmp_path: Path) -> None:
     refused("the folder {} does not exist; create it first".format(tmp_path / "no"), tmp_path / "no" / "f")
     refused("is not a folder", tmp_path / "plain" / "f")
     refused("is a symlink loop", tmp_path / "loop")
+    (tmp_path / "dangling.yaml").symlink_to("gone/x.yaml")
+    refused(f"the folder {tmp_path / 'gone'} does not exist", tmp_path / "dangling.yaml")
 
 
 def test_a_folder_the_command_will_create_may_hold_the_output(tmp_path: Path) -> None:
