@@ -13,6 +13,7 @@ import threading
 from pathlib import Path
 
 import pytest
+from support.devices import FULL, NEEDS_MKNOD, NULL
 
 from nas_attn.exceptions import NasAttnError
 from nas_attn.outputs import (
@@ -22,8 +23,6 @@ from nas_attn.outputs import (
     write_atomic,
     write_output,
 )
-
-NEEDS_ROOT = pytest.mark.skipif(os.geteuid() != 0, reason="os.mknod of a device node needs root")
 
 
 def refused(fragment: str, path: str | Path, **kwargs: object) -> None:
@@ -140,9 +139,9 @@ def test_a_socket_is_refused(tmp_path: Path) -> None:
     )
 
 
-@NEEDS_ROOT
+@NEEDS_MKNOD
 def test_device_nodes_a_char_device_streams_a_block_device_never(tmp_path: Path) -> None:
-    os.mknod(tmp_path / "null", stat.S_IFCHR | 0o600, os.makedev(1, 3))
+    os.mknod(tmp_path / "null", stat.S_IFCHR | 0o600, NULL)
     os.mknod(tmp_path / "disk", stat.S_IFBLK | 0o600, os.makedev(7, 0))
     assert output_target(tmp_path / "null", streams=True).stream
     refused("is a character device; it is left unchanged: pass a regular file", tmp_path / "null")
@@ -226,10 +225,10 @@ def test_stdout_gets_the_bytes(capsys: pytest.CaptureFixture[str]) -> None:
     assert capsys.readouterr().out == "to stdout\n"
 
 
-@NEEDS_ROOT
+@NEEDS_MKNOD
 def test_a_device_that_refuses_the_write_is_reported_and_stays_a_device(tmp_path: Path) -> None:
-    os.mknod(tmp_path / "full", stat.S_IFCHR | 0o600, os.makedev(1, 7))
+    os.mknod(tmp_path / "full", stat.S_IFCHR | 0o600, FULL)
     with pytest.raises(NasAttnError, match="cannot write --onnx .*full: No space left on device"):
         write_atomic(tmp_path / "full", b"graph", flag="--onnx", streams=True)
     info = (tmp_path / "full").lstat()
-    assert stat.S_ISCHR(info.st_mode) and info.st_rdev == os.makedev(1, 7)
+    assert stat.S_ISCHR(info.st_mode) and info.st_rdev == FULL

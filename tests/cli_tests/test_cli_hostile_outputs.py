@@ -19,10 +19,9 @@ from pathlib import Path
 
 import pytest
 from support.cli import run_cli
+from support.devices import NEEDS_MKNOD
 from support.hostile import DB, Case, Setup, arch, both, check_case, file, folder, other_sqlite, symlink
 
-ROOT = os.geteuid() == 0
-NEEDS_ROOT = pytest.mark.skipif(not ROOT, reason="os.mknod of a device node needs root")
 WEIGHTS = "runs/c/best.pt"
 TRAIN = ["train", "--arch", "arch.yaml", "--epochs", "1", "--out", "runs/t"]
 
@@ -306,7 +305,7 @@ CASES: list[Case] = [
     ),
 ]
 
-# cases that plant a device node: os.mknod needs root
+# cases that plant a device node: os.mknod needs root (with CAP_MKNOD)
 DEVICE_CASES: list[Case] = [
     Case(
         "export --out a full device (streamed, refused by it)",
@@ -363,7 +362,7 @@ DEVICE_CASES: list[Case] = [
 @pytest.mark.slow
 @pytest.mark.parametrize(
     "case",
-    [*CASES, *(pytest.param(case, marks=NEEDS_ROOT) for case in DEVICE_CASES)],
+    [*CASES, *(pytest.param(case, marks=NEEDS_MKNOD) for case in DEVICE_CASES)],
     ids=lambda c: c.id,
 )
 def test_hostile_output(
@@ -431,7 +430,7 @@ def test_export_streams_the_arch_to_stdout_and_the_next_command_prints_there_aga
     assert code == 0 and "trials of 'tiny' by Pareto rank" in out
 
 
-@NEEDS_ROOT
+@NEEDS_MKNOD
 def test_export_streams_into_a_character_device_which_stays_one(
     hostile_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -81,7 +81,13 @@ def test_metadata_naming_a_module_with_weights_is_refused_by_the_tensors(
     refused(other, "does not fit the arch's network (missing 8 tensor(s), e.g. layer2.0.se.fc1.weight")
 
 
-def test_metadata_never_names_a_file_to_open(written: Path, tmp_path: Path) -> None:
+def test_metadata_never_names_a_file_to_open(
+    written: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def never(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("a weights file made nas-attn open a file its metadata names")
+
+    monkeypatch.setattr(torch, "load", never)
     payload = tmp_path / "payload.pt"
     payload.write_bytes(b"\x80\x04 a pickle that must not be read")
     for target in ("/etc/shadow", str(payload)):
