@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from nas_attn._types import Bool, Float, Int
 from nas_attn._yaml import parse_yaml_mapping, read_yaml_mapping, validate_model
 from nas_attn.attention import Position, default_reduction, get_attention_info, list_attentions
+from nas_attn.outputs import write_atomic
 
 Stem = Literal["cifar", "imagenet"]
 ExistingAttention = Literal["keep", "replace"]
@@ -169,7 +170,7 @@ class ArchConfig(BaseModel):
         """The arch YAML text; also written to ``path`` when given."""
         text = yaml.dump(self.to_dict(), Dumper=_SAFE_DUMPER, sort_keys=False)
         if path is not None:
-            Path(path).write_text(text, encoding="utf-8")
+            write_atomic(path, text)
         return text
 
     # -- identity -----------------------------------------------------------------------------

@@ -73,6 +73,9 @@ def _error_status(exc: NasAttnError) -> int:
 
 def main() -> None:
     """Entry point: one clean stderr line for user and usage errors, and exit 1, 2 or 130."""
+    from nas_attn.cli import console
+
+    console.reset()
     try:
         code = app(standalone_mode=False, prog_name="nas-attn")  # also under python -m and in tests
     except NoArgsIsHelpError:  # the help text is already printed

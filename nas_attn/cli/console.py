@@ -22,3 +22,13 @@ def info(message: str) -> None:
 def command_line(command: str) -> None:
     """A shell command on its own line, indented and never wrapped, so it copies as is."""
     console.print(f"  {command}", markup=False, soft_wrap=True)
+
+
+def to_stderr() -> None:
+    """Send log lines and tables to stderr: an output streams to stdout (``--out -``)."""
+    console.stderr = True
+
+
+def reset() -> None:
+    """Back to stdout (each command starts there; the tests run many in one process)."""
+    console.stderr = False

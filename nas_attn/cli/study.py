@@ -79,13 +79,15 @@ def export(
         )
     if safetensors is not None:
         raise NasAttnError("--safetensors writes trained weights: add --arch ARCH.yaml --weights CHECKPOINT")
+    from nas_attn.cli.outputs import claim_outputs
     from nas_attn.deploy.formats import export_onnx, export_torchscript
     from nas_attn.deploy.select import export_arch, select_trial
     from nas_attn.deploy.timm_command import DATA_DIR_PLACEHOLDER, timm_command
+    from nas_attn.outputs import storage_files
     from nas_attn.search.studydb.storage import open_existing_storage, redact_url
     from nas_attn.search.studydb.study import load_existing_study
 
-    check_outputs(storage, {"--out": out, "--onnx": onnx, "--torchscript": torchscript})
+    claim_outputs({"--out": out, "--onnx": onnx, "--torchscript": torchscript}, storage_files(storage))
     the_study = load_existing_study(open_existing_storage(storage), study)
     chosen = select_trial(the_study, trial=trial, knee=knee, max_latency_ms=max_latency_ms)
     arch = export_arch(the_study, chosen, redact_url(storage), out)
@@ -112,11 +114,13 @@ def report(
 ) -> None:
     """One self-contained HTML report: Pareto scatter, front heatmap, hypervolume, trials."""
     from nas_attn.cli import console
+    from nas_attn.cli.outputs import claim_outputs
+    from nas_attn.outputs import storage_files
     from nas_attn.report import write_report
     from nas_attn.search.studydb.storage import open_existing_storage, redact_url
     from nas_attn.search.studydb.study import load_existing_study
 
-    check_outputs(storage, {"--out": out})
+    claim_outputs({"--out": out}, storage_files(storage))
     path = write_report(load_existing_study(open_existing_storage(storage), study), redact_url(storage), out)
     console.info(f"report -> {path} (open it in a browser; it works offline)")
 
@@ -160,19 +164,6 @@ def check_bind_address(host: str) -> None:
         ) from None
 
 
-def check_outputs(storage: str, outputs: dict[str, Path | None]) -> None:
-    """Refuse, before any work, output paths that are folders, lack a folder, repeat each other
-    or would overwrite the study's database or another input."""
-    from nas_attn.outputs import check_output, storage_files
-
-    given = {flag: path for flag, path in outputs.items() if path is not None}
-    for flag, path in given.items():
-        check_output(path, storage_files(storage), flag)
-    resolved = [path.resolve() for path in given.values()]
-    if len(set(resolved)) != len(resolved):
-        raise NasAttnError(f"{' and '.join(given)} name the same file; give each output its own path")
-
-
 def _export_trained(
     study: str | None,
     out: Path | None,
@@ -185,6 +176,7 @@ def _export_trained(
     """``export --arch ARCH.yaml --weights CHECKPOINT (--onnx F | --torchscript F | --safetensors F)``."""
     from nas_attn.backbones import ArchConfig
     from nas_attn.cli import console
+    from nas_attn.cli.outputs import claim_outputs
     from nas_attn.deploy import export_trained
 
     if arch_file is None or weights is None:
@@ -193,6 +185,9 @@ def _export_trained(
         raise NasAttnError(
             "--arch/--weights export a trained network, --study/--out a trial's arch YAML: use one pair"
         )
+    claim_outputs(
+        {"--onnx": onnx, "--torchscript": torchscript, "--safetensors": safetensors}, [arch_file, weights]
+    )
     arch = ArchConfig.from_yaml(arch_file)
     for written in export_trained(arch, weights, onnx=onnx, torchscript=torchscript, safetensors=safetensors):
         console.info(written.line())

@@ -37,8 +37,14 @@ def train(
     """Fully train an exported arch, with checkpoints; re-running the command resumes."""
     from nas_attn.backbones import ArchConfig
     from nas_attn.cli import console, progress, tables
+    from nas_attn.cli.outputs import claim_outputs
+    from nas_attn.deploy.checkpoint import BEST, CHECKPOINT
     from nas_attn.deploy.train import TrainSettings, train_arch
 
+    exports = {"--export-onnx": export_onnx, "--export-torchscript": export_torchscript}
+    exports["--export-safetensors"] = export_safetensors
+    # best.pt and last.pt are read back (the export, a resumed run): no export may replace them
+    claim_outputs(exports, [arch, backbone_weights, out / BEST, out / CHECKPOINT], pending_dirs=[out])
     cfg = ArchConfig.from_yaml(arch)
     if backbone_weights is not None:
         cfg = cfg.model_copy(update={"backbone_weights": str(backbone_weights)})
@@ -58,7 +64,6 @@ def train(
     )
     if export_onnx or export_torchscript or export_safetensors:
         from nas_attn.deploy import export_trained
-        from nas_attn.deploy.checkpoint import BEST
 
         trained = cfg.model_copy(update={"num_classes": outcome.num_classes})
         for written in export_trained(
@@ -67,5 +72,6 @@ def train(
             onnx=export_onnx,
             torchscript=export_torchscript,
             safetensors=export_safetensors,
+            flag_prefix="--export-",
         ):
             console.info(written.line())

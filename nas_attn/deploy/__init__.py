@@ -4,7 +4,9 @@
   arch YAML with provenance.
 - :mod:`~nas_attn.deploy.train`: ``nas-attn train``, full training with checkpoints and resume;
   :mod:`~nas_attn.deploy.checkpoint`: the checkpoint format, written and read back.
-- :mod:`~nas_attn.deploy.formats`: ONNX / TorchScript / safetensors files, checked against PyTorch.
+- :mod:`~nas_attn.deploy.formats`: ONNX / TorchScript / safetensors files, checked against PyTorch;
+  :mod:`~nas_attn.deploy.weights_file`: the safetensors file read back, its tensors checked
+  (:mod:`~nas_attn.deploy.tensors`) against the arch before use.
 - :mod:`~nas_attn.deploy.timm_entry`: the timm model ``nas_attn`` (registered by ``import
   nas_attn``); :mod:`~nas_attn.deploy.timm_command`: the ``nas-attn with-timm train.py ...``
   line; :mod:`~nas_attn.deploy.with_timm`: runs such a script with the model registered.
@@ -25,17 +27,17 @@ if TYPE_CHECKING:
     from nas_attn.deploy.formats import (
         Written,
         export_trained,
-        load_safetensors,
         write_onnx,
         write_safetensors,
         write_torchscript,
     )
+    from nas_attn.deploy.weights_file import load_safetensors
 
 _LAZY = {
     "load_trained": "checkpoint",
     "Written": "formats",
     "export_trained": "formats",
-    "load_safetensors": "formats",
+    "load_safetensors": "weights_file",
     "write_onnx": "formats",
     "write_safetensors": "formats",
     "write_torchscript": "formats",

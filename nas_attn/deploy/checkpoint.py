@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from nas_attn.backbones import ArchConfig, build_model
+from nas_attn.deploy.tensors import check_state_dict
 from nas_attn.exceptions import NasAttnError
 from nas_attn.outputs import make_output_dir, write_atomic_with
 
@@ -44,7 +45,8 @@ def _load(path: Path) -> Any:
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
-        raise _Unreadable(str(exc).splitlines()[0]) from None
+        lines = str(exc).strip().splitlines()  # an empty file: EOFError with no message
+        raise _Unreadable(lines[0] if lines else f"{type(exc).__name__}, empty or cut short") from None
 
 
 def read_resume_state(path: Path, arch: ArchConfig, settings: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -81,26 +83,49 @@ def _read_trained(path: Path) -> dict[str, Any]:
         ) from None
     if not isinstance(state, dict) or not isinstance(state.get("model"), dict):
         raise NasAttnError(f"{path} is not a nas-attn train checkpoint (no 'model' state dict); {_TRAIN_RUN}")
+    for key, kind, what in _TRAINED_ENTRIES:
+        value = state.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, kind)):
+            raise NasAttnError(
+                f"{path} is not a nas-attn train checkpoint ('{key}' is {type(value).__name__}, not {what}); "
+                f"{_TRAIN_RUN}"
+            )
     return state
 
 
-def _network_identity(arch: ArchConfig) -> dict[str, Any]:
-    """What must match between a checkpoint and an arch: everything but the class count and the
-    backbone weights it started from (the trained weights replace those)."""
+# optional entries of a trained checkpoint and the type each must have when present
+_TRAINED_ENTRIES = (
+    ("arch", dict, "a mapping"),
+    ("num_classes", int, "a whole number"),
+    ("arch_digest", str, "text"),
+)
+
+
+def _network_identity(arch: ArchConfig, with_classes: bool = False) -> dict[str, Any]:
+    """What must match between trained weights and an arch: everything but the backbone weights
+    it started from (the trained weights replace those) and, unless asked, the class count."""
     canon = arch.canonical()
-    canon.pop("num_classes")
+    if not with_classes:
+        canon.pop("num_classes")
     canon.pop("backbone_weights", None)
     return canon
 
 
-def _differences(ours: dict[str, Any], theirs: dict[str, Any], prefix: str = "") -> list[str]:
+def arch_differences(
+    ours: ArchConfig, theirs: ArchConfig, where: str = "in the checkpoint", with_classes: bool = False
+) -> list[str]:
+    """How the network of ``theirs`` (trained weights' arch) differs from ``ours``, one line each."""
+    return _differences(_network_identity(ours, with_classes), _network_identity(theirs, with_classes), where)
+
+
+def _differences(ours: dict[str, Any], theirs: dict[str, Any], where: str, prefix: str = "") -> list[str]:
     found = []
     for key in sorted(set(ours) | set(theirs)):
         a, b = ours.get(key), theirs.get(key)
         if isinstance(a, dict) and isinstance(b, dict):
-            found += _differences(a, b, f"{prefix}{key}.")
+            found += _differences(a, b, where, f"{prefix}{key}.")
         elif a != b:
-            found.append(f"{prefix}{key}: {_short(b)} in the checkpoint, {_short(a)} in the arch")
+            found.append(f"{prefix}{key}: {_short(b)} {where}, {_short(a)} in the arch")
     return found
 
 
@@ -121,9 +146,15 @@ def _classifier_key(model: nn.Module) -> str | None:
 
 
 def _check_arch(path: Path, state: dict[str, Any], arch: ArchConfig) -> None:
-    if "arch" in state:
-        trained = ArchConfig.from_dict(state["arch"])
-        diffs = _differences(_network_identity(arch), _network_identity(trained))
+    if state.get("arch") is not None:
+        try:
+            trained = ArchConfig.from_dict(state["arch"])
+        except NasAttnError as exc:
+            raise NasAttnError(
+                f"{path} is not a nas-attn train checkpoint (its arch is not valid: {str(exc)[:160]}); "
+                f"{_TRAIN_RUN}"
+            ) from None
+        diffs = arch_differences(arch, trained)
         if diffs:
             raise NasAttnError(
                 f"checkpoint {path} was trained for another arch ({'; '.join(diffs[:3])}); "
@@ -153,26 +184,8 @@ def load_trained(arch: ArchConfig | str | Path, checkpoint: str | Path) -> nn.Mo
             f"checkpoint {path} has {classes} classes but the arch says num_classes: {cfg.num_classes}; "
             f"set num_classes: {classes} in the arch YAML (the run was trained on a {classes}-class dataset)"
         )
-    expected = model.state_dict()
-    missing = [k for k in expected if k not in weights]
-    unexpected = [k for k in weights if k not in expected]
-    if missing or unexpected:
-        parts = []
-        if missing:
-            parts.append(f"missing {len(missing)} tensor(s), e.g. {', '.join(missing[:3])}")
-        if unexpected:
-            parts.append(f"{len(unexpected)} unexpected, e.g. {', '.join(unexpected[:3])}")
-        raise NasAttnError(
-            f"checkpoint {path} does not fit the arch's network ({'; '.join(parts)}); "
-            "pass the arch YAML the run was trained with"
-        )
-    shapes = [k for k, v in expected.items() if tuple(weights[k].shape) != tuple(v.shape)]
-    if shapes:
-        key = shapes[0]
-        raise NasAttnError(
-            f"checkpoint {path} does not fit the arch's network ({len(shapes)} tensor(s) differ in shape, "
-            f"e.g. {key}: {tuple(weights[key].shape)} vs {tuple(expected[key].shape)}); "
-            "pass the arch YAML the run was trained with"
-        )
-    model.load_state_dict(weights)
+    fitting = check_state_dict(
+        model.state_dict(), weights, f"checkpoint {path}", "pass the arch YAML the run was trained with"
+    )
+    model.load_state_dict(fitting)
     return model.eval()

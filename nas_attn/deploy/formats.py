@@ -4,14 +4,17 @@
 model is given). For a trained one, :func:`export_trained` loads a ``nas-attn train`` checkpoint
 (:func:`~nas_attn.deploy.checkpoint.load_trained`) and the ``write_*`` functions check what they
 wrote: the ONNX graph runs in onnxruntime and the TorchScript module is loaded back, each on the
-same input as the PyTorch model, before they are reported written; :func:`load_safetensors`
-rebuilds a network from a written ``.safetensors`` file alone (its metadata carries the arch).
+same input as the PyTorch model, before they are reported written: the check runs on the
+finished temp file, so a file that fails it never replaces anything. Every file goes through
+:func:`nas_attn.outputs.write_output` (a regular file atomically; a FIFO, device or ``-``
+streamed). :func:`load_safetensors` (:mod:`~nas_attn.deploy.weights_file`) rebuilds a network
+from a written ``.safetensors`` file, its tensors checked against the arch in its metadata.
 """
 
 from __future__ import annotations
 
-import json
 import warnings
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,11 +23,11 @@ from torch import nn
 
 from nas_attn.backbones import ArchConfig, build_model
 from nas_attn.deploy.checkpoint import load_trained
+from nas_attn.deploy.weights_file import load_safetensors, safetensors_metadata
 from nas_attn.exceptions import NasAttnError
-from nas_attn.outputs import write_atomic_with
+from nas_attn.outputs import write_output
 
 TOLERANCE = 1e-4  # max abs difference allowed between an exported graph and PyTorch (per unit logit)
-SAFETENSORS_FORMAT = "nas-attn"
 
 
 @dataclass(frozen=True)
@@ -43,47 +46,62 @@ def _example_input(arch: ArchConfig) -> torch.Tensor:
     return torch.randn(1, 3, arch.image_size, arch.image_size)
 
 
-def export_onnx(arch: ArchConfig, path: str | Path, model: nn.Module | None = None, opset: int = 18) -> Path:
-    """Write ``arch`` (fresh weights unless ``model`` is given) as ONNX with a dynamic batch axis."""
+Verify = Callable[[Path], object] | None
+
+
+def export_onnx(
+    arch: ArchConfig,
+    path: str | Path,
+    model: nn.Module | None = None,
+    opset: int = 18,
+    flag: str = "--onnx",
+    inputs: Iterable[str | Path] = (),
+    verify: Verify = None,
+) -> Path:
+    """Write ``arch`` (fresh weights unless ``model`` is given) as ONNX with a dynamic batch axis;
+    ``verify`` checks the finished file before it replaces ``path`` or is streamed there."""
     try:
         import onnx  # noqa: F401  (torch's exporter needs it)
     except ImportError:
         raise NasAttnError("ONNX export needs the 'onnx' package: pip install 'nas-attn[export]'") from None
     model = (model or build_model(arch)).eval()
-    path = Path(path)
 
     def write(tmp: Path) -> None:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", (FutureWarning, DeprecationWarning))
-            torch.onnx.export(
-                model,
-                (_example_input(arch),),
-                str(tmp),
-                input_names=["images"],
-                output_names=["logits"],
-                dynamic_axes={"images": {0: "batch"}, "logits": {0: "batch"}},
-                opset_version=opset,
-                dynamo=False,
-            )
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", (FutureWarning, DeprecationWarning))
+                torch.onnx.export(
+                    model,
+                    (_example_input(arch),),
+                    str(tmp),
+                    input_names=["images"],
+                    output_names=["logits"],
+                    dynamic_axes={"images": {0: "batch"}, "logits": {0: "batch"}},
+                    opset_version=opset,
+                    dynamo=False,
+                )
+        except (OSError, RuntimeError):  # a full disk: write_output says so
+            raise
+        except Exception as exc:
+            raise NasAttnError(f"ONNX export failed: {str(exc).splitlines()[0]}") from None
 
-    try:
-        write_atomic_with(path, write, flag="--onnx")
-    except NasAttnError:
-        raise
-    except Exception as exc:
-        raise NasAttnError(f"ONNX export failed: {str(exc).splitlines()[0]}") from None
-    return path
+    return write_output(path, write, inputs, flag, streams=True, verify=verify)
 
 
-def export_torchscript(arch: ArchConfig, path: str | Path, model: nn.Module | None = None) -> Path:
-    """Write ``arch`` as a traced TorchScript module."""
+def export_torchscript(
+    arch: ArchConfig,
+    path: str | Path,
+    model: nn.Module | None = None,
+    flag: str = "--torchscript",
+    inputs: Iterable[str | Path] = (),
+    verify: Verify = None,
+) -> Path:
+    """Write ``arch`` as a traced TorchScript module (``verify`` as in :func:`export_onnx`)."""
     model = (model or build_model(arch)).eval()
-    path = Path(path)
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)  # TorchScript is deprecated upstream, still loadable
         traced = torch.jit.trace(model, (_example_input(arch),))
-    write_atomic_with(path, lambda tmp: traced.save(str(tmp)), flag="--torchscript")
-    return path
+    return write_output(path, lambda tmp: traced.save(str(tmp)), inputs, flag, streams=True, verify=verify)
 
 
 def _probe(arch: ArchConfig, batch: int = 2) -> torch.Tensor:
@@ -97,75 +115,100 @@ def _reference(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
         return model.eval()(x)
 
 
-def _check(kind: str, path: Path, got: torch.Tensor, expected: torch.Tensor) -> Written:
-    diff = float((got - expected).abs().max())
-    limit = TOLERANCE * max(1.0, float(expected.abs().max()))
-    if not diff <= limit:
-        path.unlink(missing_ok=True)
-        raise NasAttnError(
-            f"{kind} output differs from PyTorch by {diff:.3g} (more than {limit:.1g}); {path} was removed. "
-            "Report this with the arch YAML"
-        )
-    return Written(kind, path, diff)
+class _Checked:
+    """The check of one written file: run it (``run(tmp, x)``) and compare with PyTorch."""
+
+    def __init__(
+        self, kind: str, model: nn.Module, arch: ArchConfig, run: Callable[[Path, torch.Tensor], torch.Tensor]
+    ):
+        self.kind, self.model, self.arch, self.run = kind, model, arch, run
+        self.diff = float("nan")
+
+    def __call__(self, tmp: Path) -> None:
+        x = _probe(self.arch)
+        expected = _reference(self.model, x)
+        diff = float((self.run(tmp, x) - expected).abs().max())
+        limit = TOLERANCE * max(1.0, float(expected.abs().max()))
+        if not diff <= limit:
+            raise NasAttnError(
+                f"{self.kind} output differs from PyTorch by {diff:.3g} (more than {limit:.1g}); nothing was "
+                "written. Report this with the arch YAML"
+            )
+        self.diff = diff
+
+    def written(self, path: Path) -> Written:
+        return Written(self.kind, path, self.diff)
 
 
-def write_onnx(model: nn.Module, arch: ArchConfig, path: str | Path) -> Written:
-    """Export to ONNX, run it in onnxruntime on the probe input and compare with PyTorch."""
-    try:
-        import onnxruntime as ort
-    except ImportError:
-        raise NasAttnError("checking ONNX needs onnxruntime: pip install 'nas-attn[export]'") from None
-    out = export_onnx(arch, path, model=model)
-    x = _probe(arch)
-    session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+def _run_onnx(tmp: Path, x: torch.Tensor) -> torch.Tensor:
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(str(tmp), providers=["CPUExecutionProvider"])
     (got,) = session.run(["logits"], {"images": x.numpy()})
-    return _check("ONNX", out, torch.from_numpy(got), _reference(model, x))
+    return torch.from_numpy(got)
 
 
-def write_torchscript(model: nn.Module, arch: ArchConfig, path: str | Path) -> Written:
-    """Trace to TorchScript, load the file back and compare with PyTorch."""
-    out = export_torchscript(arch, path, model=model)
-    x = _probe(arch)
+def _run_torchscript(tmp: Path, x: torch.Tensor) -> torch.Tensor:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)
-        loaded = torch.jit.load(str(out), map_location="cpu")
+        loaded = torch.jit.load(str(tmp), map_location="cpu")
     with torch.no_grad():
-        got = loaded(x)
-    return _check("TorchScript", out, got, _reference(model, x))
+        return loaded(x)
 
 
-def write_safetensors(model: nn.Module, arch: ArchConfig, path: str | Path) -> Written:
-    """The state dict as safetensors, the arch in its metadata; read back and compared."""
+def write_onnx(
+    model: nn.Module,
+    arch: ArchConfig,
+    path: str | Path,
+    flag: str = "--onnx",
+    inputs: Iterable[str | Path] = (),
+) -> Written:
+    """Export to ONNX, run it in onnxruntime on the probe input and compare with PyTorch."""
+    try:
+        import onnxruntime  # noqa: F401
+    except ImportError:
+        raise NasAttnError("checking ONNX needs onnxruntime: pip install 'nas-attn[export]'") from None
+    check = _Checked("ONNX", model, arch, _run_onnx)
+    return check.written(export_onnx(arch, path, model, flag=flag, inputs=inputs, verify=check))
+
+
+def write_torchscript(
+    model: nn.Module,
+    arch: ArchConfig,
+    path: str | Path,
+    flag: str = "--torchscript",
+    inputs: Iterable[str | Path] = (),
+) -> Written:
+    """Trace to TorchScript, load the file back and compare with PyTorch."""
+    check = _Checked("TorchScript", model, arch, _run_torchscript)
+    return check.written(export_torchscript(arch, path, model, flag=flag, inputs=inputs, verify=check))
+
+
+def write_safetensors(
+    model: nn.Module,
+    arch: ArchConfig,
+    path: str | Path,
+    flag: str = "--safetensors",
+    inputs: Iterable[str | Path] = (),
+) -> Written:
+    """The state dict as safetensors, the arch in its metadata; read back (checked) and compared."""
     from safetensors.torch import save_file
 
-    out = Path(path)
     tensors = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
-    metadata = {
-        "format": SAFETENSORS_FORMAT,
-        "arch": json.dumps(arch.model_copy(update={"backbone_weights": None}).to_dict(), sort_keys=True),
-        "num_classes": str(arch.num_classes),
-    }
-    save_file(tensors, str(out), metadata=metadata)
-    x = _probe(arch)
-    return _check("safetensors", out, _reference(load_safetensors(out), x), _reference(model, x))
+    metadata = safetensors_metadata(arch)
+    check = _Checked("safetensors", model, arch, lambda tmp, x: _reference(load_safetensors(tmp, arch), x))
+    out = write_output(
+        path,
+        lambda tmp: save_file(tensors, str(tmp), metadata=metadata),
+        inputs,
+        flag,
+        streams=True,
+        verify=check,
+    )
+    return check.written(out)
 
 
-def load_safetensors(path: str | Path) -> nn.Module:
-    """Rebuild the network of a ``.safetensors`` file written by nas-attn, in eval mode."""
-    from safetensors import safe_open
-    from safetensors.torch import load_file
-
-    file = Path(path)
-    try:
-        with safe_open(str(file), framework="pt") as handle:
-            metadata = handle.metadata() or {}
-    except Exception as exc:
-        raise NasAttnError(f"cannot read {file} as safetensors: {str(exc).splitlines()[0]}") from None
-    if metadata.get("format") != SAFETENSORS_FORMAT or "arch" not in metadata:
-        raise NasAttnError(f"{file} was not written by nas-attn (no arch in its metadata)")
-    model = build_model(ArchConfig.from_dict(json.loads(metadata["arch"])))
-    model.load_state_dict(load_file(str(file)))
-    return model.eval()
+_WRITERS = (("onnx", write_onnx), ("torchscript", write_torchscript), ("safetensors", write_safetensors))
 
 
 def export_trained(
@@ -174,17 +217,29 @@ def export_trained(
     onnx: str | Path | None = None,
     torchscript: str | Path | None = None,
     safetensors: str | Path | None = None,
+    flag_prefix: str = "--",
 ) -> list[Written]:
-    """Load ``checkpoint`` into ``arch``'s network and write each format asked for, checked."""
-    if onnx is None and torchscript is None and safetensors is None:
+    """Load ``checkpoint`` into ``arch``'s network and write each format asked for, checked
+    (``flag_prefix``: how the command spells the output flags, ``--`` or ``--export-``)."""
+    paths = {"onnx": onnx, "torchscript": torchscript, "safetensors": safetensors}
+    if all(p is None for p in paths.values()):
         raise NasAttnError("say what to write: --onnx FILE, --torchscript FILE and/or --safetensors FILE")
     model = load_trained(arch, checkpoint)
     cfg = arch.model_copy(update={"backbone_weights": None})
-    written = []
-    if onnx is not None:
-        written.append(write_onnx(model, cfg, onnx))
-    if torchscript is not None:
-        written.append(write_torchscript(model, cfg, torchscript))
-    if safetensors is not None:
-        written.append(write_safetensors(model, cfg, safetensors))
-    return written
+    return [
+        write(model, cfg, path, f"{flag_prefix}{kind}", [checkpoint])
+        for kind, write in _WRITERS
+        if (path := paths[kind]) is not None
+    ]
+
+
+__all__ = [
+    "Written",
+    "export_onnx",
+    "export_torchscript",
+    "export_trained",
+    "load_safetensors",
+    "write_onnx",
+    "write_safetensors",
+    "write_torchscript",
+]

@@ -189,5 +189,5 @@ def export_arch(
         provenance["warm_start"] = _warm_start_provenance(study.user_attrs, stored.warm_start_key)
     arch = ArchConfig.from_dict({**searched.to_dict(), **_normalization(stored), "provenance": provenance})
     if out is not None:
-        write_atomic(out, arch.to_yaml(), storage_files(storage))
+        write_atomic(out, arch.to_yaml(), storage_files(storage), streams=True)
     return arch

@@ -25,7 +25,7 @@ from nas_attn.backbones import ArchConfig, build_model
 from nas_attn.data import ProxyData, load_dataset
 from nas_attn.deploy.checkpoint import BEST, CHECKPOINT, read_resume_state, save_atomic
 from nas_attn.exceptions import NasAttnError, TrialDivergedError
-from nas_attn.outputs import check_not_input, check_output_dir
+from nas_attn.outputs import check_output_dir, output_target
 from nas_attn.worker.augment import BatchTransform
 from nas_attn.worker.device import policy_for, resolve_device
 from nas_attn.worker.seeding import make_generator, seed_everything
@@ -140,8 +140,10 @@ def train_arch(
 ) -> TrainOutcome:
     """Train ``arch`` for ``settings.epochs`` (resuming from ``out_dir/last.pt`` if present)."""
     out = check_output_dir(out_dir)
-    for name in (CHECKPOINT, BEST):
-        check_not_input(out / name, [arch.backbone_weights] if arch.backbone_weights else [])
+    for name in (CHECKPOINT, BEST):  # regular files only (a FIFO or device there is refused)
+        output_target(
+            out / name, [arch.backbone_weights] if arch.backbone_weights else [], pending_dirs=[out]
+        )
     # a bad checkpoint is refused before any work
     state = read_resume_state(out / CHECKPOINT, arch, settings.identity())
     dev = resolve_device(device)

@@ -149,5 +149,7 @@ def render_report(study: optuna.Study, storage_label: str) -> str:
 
 
 def write_report(study: optuna.Study, storage_label: str, out: str | Path) -> Path:
-    check_output(out, storage_files(storage_label))  # before rendering: fail fast, write nothing
-    return write_atomic(out, render_report(study, storage_label), storage_files(storage_label))
+    """Render the report into ``out`` (a file, or streamed into a FIFO, device or ``-``)."""
+    inputs = storage_files(storage_label)
+    check_output(out, inputs, streams=True)  # before rendering: fail fast, write nothing
+    return write_atomic(out, render_report(study, storage_label), inputs, streams=True)

@@ -10,6 +10,7 @@ import errno
 import hashlib
 import os
 import sqlite3
+import stat
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -187,6 +188,9 @@ def tree_state(root: Path) -> dict[str, str]:
                 state[key] = "link:" + os.readlink(path)
             elif path.is_dir():
                 state[key] = "dir"
+            elif not path.is_file():  # a FIFO, device or socket: never read, its kind and number
+                info = path.lstat()
+                state[key] = f"special:{stat.S_IFMT(info.st_mode):o}:{info.st_rdev}"
             else:
                 state[key] = hashlib.sha256(path.read_bytes()).hexdigest()
     return state
