@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from nas_attn.backbones import ArchConfig
+from nas_attn.exceptions import NasAttnError
 from nas_attn.search.studydb import attrs
 from nas_attn.search.studydb.latency_reference import StudyAttrs
 
@@ -253,17 +254,29 @@ class StoredResult:
     """A trial's stored result fields and bookkeeping, typed (see attrs.py for each key)."""
 
     user_attrs: Mapping[str, Any]
+    number: int | None = None  # the trial's number, to name it in errors
 
     @classmethod
     def of(cls, trial: TrialAttrs) -> StoredResult:
-        return cls(trial.user_attrs)
+        return cls(trial.user_attrs, getattr(trial, "number", None))
 
     @property
     def arch(self) -> ArchConfig | None:
         """The placement it evaluated (parsed on each call); None for a trial without one (not
-        made by nas-attn, or an empty arch)."""
+        made by nas-attn, or an empty arch). A stored arch that is no valid placement (the study
+        was changed outside nas-attn) is one NasAttnError naming the trial."""
         stored = self.user_attrs.get(attrs.ARCH)
-        return ArchConfig.from_dict(stored) if stored else None
+        if not stored:
+            return None
+        try:
+            return ArchConfig.from_dict(stored)
+        except NasAttnError as exc:
+            trial = "a trial" if self.number is None else f"trial {self.number}"
+            found = "" if isinstance(stored, Mapping) else f"a {type(stored).__name__}, not a mapping: "
+            raise NasAttnError(
+                f"{trial}'s stored 'arch' attribute is not a valid placement ({found}{exc}); the study "
+                "was changed outside nas-attn: search again into a new --study (the study is left unchanged)"
+            ) from None
 
     @property
     def trained(self) -> bool:
