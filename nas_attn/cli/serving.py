@@ -3,8 +3,9 @@
 optuna-dashboard serves with the standard library's ``wsgiref``. A Ctrl-C that arrives while the
 server idles stops it; one that arrives while it answers a request is caught by ``wsgiref``'s
 request handler, which prints the ``KeyboardInterrupt``'s traceback and keeps serving. Here the
-second is re-raised like the first, and either way the command ends as every interrupted
-``nas-attn`` command does: :class:`~nas_attn.exceptions.Interrupted` (one line, exit 130).
+second answers that request with a plain 500 and shuts the server down, and either way the
+command ends as every interrupted ``nas-attn`` command does:
+:class:`~nas_attn.exceptions.Interrupted` (one line, exit 130).
 """
 
 from __future__ import annotations
@@ -32,14 +33,25 @@ class _Stop:
         self.interrupted = True
         raise KeyboardInterrupt
 
-    def handle_error(self, original: Callable[[ServerHandler], None]) -> Callable[[ServerHandler], None]:
-        """``ServerHandler.handle_error`` that lets a KeyboardInterrupt stop the server."""
+    def handle_error(self, original: Callable[[Any], None]) -> Callable[[Any], None]:
+        """``ServerHandler.handle_error`` that answers a request a Ctrl-C cut short with a plain
+        500 (no traceback) and stops the server, as a Ctrl-C between requests does."""
 
-        def handle_error(handler: ServerHandler) -> None:
-            if isinstance(sys.exc_info()[1], KeyboardInterrupt):
-                self.interrupted = True
+        def handle_error(handler: Any) -> None:  # a wsgiref ServerHandler
+            if not isinstance(sys.exc_info()[1], KeyboardInterrupt):
+                original(handler)
+                return
+            self.interrupted = True
+            request: Any = getattr(handler, "request_handler", None)
+            server = getattr(request, "server", None)
+            if request is None or server is None:
                 raise KeyboardInterrupt
-            original(handler)
+            threading.Thread(target=server.shutdown, daemon=True).start()  # ends serve_forever
+            request.log_request = lambda *_args, **_kwargs: None  # the one line below says it all
+            if not handler.headers_sent:
+                with contextlib.suppress(OSError):
+                    handler.result = handler.error_output(handler.environ, handler.start_response)
+                    handler.finish_response()
 
         return handle_error
 
@@ -50,7 +62,7 @@ def _stop_on_ctrl_c() -> Iterator[_Stop]:
     original = ServerHandler.handle_error
     main = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGINT, stop.on_sigint) if main else None
-    ServerHandler.handle_error = stop.handle_error(original)  # type: ignore[method-assign]
+    ServerHandler.handle_error = stop.handle_error(original)  # type: ignore[method-assign, assignment]
     try:
         yield stop
     finally:
