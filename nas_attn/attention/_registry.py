@@ -111,10 +111,10 @@ class AttentionInfo:
     options: dict[str, OptionRange] = field(default_factory=dict)
 
 
-SUPPLIED = {
+SUPPLIED = {  # constructor arguments a config does not set as options, and where they come from
     "reduction": "the stage's reduction: field",
-    "feat_size": "the stage",
-    "context_channels": "the stage",
+    "feat_size": "the stage's feature map",
+    "context_channels": "the previous stage",
 }
 
 

@@ -203,6 +203,15 @@ def stored_objectives(study_attrs: Attrs) -> list[str] | None:
     return names
 
 
+def _json_kind(value: Any) -> str:
+    """What a stored JSON value is, in words ("a string", "a list", ...)."""
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    return {str: "a string", list: "a list"}.get(type(value), f"a {type(value).__name__}")
+
+
 # -- trial attributes -------------------------------------------------------------------------
 @dataclass(frozen=True)
 class FidelityStep:
@@ -272,10 +281,10 @@ class StoredResult:
             return ArchConfig.from_dict(stored)
         except NasAttnError as exc:
             trial = "a trial" if self.number is None else f"trial {self.number}"
-            found = "" if isinstance(stored, Mapping) else f"a {type(stored).__name__}, not a mapping: "
+            found = str(exc) if isinstance(stored, Mapping) else f"{_json_kind(stored)}, not a mapping"
             raise NasAttnError(
-                f"{trial}'s stored 'arch' attribute is not a valid placement ({found}{exc}); the study "
-                "was changed outside nas-attn: search again into a new --study (the study is left unchanged)"
+                f"{trial}'s stored 'arch' attribute is not a valid placement ({found}); the study was "
+                "changed outside nas-attn: search again into a new --study (the study is left unchanged)"
             ) from None
 
     @property

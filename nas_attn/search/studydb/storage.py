@@ -147,7 +147,7 @@ def read_sqlite_schema(path: Path) -> tuple[set[str], str | None]:
 
 def sqlite_problem(path: Path, exc: sqlite3.Error) -> str:
     """The real cause of a SQLite error on ``path`` and its fix (a lock is not a damaged file)."""
-    name = getattr(exc, "sqlite_errorname", "")
+    name = getattr(exc, "sqlite_errorname", "") or ("SQLITE_BUSY" if "is locked" in str(exc) else "")
     for codes, message in SQLITE_CAUSES:
         if name in codes:
             return message.format(path=path, timeout=SQLITE_CHECK_TIMEOUT_S, exc=exc)
