@@ -209,7 +209,8 @@ def _json_kind(value: Any) -> str:
         return "a boolean"
     if isinstance(value, int | float):
         return "a number"
-    return {str: "a string", list: "a list"}.get(type(value), f"a {type(value).__name__}")
+    kinds: dict[type, str] = {str: "a string", list: "a list"}
+    return kinds.get(type(value), f"a {type(value).__name__}")
 
 
 # -- trial attributes -------------------------------------------------------------------------
