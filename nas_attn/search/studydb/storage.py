@@ -129,28 +129,29 @@ def check_optuna_sqlite(path: Path) -> None:
         )
 
 
-def read_sqlite_schema(path: Path) -> tuple[set[str], str | None]:
+def read_sqlite_schema(path: Path, timeout: float = SQLITE_CHECK_TIMEOUT_S) -> tuple[set[str], str | None]:
     """The tables of the SQLite file ``path`` and its Optuna schema revision (None without one),
-    read without writing; a lock, a non-database or an unreadable file is one NasAttnError."""
+    read without writing (waiting up to ``timeout`` s for another writer's lock); a lock, a
+    non-database or an unreadable file is one NasAttnError."""
     try:
         uri = f"{path.resolve().as_uri()}?mode=ro"
-        with closing(sqlite3.connect(uri, uri=True, timeout=SQLITE_CHECK_TIMEOUT_S)) as conn:
+        with closing(sqlite3.connect(uri, uri=True, timeout=timeout)) as conn:
             tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
             revision = None
             if "alembic_version" in tables:
                 row = conn.execute("SELECT version_num FROM alembic_version").fetchone()
                 revision = None if row is None else str(row[0])
     except sqlite3.Error as exc:
-        raise NasAttnError(sqlite_problem(path, exc)) from None
+        raise NasAttnError(sqlite_problem(path, exc, timeout)) from None
     return tables, revision
 
 
-def sqlite_problem(path: Path, exc: sqlite3.Error) -> str:
+def sqlite_problem(path: Path, exc: sqlite3.Error, timeout: float) -> str:
     """The real cause of a SQLite error on ``path`` and its fix (a lock is not a damaged file)."""
     name = getattr(exc, "sqlite_errorname", "") or ("SQLITE_BUSY" if "is locked" in str(exc) else "")
     for codes, message in SQLITE_CAUSES:
         if name in codes:
-            return message.format(path=path, timeout=SQLITE_CHECK_TIMEOUT_S, exc=exc)
+            return message.format(path=path, timeout=f"{timeout:g}", exc=exc)
     return f"'{path}' is not a SQLite database ({exc}); pass the --storage file a search wrote"
 
 
@@ -176,7 +177,7 @@ def check_sqlite_schema(path: Path, safe_url: str) -> None:
     version set up (opening it would add tables to it, then fail)."""
     if not path.is_file() or path.stat().st_size == 0:
         return
-    tables, revision = read_sqlite_schema(path)
+    tables, revision = read_sqlite_schema(path, SQLITE_LOCK_TIMEOUT_S)  # a writer waits as long
     if revision is not None:
         problem = schema_problem(revision, safe_url)
         if problem is not None:
