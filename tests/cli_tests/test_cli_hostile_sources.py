@@ -92,17 +92,17 @@ def idx_bomb(name: str, payload: bytes, *, gz: bool = True) -> object:
     return make
 
 
-def trial_arch(value_json: str, trial: int = 0) -> object:
-    """Store ``value_json`` as trial ``trial``'s 'arch' attribute of study 'tiny' (as another tool
+def trial_attr(value_json: str, trial: int = 0, key: str = "arch") -> object:
+    """Store ``value_json`` as trial ``trial``'s ``key`` attribute of study 'tiny' (as another tool
     or a hand edit would: Optuna refuses to change a finished trial)."""
 
     def make(root: Path) -> None:
         with sqlite3.connect(root / DB) as conn:
             changed = conn.execute(
-                "UPDATE trial_user_attributes SET value_json = ? WHERE key = 'arch' AND trial_id = "
+                "UPDATE trial_user_attributes SET value_json = ? WHERE key = ? AND trial_id = "
                 "(SELECT trial_id FROM trials JOIN studies USING (study_id) "
                 "WHERE study_name = 'tiny' AND number = ?)",
-                (value_json, trial),
+                (value_json, key, trial),
             ).rowcount
         conn.close()
         assert changed == 1
@@ -375,28 +375,42 @@ CASES: list[Case] = [
         8,
         ["front", "--study", "tiny"],
         "trial 0's stored 'arch' attribute is not a valid placement (a string, not a mapping)",
-        setup=trial_arch('"resnet18"'),
+        setup=trial_attr('"resnet18"'),
     ),
     Case(
         "report: a trial's arch is a list",
         8,
         ["report", "--study", "tiny", "--out", "r.html"],
         "trial 1's stored 'arch' attribute is not a valid placement (a list, not a mapping)",
-        setup=trial_arch('["layer1", "se"]', trial=1),
+        setup=trial_attr('["layer1", "se"]', trial=1),
     ),
     Case(
         "export --trial: a trial's arch has stages that are not a mapping",
         8,
         ["export", "--study", "tiny", "--trial", "2", "--out", "b.yaml"],
         "search again into a new --study",
-        setup=trial_arch('{"stages": 5}', trial=2),
+        setup=trial_attr('{"stages": 5}', trial=2),
     ),
     Case(
         "export --knee: a trial's arch is a number",
         8,
         ["export", "--study", "tiny", "--knee", "--out", "b.yaml"],
         "trial 0's stored 'arch' attribute is not a valid placement (a number, not a mapping)",
-        setup=trial_arch("42"),
+        setup=trial_attr("42"),
+    ),
+    Case(
+        "front: a trial's params is a string",
+        8,
+        ["front", "--study", "tiny"],
+        "trial 1's stored 'params' attribute is a string, not a number; the study was changed outside",
+        setup=trial_attr('"11M"', trial=1, key="params"),
+    ),
+    Case(
+        "report: a trial's latency_ms is a list",
+        8,
+        ["report", "--study", "tiny", "--out", "r.html"],
+        "trial 2's stored 'latency_ms' attribute is a list, not a number",
+        setup=trial_attr("[1.0, 2.0]", trial=2, key="latency_ms"),
     ),
     Case(
         "train: ECA gamma 0",

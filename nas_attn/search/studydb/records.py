@@ -297,27 +297,43 @@ class StoredResult:
     def digest(self) -> str | None:
         return self.user_attrs.get(attrs.DIGEST)
 
+    def _number(self, key: str) -> float | None:
+        """The stored number under ``key`` (None when absent); a value of another type (the
+        study was changed outside nas-attn) is one NasAttnError naming the trial and the key."""
+        value = self.user_attrs.get(key)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            trial = "a trial" if self.number is None else f"trial {self.number}"
+            raise NasAttnError(
+                f"{trial}'s stored '{key}' attribute is {_json_kind(value)}, not a number; the study was "
+                "changed outside nas-attn: search again into a new --study (the study is left unchanged)"
+            )
+        return value
+
     @property
     def accuracy(self) -> float | None:
-        value = self.user_attrs.get(attrs.ACCURACY)
+        value = self._number(attrs.ACCURACY)
         return None if value is None else float(value)
 
     @property
     def latency_ms(self) -> float | None:
-        value = self.user_attrs.get(attrs.LATENCY_MS)
+        value = self._number(attrs.LATENCY_MS)
         return None if value is None else float(value)
 
     @property
     def latency_reference_ms(self) -> float | None:
-        return self.user_attrs.get(attrs.LATENCY_REFERENCE_MS)
+        return self._number(attrs.LATENCY_REFERENCE_MS)
 
     @property
     def params(self) -> int | None:
-        return self.user_attrs.get(attrs.PARAMS)
+        value = self._number(attrs.PARAMS)
+        return None if value is None else int(value)
 
     @property
     def epochs(self) -> int | None:
-        return self.user_attrs.get(attrs.EPOCHS)
+        value = self._number(attrs.EPOCHS)
+        return None if value is None else int(value)
 
     @property
     def warm_start_key(self) -> str | None:
