@@ -406,11 +406,11 @@ CASES: list[Case] = [
         setup=trial_attr('"11M"', trial=1, key="params"),
     ),
     Case(
-        "report: a trial's latency_ms is a list",
+        "report: a trial's params is a list",
         8,
         ["report", "--study", "tiny", "--out", "r.html"],
-        "trial 2's stored 'latency_ms' attribute is a list, not a number",
-        setup=trial_attr("[1.0, 2.0]", trial=2, key="latency_ms"),
+        "trial 2's stored 'params' attribute is a list, not a number",
+        setup=trial_attr("[1, 2]", trial=2, key="params"),
     ),
     Case(
         "train: ECA gamma 0",

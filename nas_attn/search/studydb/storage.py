@@ -129,10 +129,11 @@ def check_optuna_sqlite(path: Path) -> None:
         )
 
 
-def read_sqlite_schema(path: Path, timeout: float = SQLITE_CHECK_TIMEOUT_S) -> tuple[set[str], str | None]:
+def read_sqlite_schema(path: Path, timeout: float | None = None) -> tuple[set[str], str | None]:
     """The tables of the SQLite file ``path`` and its Optuna schema revision (None without one),
     read without writing (waiting up to ``timeout`` s for another writer's lock); a lock, a
     non-database or an unreadable file is one NasAttnError."""
+    timeout = SQLITE_CHECK_TIMEOUT_S if timeout is None else timeout
     try:
         uri = f"{path.resolve().as_uri()}?mode=ro"
         with closing(sqlite3.connect(uri, uri=True, timeout=timeout)) as conn:
