@@ -7,7 +7,8 @@ Each family lives in its own file and cites its paper.
 
 ``AttentionInfo`` fields: name, kind, paper, uses_reduction, positions, constraints,
 needs_feat_size (constructor takes ``feat_size=(H, W)``), needs_context (constructor takes
-``context_channels=``, forward takes ``(x, context)``), defaults.
+``context_channels=``, forward takes ``(x, context)``), defaults, options (each constructor
+option a config may set, with its valid values: checked when an arch is loaded).
 """
 
 from nas_attn.attention import (  # noqa: F401  (fill the registry)
@@ -39,12 +40,15 @@ from nas_attn.attention._registry import (
     ALL_POSITIONS,
     AttentionInfo,
     AttentionKind,
+    OptionRange,
     Position,
+    check_options,
     check_reduction,
     create_attention,
     default_reduction,
     get_attention_info,
     list_attentions,
+    option_problem,
     reduction_problem,
     register_attention,
 )
@@ -54,14 +58,17 @@ __all__ = [
     "ALL_POSITIONS",
     "AttentionInfo",
     "AttentionKind",
+    "OptionRange",
     "Position",
     "ZooRow",
+    "check_options",
     "check_reduction",
     "create_attention",
     "default_reduction",
     "describe_zoo",
     "get_attention_info",
     "list_attentions",
+    "option_problem",
     "reduction_problem",
     "register_attention",
 ]

@@ -6,6 +6,7 @@ every family explicitly so the registry is complete after ``import nas_attn.atte
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -14,6 +15,62 @@ from torch import nn
 
 from nas_attn.defaults import DEFAULT_REDUCTION
 from nas_attn.exceptions import NasAttnError
+
+OptionKind = Literal["int", "number", "bool", "choice"]
+
+
+@dataclass(frozen=True)
+class OptionRange:
+    """One constructor option a config may set (``stages.<stage>.options``) and its valid values:
+    an integer or number within bounds (odd where a kernel needs a centre), a flag, or a choice."""
+
+    kind: OptionKind
+    low: float | None = None
+    high: float | None = None
+    choices: tuple[str, ...] = ()
+    odd: bool = False
+    low_open: bool = False  # low itself is not allowed (e.g. a divisor that must be > 0)
+
+    def describe(self) -> str:
+        if self.kind == "bool":
+            return "true or false"
+        if self.kind == "choice":
+            return "one of " + ", ".join(repr(c) for c in self.choices)
+        what = ("an odd integer" if self.odd else "an integer") if self.kind == "int" else "a number"
+        if self.low_open:
+            return f"{what} > {self.low:g} and <= {self.high:g}"
+        return f"{what} in {self.low:g}..{self.high:g}"
+
+    def accepts(self, value: Any) -> bool:
+        if self.kind == "bool":
+            return isinstance(value, bool)
+        if self.kind == "choice":
+            return value in self.choices
+        kinds = (int,) if self.kind == "int" else (int, float)
+        if isinstance(value, bool) or not isinstance(value, kinds) or value != value:  # NaN
+            return False
+        low = self.low if self.low is not None else -math.inf
+        high = self.high if self.high is not None else math.inf
+        if (value <= low if self.low_open else value < low) or value > high:
+            return False
+        return not (self.odd and value % 2 == 0)
+
+
+def integer(low: int, high: int, *, odd: bool = False) -> OptionRange:
+    return OptionRange("int", low, high, odd=odd)
+
+
+def number(low: float, high: float, *, low_open: bool = False) -> OptionRange:
+    return OptionRange("number", low, high, low_open=low_open)
+
+
+def flag() -> OptionRange:
+    return OptionRange("bool")
+
+
+def choice(*values: str) -> OptionRange:
+    return OptionRange("choice", choices=values)
+
 
 AttentionKind = Literal["identity", "channel", "spatial", "channel+spatial", "self", "cross", "conv"]
 Position = Literal["block", "last_block", "stage_out"]
@@ -37,6 +94,8 @@ class AttentionInfo:
             output): constructor keyword ``context_channels: int``, ``forward(x, context)``.
         defaults: the module's default keyword arguments (``reduction`` included where it applies).
         min_pixels: the smallest feature map (H * W) the module can run on.
+        options: every constructor option a config may set, with its valid values (checked when
+            an arch is loaded, so a bad value never reaches training).
     """
 
     name: str
@@ -49,6 +108,37 @@ class AttentionInfo:
     needs_context: bool = False
     defaults: dict[str, Any] = field(default_factory=dict)
     min_pixels: int = 1
+    options: dict[str, OptionRange] = field(default_factory=dict)
+
+
+SUPPLIED = {  # constructor arguments a config does not set as options, and where they come from
+    "reduction": "the stage's reduction: field",
+    "feat_size": "the stage's feature map",
+    "context_channels": "the previous stage",
+}
+
+
+def option_problem(name: str, key: str, value: Any) -> str | None:
+    """Why option ``key`` = ``value`` cannot configure module ``name`` (None: it can)."""
+    info = get_attention_info(name)
+    spec = info.options.get(key)
+    if spec is None:
+        if key in SUPPLIED:
+            return f"{name}: {key} is not an option (it comes from {SUPPLIED[key]})"
+        if not info.options:
+            return f"{name} takes no options; remove '{key}'"
+        return f"{name} has no option '{key}'; its options: {', '.join(sorted(info.options))}"
+    if not spec.accepts(value):
+        return f"{name} option {key}: must be {spec.describe()}, got {value!r}"
+    return None
+
+
+def check_options(name: str, options: dict[str, Any]) -> None:
+    """Raise the first :func:`option_problem` of ``options`` for module ``name``."""
+    for key, value in options.items():
+        problem = option_problem(name, key, value)
+        if problem is not None:
+            raise NasAttnError(problem)
 
 
 AttentionFactory = Callable[..., nn.Module]
@@ -139,6 +229,7 @@ def create_attention(name: str, channels: int, reduction: int | None = None, **k
         kwargs["reduction"] = ratio
     if info.needs_feat_size and kwargs.get("feat_size") is None:
         raise NasAttnError(f"{name}: needs feat_size=(H, W), the spatial size of its input, at construction")
+    check_options(name, {k: v for k, v in kwargs.items() if k not in SUPPLIED and v is not None})
     if info.needs_context and kwargs.get("context_channels") is None:
         raise NasAttnError(
             f"{name}: needs context_channels=<channels of the previous stage's output> at construction"

@@ -30,7 +30,7 @@ import torch
 from torch import nn
 
 from nas_attn.attention._common import require_positive
-from nas_attn.attention._registry import AttentionInfo, register_attention
+from nas_attn.attention._registry import AttentionInfo, integer, register_attention
 
 
 def _conv_bn_relu(cin: int, cout: int, kernel: int, dilation: int = 1) -> list[nn.Module]:
@@ -50,6 +50,7 @@ def _conv_bn_relu(cin: int, cout: int, kernel: int, dilation: int = 1) -> list[n
         uses_reduction=True,
         constraints=("training needs batch size > 1 (BN after global pooling)",),
         defaults={"reduction": 16, "dilation": 4},
+        options={"dilation": integer(1, 16)},
     )
 )
 class BottleneckAttention(nn.Module):

@@ -17,7 +17,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from nas_attn.attention._registry import AttentionInfo, register_attention
+from nas_attn.attention._registry import AttentionInfo, integer, register_attention
 from nas_attn.exceptions import NasAttnError
 
 _PAPER = "Woo et al., CBAM: Convolutional Block Attention Module, ECCV 2018, arXiv:1807.06521"
@@ -57,6 +57,7 @@ class CbamChannelAttention(nn.Module):
         paper=_PAPER + " (spatial attention only)",
         uses_reduction=False,
         defaults={"kernel_size": 7},
+        options={"kernel_size": integer(1, 31, odd=True)},
     )
 )
 class CbamSpatialAttention(nn.Module):
@@ -81,6 +82,7 @@ class CbamSpatialAttention(nn.Module):
         paper=_PAPER,
         uses_reduction=True,
         defaults={"reduction": 16, "kernel_size": 7},
+        options={"kernel_size": integer(1, 31, odd=True)},
     )
 )
 class Cbam(nn.Module):

@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from nas_attn.attention._common import require_divisible, require_positive, zero_init_bn
-from nas_attn.attention._registry import AttentionInfo, register_attention
+from nas_attn.attention._registry import AttentionInfo, integer, register_attention
 from nas_attn.exceptions import NasAttnError
 
 _SHARE = 8  # channels sharing one local attention map (the paper's heads are C / 8)
@@ -47,6 +47,7 @@ _SHARE = 8  # channels sharing one local attention map (the paper's heads are C 
             "training needs batch size > 1 (BN after global pooling)",
         ),
         defaults={"kernel_size": 3},
+        options={"kernel_size": integer(1, 15, odd=True)},
     )
 )
 class ContextualTransformer(nn.Module):

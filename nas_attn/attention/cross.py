@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from nas_attn.attention._common import divisors, require_divisible, require_positive
-from nas_attn.attention._registry import AttentionInfo, register_attention
+from nas_attn.attention._registry import AttentionInfo, integer, register_attention
 from nas_attn.exceptions import NasAttnError
 
 
@@ -46,6 +46,7 @@ from nas_attn.exceptions import NasAttnError
         ),
         needs_context=True,
         defaults={"heads": 8},
+        options={"heads": integer(1, 64)},
     )
 )
 class CrossStageAttention(nn.Module):

@@ -18,7 +18,7 @@ import math
 import torch
 from torch import nn
 
-from nas_attn.attention._registry import AttentionInfo, register_attention
+from nas_attn.attention._registry import AttentionInfo, integer, number, register_attention
 from nas_attn.exceptions import NasAttnError
 
 
@@ -35,6 +35,11 @@ def eca_kernel_size(channels: int, gamma: int = 2, beta: int = 1) -> int:
         paper="Wang et al., ECA-Net, CVPR 2020, arXiv:1910.03151",
         uses_reduction=False,
         defaults={"gamma": 2, "beta": 1},
+        options={
+            "kernel_size": integer(1, 63, odd=True),
+            "gamma": number(0, 64, low_open=True),
+            "beta": integer(-64, 64),
+        },
     )
 )
 class EfficientChannelAttention(nn.Module):

@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from nas_attn.attention._common import require_positive
-from nas_attn.attention._registry import AttentionInfo, register_attention
+from nas_attn.attention._registry import AttentionInfo, choice, integer, register_attention
 from nas_attn.exceptions import NasAttnError
 
 
@@ -62,6 +62,11 @@ def _depthwise_gather(channels: int, extent: int, feat_size: Sequence[int] | Non
             "variant='plus' with extent=0 needs feat_size and that input size",
         ),
         defaults={"extent": 0, "variant": "minus", "mlp_reduction": 16},
+        options={
+            "extent": integer(0, 64),
+            "variant": choice("minus", "plus"),
+            "mlp_reduction": integer(1, 1024),
+        },
     )
 )
 class GatherExcite(nn.Module):

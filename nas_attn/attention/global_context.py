@@ -24,7 +24,7 @@ from typing import Literal
 import torch
 from torch import nn
 
-from nas_attn.attention._registry import AttentionInfo, register_attention
+from nas_attn.attention._registry import AttentionInfo, choice, register_attention
 from nas_attn.exceptions import NasAttnError
 
 
@@ -38,6 +38,7 @@ from nas_attn.exceptions import NasAttnError
         ),
         uses_reduction=True,
         defaults={"reduction": 16, "fusion": "add"},
+        options={"fusion": choice("add", "scale")},
     )
 )
 class GlobalContext(nn.Module):

@@ -28,7 +28,7 @@ import torch
 from torch import nn
 
 from nas_attn.attention._common import divisors, require_divisible, require_positive, zero_init_bn
-from nas_attn.attention._registry import AttentionInfo, register_attention
+from nas_attn.attention._registry import AttentionInfo, integer, register_attention
 from nas_attn.exceptions import NasAttnError
 
 
@@ -50,6 +50,7 @@ def _relative_index(size: int) -> torch.Tensor:
         ),
         needs_feat_size=True,
         defaults={"heads": 4},
+        options={"heads": integer(1, 64)},
     )
 )
 class BottleneckMHSA(nn.Module):

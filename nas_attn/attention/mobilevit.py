@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from nas_attn.attention._common import require_positive
-from nas_attn.attention._registry import AttentionInfo, register_attention
+from nas_attn.attention._registry import AttentionInfo, integer, register_attention
 from nas_attn.exceptions import NasAttnError
 
 
@@ -65,6 +65,13 @@ def _conv_bn_act(cin: int, cout: int, kernel: int) -> nn.Sequential:
         uses_reduction=False,
         constraints=("transformer dim (default C) divisible by heads (default 4)",),
         defaults={"dim": None, "depth": 2, "heads": 4, "patch_size": 2, "kernel_size": 3},
+        options={
+            "dim": integer(1, 4096),
+            "depth": integer(1, 12),
+            "heads": integer(1, 64),
+            "patch_size": integer(1, 8),
+            "kernel_size": integer(1, 15, odd=True),
+        },
     )
 )
 class MobileViTBlock(nn.Module):

@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from nas_attn.attention._common import zero_init_bn
-from nas_attn.attention._registry import AttentionInfo, register_attention
+from nas_attn.attention._registry import AttentionInfo, flag, register_attention
 from nas_attn.exceptions import NasAttnError
 
 
@@ -33,6 +33,7 @@ from nas_attn.exceptions import NasAttnError
         uses_reduction=False,
         constraints=("channels >= 2 (C/2 bottleneck)", "with sub_sample=True: H, W >= 2"),
         defaults={"sub_sample": False},
+        options={"sub_sample": flag()},
     )
 )
 class NonLocalBlock(nn.Module):

@@ -23,7 +23,7 @@ import torch
 from torch import nn
 
 from nas_attn.attention._common import divisors, require_divisible, require_positive, zero_init_bn
-from nas_attn.attention._registry import AttentionInfo, register_attention
+from nas_attn.attention._registry import AttentionInfo, integer, register_attention
 
 
 @register_attention(
@@ -37,6 +37,7 @@ from nas_attn.attention._registry import AttentionInfo, register_attention
             "training needs batch size > 1 (BN after global pooling)",
         ),
         defaults={"reduction": 16, "groups": 32, "min_dim": 32},
+        options={"groups": integer(1, 1024), "min_dim": integer(1, 4096)},
     )
 )
 class SelectiveKernel(nn.Module):

@@ -23,7 +23,7 @@ import torch
 from torch import nn
 
 from nas_attn.attention._common import divisors, require_divisible, require_positive
-from nas_attn.attention._registry import AttentionInfo, register_attention
+from nas_attn.attention._registry import AttentionInfo, integer, register_attention
 
 
 def channel_shuffle(x: torch.Tensor, groups: int) -> torch.Tensor:
@@ -40,6 +40,7 @@ def channel_shuffle(x: torch.Tensor, groups: int) -> torch.Tensor:
         uses_reduction=False,
         constraints=("channels divisible by 2*groups (paper default groups=64; use groups=8 for C=64)",),
         defaults={"groups": 64},
+        options={"groups": integer(1, 512)},
     )
 )
 class ShuffleAttention(nn.Module):

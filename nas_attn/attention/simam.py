@@ -21,7 +21,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from nas_attn.attention._registry import AttentionInfo, register_attention
+from nas_attn.attention._registry import AttentionInfo, number, register_attention
 from nas_attn.exceptions import NasAttnError
 
 
@@ -34,6 +34,7 @@ from nas_attn.exceptions import NasAttnError
         constraints=("spatial size H*W >= 2 (the energy uses n = HW - 1)",),
         defaults={"e_lambda": 1e-4},
         min_pixels=2,
+        options={"e_lambda": number(0, 1000, low_open=True)},
     )
 )
 class SimAM(nn.Module):

@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 from nas_attn.attention._common import divisors, require_divisible, require_positive, zero_init_bn
-from nas_attn.attention._registry import AttentionInfo, register_attention
+from nas_attn.attention._registry import AttentionInfo, integer, register_attention
 
 
 @register_attention(
@@ -39,6 +39,7 @@ from nas_attn.attention._registry import AttentionInfo, register_attention
             "training needs batch size > 1 (BN after global pooling)",
         ),
         defaults={"reduction": 4, "radix": 2, "cardinality": 1, "min_inter": 32},
+        options={"radix": integer(1, 8), "cardinality": integer(1, 64), "min_inter": integer(1, 4096)},
     )
 )
 class SplitAttentionConv(nn.Module):

@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from nas_attn.attention._common import require_positive
-from nas_attn.attention._registry import AttentionInfo, register_attention
+from nas_attn.attention._registry import AttentionInfo, integer, register_attention
 from nas_attn.exceptions import NasAttnError
 
 
@@ -49,6 +49,7 @@ class AttentionGate(nn.Module):
         ),
         uses_reduction=False,
         defaults={"kernel_size": 7},
+        options={"kernel_size": integer(1, 31, odd=True)},
     )
 )
 class TripletAttention(nn.Module):

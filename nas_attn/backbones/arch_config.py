@@ -17,7 +17,13 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from nas_attn._types import Bool, Float, Int
 from nas_attn._yaml import parse_yaml_mapping, read_yaml_mapping, validate_model
-from nas_attn.attention import Position, default_reduction, get_attention_info, list_attentions
+from nas_attn.attention import (
+    Position,
+    default_reduction,
+    get_attention_info,
+    list_attentions,
+    option_problem,
+)
 from nas_attn.outputs import write_atomic
 
 Stem = Literal["cifar", "imagenet"]
@@ -59,6 +65,10 @@ class StagePlacement(BaseModel):
                 f"module '{self.module}' cannot be placed at '{self.position}'; "
                 f"use one of {', '.join(info.positions)}"
             )
+        for key, value in self.options.items():  # each module declares its options' valid values
+            problem = option_problem(self.module, key, value)
+            if problem is not None:
+                raise ValueError(problem)
         return self
 
     def effective_reduction(self) -> int | None:

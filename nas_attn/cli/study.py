@@ -131,10 +131,12 @@ def dashboard(
     port: int = typer.Option(8080, "--port", min=1, max=65535),
 ) -> None:
     """optuna-dashboard on the same storage and artifact folder."""
+    from optuna.artifacts import FileSystemArtifactStore
     from optuna_dashboard import run_server
 
     from nas_attn.cli import console
-    from nas_attn.search.studydb.artifacts import artifact_store_for
+    from nas_attn.cli.serving import serve
+    from nas_attn.search.studydb.artifacts import artifact_dir_for
     from nas_attn.search.studydb.storage import open_existing_storage, redact_url
 
     check_bind_address(host)
@@ -142,8 +144,10 @@ def dashboard(
     if host not in {"127.0.0.1", "localhost", "::1"}:
         console.info(f"warning: binding to {host} exposes the dashboard to your network")
     console.info(f"dashboard for {redact_url(storage)} at http://{host}:{port}/ (Ctrl-C to stop)")
+    artifacts = artifact_dir_for(storage)  # read only: a study without artifacts gets no folder
+    store = FileSystemArtifactStore(str(artifacts)) if artifacts.is_dir() else None
     try:
-        run_server(opened, host=host, port=port, artifact_store=artifact_store_for(storage))
+        serve(run_server, opened, host=host, port=port, artifact_store=store)
     except OSError as exc:
         fix = (
             "pick another --port"

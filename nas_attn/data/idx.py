@@ -33,7 +33,6 @@ from nas_attn.data.images import grey_to_rgb_uint8
 from nas_attn.exceptions import NasAttnError
 
 UBYTE = 0x08
-IMAGES_MAGIC = (UBYTE << 8) | 3
 GZIP_MAGIC = b"\x1f\x8b"
 CACHE_FORMAT = 1
 SPLIT_FILES = {
@@ -84,21 +83,32 @@ def find_file(folder: Path, stem: str) -> Path | None:
     return None
 
 
-def read_bytes(path: Path) -> bytes:
-    """The file's content, gunzipped when it starts with the gzip magic (whatever its name)."""
-    try:
-        raw = path.read_bytes()
-        return gzip.decompress(raw) if raw[:2] == GZIP_MAGIC else raw
-    except (OSError, EOFError, zlib.error) as exc:
-        raise NasAttnError(
-            f"{path}: cannot read it ({type(exc).__name__}: {exc}); the file is damaged or cut short, "
-            "download it again"
-        ) from None
+MAX_IDX_BYTES = 1 << 30  # one IDX file's values: 1 GiB, 20x the official MNIST training images
+GZIP_MAX_RATIO = 1032  # deflate never expands its input more than this (RFC 1951 stored/fixed blocks)
 
 
-def parse_idx(path: Path, blob: bytes, ndim: int) -> np.ndarray:
-    """The uint8 array in an IDX ``blob`` with ``ndim`` dimensions; else one line naming ``path``."""
-    magic = int.from_bytes(blob[:4], "big") if len(blob) >= 4 else None
+@dataclass(frozen=True)
+class IdxHeader:
+    """An IDX file's checked header: where it is, its dimensions, whether it is gzip-compressed."""
+
+    path: Path
+    dims: tuple[int, ...]
+    gz: bool
+
+    @property
+    def header_bytes(self) -> int:
+        return 4 + 4 * len(self.dims)
+
+    @property
+    def values(self) -> int:
+        return math.prod(self.dims)
+
+    def shape(self) -> str:
+        return " x ".join(map(str, self.dims))
+
+
+def _magic_problem(path: Path, head: bytes, ndim: int) -> None:
+    magic = int.from_bytes(head[:4], "big") if len(head) >= 4 else None
     expected_magic = (UBYTE << 8) | ndim
     if magic != expected_magic:
         found = "no header" if magic is None else f"magic number 0x{magic:08x}"
@@ -106,18 +116,77 @@ def parse_idx(path: Path, blob: bytes, ndim: int) -> np.ndarray:
             f"{path}: not an IDX file of {ndim}-d unsigned bytes ({found}, expected 0x{expected_magic:08x}); "
             "check the file name or download it again"
         )
-    header = 4 + 4 * ndim
-    if len(blob) < header:
-        raise NasAttnError(f"{path}: the IDX header is cut short ({len(blob)} bytes); download it again")
-    dims = tuple(int.from_bytes(blob[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
-    expected = header + math.prod(dims)
-    if len(blob) != expected:
-        what = "truncated" if len(blob) < expected else "longer than its header says"
+    if len(head) < 4 + 4 * ndim:
+        raise NasAttnError(f"{path}: the IDX header is cut short ({len(head)} bytes); download it again")
+
+
+def read_header(path: Path, ndim: int) -> IdxHeader:
+    """The header of ``path`` (decompressing only its first bytes), with the sizes it claims
+    checked before anything else is read: at most :data:`MAX_IDX_BYTES` values, and no more
+    than the file on disk can hold (raw: its exact size; gzip: :data:`GZIP_MAX_RATIO` x its size).
+    A decompression bomb is refused here, without being decompressed."""
+    head = read_head(path, 4 + 4 * ndim)
+    _magic_problem(path, head, ndim)
+    header = IdxHeader(
+        path, tuple(int.from_bytes(head[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)), _is_gzip(path)
+    )
+    claimed = header.header_bytes + header.values
+    stored = _stored_size(path)
+    if header.values > MAX_IDX_BYTES:
         raise NasAttnError(
-            f"{path}: {what}: the header promises {' x '.join(map(str, dims))} values "
-            f"({expected} bytes with the header) but the file holds {len(blob)} bytes; download it again"
+            f"{path}: the header claims {header.shape()} values ({claimed / 2**30:.1f} GiB), more than the "
+            f"{MAX_IDX_BYTES // 2**30} GiB nas-attn reads from one IDX file (a damaged file or a "
+            "decompression bomb?); nothing was decompressed: download it again"
         )
-    return np.frombuffer(blob, dtype=np.uint8, offset=header).reshape(dims)
+    if header.gz and claimed > stored * GZIP_MAX_RATIO:
+        raise NasAttnError(
+            f"{path}: the header claims {header.shape()} values ({claimed} bytes) but the {stored}-byte "
+            f".gz cannot hold that many (gzip expands at most {GZIP_MAX_RATIO}x): a damaged file or a "
+            "decompression bomb; nothing was decompressed: download it again"
+        )
+    if not header.gz and claimed != stored:
+        _length_problem(header, stored)
+    return header
+
+
+def _length_problem(header: IdxHeader, found: int) -> None:
+    expected = header.header_bytes + header.values
+    what = "truncated" if found < expected else "longer than its header says"
+    holds = f"{found} bytes" if found < expected or not header.gz else "more (reading stopped there)"
+    raise NasAttnError(
+        f"{header.path}: {what}: the header promises {header.shape()} values "
+        f"({expected} bytes with the header) but the file holds {holds}; download it again"
+    )
+
+
+def _stored_size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError as exc:
+        raise NasAttnError(f"{path}: cannot read it ({exc}); download it again") from None
+
+
+def read_values(header: IdxHeader) -> np.ndarray:
+    """The uint8 values of a checked header's file, decompressed in bounded steps: never more
+    than the header's count (plus one byte, to tell a longer file) is held in memory."""
+    path, expected = header.path, header.header_bytes + header.values
+    try:
+        with gzip.open(path, "rb") if header.gz else path.open("rb") as f:
+            blob = f.read(header.header_bytes)
+            blob += f.read(header.values + 1)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise NasAttnError(
+            f"{path}: cannot read it ({type(exc).__name__}: {exc}); the file is damaged or cut short, "
+            "download it again"
+        ) from None
+    if len(blob) != expected:
+        _length_problem(header, len(blob))
+    return np.frombuffer(blob, dtype=np.uint8, offset=header.header_bytes).reshape(header.dims)
+
+
+def read_idx(path: Path, ndim: int) -> np.ndarray:
+    """The uint8 array of the IDX file ``path`` with ``ndim`` dimensions; else one line naming it."""
+    return read_values(read_header(path, ndim))
 
 
 def _split_paths(folder: Path, split: str) -> tuple[Path, Path]:
@@ -151,10 +220,12 @@ def _check_labels(
 
 
 def read_split(folder: Path, split: str, num_classes: int) -> tuple[np.ndarray, np.ndarray]:
-    """(images (N, H, W), labels (N,) int64) of ``split``, with counts and labels checked."""
+    """(images (N, H, W), labels (N,) int64) of ``split``, with counts and labels checked (both
+    headers first, so neither file is decompressed when they disagree)."""
     images_path, labels_path = _split_paths(folder, split)
-    images = parse_idx(images_path, read_bytes(images_path), 3)
-    labels = parse_idx(labels_path, read_bytes(labels_path), 1)
+    images_header, labels_header = read_header(images_path, 3), read_header(labels_path, 1)
+    _check_counts(images_header, labels_header)
+    images, labels = read_values(images_header), read_values(labels_header)
     _check_labels(images_path, labels_path, len(images), labels, num_classes)
     return images, labels.astype(np.int64)
 
@@ -221,23 +292,30 @@ def read_head(path: Path, nbytes: int) -> bytes:
         raise NasAttnError(f"{path}: cannot read it ({type(exc).__name__}); download it again") from None
 
 
+def _check_counts(images: IdxHeader, labels: IdxHeader) -> None:
+    if labels.dims[0] != images.dims[0]:
+        raise NasAttnError(
+            f"{labels.path}: {labels.dims[0]} labels for the {images.dims[0]} images of {images.path.name}; "
+            "the files come from different downloads: download both again"
+        )
+
+
 def check_split(folder: Path, split: str, num_classes: int) -> None:
     """Headers, lengths, counts and labels of one split, reading only the headers and the small
-    label file (a validation pass: what a search checks before it starts)."""
+    label file (a validation pass: what a search checks before it starts). Every size is checked
+    against its header and the caps before a byte is decompressed."""
     images_path, labels_path = _split_paths(folder, split)
-    head = read_head(images_path, 16)
-    if len(head) < 16 or int.from_bytes(head[:4], "big") != IMAGES_MAGIC:
-        parse_idx(images_path, head, 3)  # raises the one-line message for what was found
-    dims = tuple(int.from_bytes(head[4 + 4 * i : 8 + 4 * i], "big") for i in range(3))
-    expected = 16 + math.prod(dims)
-    wanted = expected % 2**32 if _is_gzip(images_path) else expected  # gzip's ISIZE wraps at 4 GiB
+    images, labels_header = read_header(images_path, 3), read_header(labels_path, 1)
+    expected = images.header_bytes + images.values
+    wanted = expected % 2**32 if images.gz else expected  # gzip's ISIZE wraps at 4 GiB
     if payload_size(images_path) != wanted:
         raise NasAttnError(
-            f"{images_path}: truncated or padded: the header promises {' x '.join(map(str, dims))} values "
+            f"{images_path}: truncated or padded: the header promises {images.shape()} values "
             f"({expected} bytes with the header) but the file holds a different amount; download it again"
         )
-    labels = parse_idx(labels_path, read_bytes(labels_path), 1)
-    _check_labels(images_path, labels_path, dims[0], labels, num_classes)
+    _check_counts(images, labels_header)
+    labels = read_values(labels_header)
+    _check_labels(images_path, labels_path, images.dims[0], labels, num_classes)
 
 
 def open_idx(variant: IdxVariant, name: str, path: Path) -> DatasetSpec:

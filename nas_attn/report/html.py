@@ -108,6 +108,16 @@ def trials_html(study: optuna.Study, ranked: dict[int, TrialRow], names: list[st
     return f"<table><tr>{head}</tr>{''.join(rows)}</table>"
 
 
+def _heatmap(front: list[TrialRow]) -> str:
+    """The module heatmap of the front, or a line saying why there is none (no front yet, or a
+    study whose trials record no placement: made by plain Optuna, not by nas-attn search)."""
+    if not front:
+        return "<p>No front yet.</p>"
+    if not plots.module_frequencies(front):
+        return "<p>The front's trials record no attention placement (not made by nas-attn search).</p>"
+    return heatmap_svg(front)
+
+
 def render_report(study: optuna.Study, storage_label: str) -> str:
     """The whole HTML report of ``study`` as a string."""
     names = objective_names(study)
@@ -140,7 +150,7 @@ def render_report(study: optuna.Study, storage_label: str) -> str:
             if history
             else "No evaluated trials yet."
         ),
-        "heatmap": heatmap_svg(front) if front else "<p>No front yet.</p>",
+        "heatmap": _heatmap(front),
         "trials_table": trials_html(study, {t.number: t for t in trials}, names),
         "version": __version__,
         "generated": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),

@@ -172,7 +172,7 @@ def test_module_options_reach_the_module_and_the_digest() -> None:
 
 
 def test_unknown_module_option_is_reported_with_its_stage() -> None:
-    with pytest.raises(NasAttnError, match="stages.layer2: se: invalid arguments"):
+    with pytest.raises(NasAttnError, match="stages.layer2: se takes no options; remove 'bogus'"):
         build_model({"image_size": 16, "stages": {"layer2": {"module": "se", "options": {"bogus": 1}}}})
 
 

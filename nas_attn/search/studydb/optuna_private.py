@@ -10,6 +10,7 @@ means reading this file and its tests, nothing else.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import optuna
@@ -30,7 +31,10 @@ __all__ = [
     "USER_ATTRS",
     "VALUES",
     "check_schema",
+    "optuna_schemas",
     "rdb_storage_of",
+    "schema_error_problem",
+    "schema_problem",
     "trial_id_of",
 ]
 
@@ -55,6 +59,55 @@ def check_schema(storage: optuna.storages.RDBStorage) -> None:
             f"this Optuna declares storage schema {head}, but nas-attn writes trials for schema "
             f"{KNOWN_SCHEMA}; install the Optuna version pinned in constraints.txt"
         )
+
+
+def optuna_schemas() -> list[str]:
+    """Every storage schema (alembic revision) this Optuna can upgrade from, newest first."""
+    from pathlib import Path
+
+    from alembic.script import ScriptDirectory
+    from optuna.storages import _rdb
+
+    return [r.revision for r in ScriptDirectory(str(Path(_rdb.__file__).parent / "alembic")).walk_revisions()]
+
+
+def schema_problem(revision: str, safe_url: str) -> str | None:
+    """Why a database of Optuna schema ``revision`` cannot be opened, with the fix (None: it can).
+
+    An older schema this Optuna knows is upgraded in place by Optuna's own command; a schema it
+    does not know was written by a newer Optuna (or another program)."""
+    if revision == KNOWN_SCHEMA:
+        return None
+    if revision in optuna_schemas():
+        return (
+            f"storage '{safe_url}' was written by an older Optuna (schema {revision}; Optuna "
+            f"{optuna.__version__} here uses {KNOWN_SCHEMA}); back it up, then upgrade it with "
+            f"`optuna storage upgrade --storage {safe_url}`"
+        )
+    return (
+        f"storage '{safe_url}' was written by another Optuna version (schema {revision}, unknown to "
+        f"Optuna {optuna.__version__} here, which uses {KNOWN_SCHEMA}); open it with the Optuna "
+        "that wrote it, or pass another --storage (it is left unchanged)"
+    )
+
+
+def schema_error_problem(exc: RuntimeError, safe_url: str) -> str | None:
+    """:func:`schema_problem` for Optuna's own "no longer compatible with the table schema" error
+    (a server database, whose schema is read by Optuna itself), or None for another error."""
+    text = str(exc)
+    if "table schema" not in text:
+        return None
+    match = re.search(r"set up by optuna ([^)\s]+)", text)
+    writer = f"Optuna {match[1]}" if match else "another Optuna"
+    if "optuna storage upgrade" in text:
+        return (
+            f"storage '{safe_url}' was written by an older Optuna ({writer}); back it up, then "
+            f"upgrade it with `optuna storage upgrade --storage {safe_url}`"
+        )
+    return (
+        f"storage '{safe_url}' was written by a newer Optuna ({writer}) than Optuna {optuna.__version__} "
+        "here; open it with the Optuna that wrote it, or pass another --storage (it is left unchanged)"
+    )
 
 
 def rdb_storage_of(study: optuna.Study) -> optuna.storages.RDBStorage:

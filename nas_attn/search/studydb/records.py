@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from nas_attn.backbones import ArchConfig
+from nas_attn.exceptions import NasAttnError
 from nas_attn.search.studydb import attrs
 from nas_attn.search.studydb.latency_reference import StudyAttrs
 
@@ -231,6 +232,16 @@ def stored_objectives(study_attrs: Attrs) -> list[str] | None:
     return names
 
 
+def _json_kind(value: Any) -> str:
+    """What a stored JSON value is, in words ("a string", "a list", ...)."""
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    kinds: dict[type, str] = {str: "a string", list: "a list"}
+    return kinds.get(type(value), f"a {type(value).__name__}")
+
+
 # -- trial attributes -------------------------------------------------------------------------
 @dataclass(frozen=True)
 class FidelityStep:
@@ -282,17 +293,29 @@ class StoredResult:
     """A trial's stored result fields and bookkeeping, typed (see attrs.py for each key)."""
 
     user_attrs: Mapping[str, Any]
+    number: int | None = None  # the trial's number, to name it in errors
 
     @classmethod
     def of(cls, trial: TrialAttrs) -> StoredResult:
-        return cls(trial.user_attrs)
+        return cls(trial.user_attrs, getattr(trial, "number", None))
 
     @property
     def arch(self) -> ArchConfig | None:
         """The placement it evaluated (parsed on each call); None for a trial without one (not
-        made by nas-attn, or an empty arch)."""
+        made by nas-attn, or an empty arch). A stored arch that is no valid placement (the study
+        was changed outside nas-attn) is one NasAttnError naming the trial."""
         stored = self.user_attrs.get(attrs.ARCH)
-        return ArchConfig.from_dict(stored) if stored else None
+        if not stored:
+            return None
+        try:
+            return ArchConfig.from_dict(stored)
+        except NasAttnError as exc:
+            trial = "a trial" if self.number is None else f"trial {self.number}"
+            found = str(exc) if isinstance(stored, Mapping) else f"{_json_kind(stored)}, not a mapping"
+            raise NasAttnError(
+                f"{trial}'s stored 'arch' attribute is not a valid placement ({found}); the study was "
+                "changed outside nas-attn: search again into a new --study (the study is left unchanged)"
+            ) from None
 
     @property
     def trained(self) -> bool:
@@ -303,27 +326,43 @@ class StoredResult:
     def digest(self) -> str | None:
         return self.user_attrs.get(attrs.DIGEST)
 
+    def _number(self, key: str) -> float | None:
+        """The stored number under ``key`` (None when absent); a value of another type (the
+        study was changed outside nas-attn) is one NasAttnError naming the trial and the key."""
+        value = self.user_attrs.get(key)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            trial = "a trial" if self.number is None else f"trial {self.number}"
+            raise NasAttnError(
+                f"{trial}'s stored '{key}' attribute is {_json_kind(value)}, not a number; the study was "
+                "changed outside nas-attn: search again into a new --study (the study is left unchanged)"
+            )
+        return value
+
     @property
     def accuracy(self) -> float | None:
-        value = self.user_attrs.get(attrs.ACCURACY)
+        value = self._number(attrs.ACCURACY)
         return None if value is None else float(value)
 
     @property
     def latency_ms(self) -> float | None:
-        value = self.user_attrs.get(attrs.LATENCY_MS)
+        value = self._number(attrs.LATENCY_MS)
         return None if value is None else float(value)
 
     @property
     def latency_reference_ms(self) -> float | None:
-        return self.user_attrs.get(attrs.LATENCY_REFERENCE_MS)
+        return self._number(attrs.LATENCY_REFERENCE_MS)
 
     @property
     def params(self) -> int | None:
-        return self.user_attrs.get(attrs.PARAMS)
+        value = self._number(attrs.PARAMS)
+        return None if value is None else int(value)
 
     @property
     def epochs(self) -> int | None:
-        return self.user_attrs.get(attrs.EPOCHS)
+        value = self._number(attrs.EPOCHS)
+        return None if value is None else int(value)
 
     @property
     def warm_start_key(self) -> str | None:
