@@ -66,6 +66,7 @@ def test_the_bench_picks_the_knee_the_claimed_best_plain_and_se_and_reports_pair
     assert "proxy order held:" in out and "Kendall tau" in out
 
 
+@pytest.mark.slow  # a simulated search and a fresh interpreter
 def test_a_study_too_small_is_refused(tmp_path: Path) -> None:
     study, _ = simulated_study(NoisyWorld(1.41, 0.86), 4, tmp_path, max_seeds=2)
     proc = subprocess.run(
