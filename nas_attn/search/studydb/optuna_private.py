@@ -25,6 +25,7 @@ __all__ = [
     "KNOWN_SCHEMA",
     "PARAMS",
     "STUDIES",
+    "STUDY_USER_ATTRS",
     "SYSTEM_ATTRS",
     "TRIALS",
     "USER_ATTRS",
@@ -44,6 +45,7 @@ VALUES = models.TrialValueModel.__table__
 USER_ATTRS = models.TrialUserAttributeModel.__table__
 SYSTEM_ATTRS = models.TrialSystemAttributeModel.__table__
 STUDIES = models.StudyModel.__table__
+STUDY_USER_ATTRS = models.StudyUserAttributeModel.__table__
 FINITE = models.TrialValueModel.TrialValueType.FINITE
 
 
