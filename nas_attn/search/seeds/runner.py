@@ -183,12 +183,14 @@ class SeedRunner:
 
     def _record(self, decisions: dict[int, Decision]) -> None:
         stored = self.study.user_attrs
+        changed = {}
         for number, decision in decisions.items():
             self.report.decisions[number] = decision
             history = RacingHistory.read(stored, number)
             taken = RacingDecision(decision.seeds, decision.verdict.value, decision.reason, time.time())
-            if history.after(taken) is not history:  # changed as last read: append it atomically
-                self.seeds.decide(number, taken)
+            if history.after(taken) is not history:  # changed as last read
+                changed[number] = taken
+        self.seeds.decide(changed)  # appended atomically (another driver may have decided too)
 
     def _send(self, running: _Running) -> None:
         request = self.space.train_request(running.arch, epochs=running.epochs, seed=running.job.seed)

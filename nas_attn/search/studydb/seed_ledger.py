@@ -18,15 +18,15 @@ ledger's slots and digests:
   holds (``DriverRows.unregister``).
 - :meth:`SeedLedger.held_by_others`: the trainings other live drivers hold, which the seed
   policy counts as in flight (so ``max_seeds`` is never passed).
-- :meth:`SeedLedger.decide`: the racing decisions of a trial (``racing:<trial>``), appended under
-  the same lock.
+- :meth:`SeedLedger.decide`: the racing decisions of a plan (``racing:<trial>``), appended under
+  the same lock, in one transaction.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import optuna
@@ -128,17 +128,24 @@ class SeedLedger:
                 conn.execute(_seeds.insert().values(**self._row_values(trial, seed, SEED_DONE)))
             return self._update_attr(conn, attrs.seed_runs_key(trial), add)
 
-    def decide(self, trial: int, decision: RacingDecision) -> None:
-        """Append ``decision`` to ``racing:<trial>`` when it differs from the last one there."""
+    def decide(self, decisions: Mapping[int, RacingDecision]) -> None:
+        """Append each trial's decision to its ``racing:<trial>`` when it differs from the last
+        one there (one transaction)."""
 
-        def after(stored: Any) -> Any:
-            history = RacingHistory.from_attr(stored)
-            updated = history.after(decision)
-            return None if updated is history else updated.to_attr()
+        def after(decision: RacingDecision) -> Callable[[Any], Any]:
+            def change(stored: Any) -> Any:
+                history = RacingHistory.from_attr(stored)
+                updated = history.after(decision)
+                return None if updated is history else updated.to_attr()
 
+            return change
+
+        if not decisions:
+            return
         with self.ledger.engine.begin() as conn:
             self._lock_study(conn)
-            self._update_attr(conn, attrs.racing_key(trial), after)
+            for trial, decision in decisions.items():
+                self._update_attr(conn, attrs.racing_key(trial), after(decision))
 
     # -- helpers ------------------------------------------------------------------------------
     def _at(self, trial: int, seed: int) -> sa.ColumnElement[bool]:

@@ -43,15 +43,21 @@ from nas_attn.testing.noisy import NoisyPool, NoisyWorld
 
 SIX_STAGES = "  layer1: {module: [none, se, eca, cbam], reduction: [4, 16]}\n"  # 6 placements
 MAX_SEEDS = 3
+PRELOAD = ["nas_attn.search", "nas_attn.search.usecases.service", "nas_attn.testing.noisy"]  # torch, timm
 TIES = NoisyWorld(noise=0.5, paired_noise=0.5)  # every placement alike: racing wants every seed it may
+
+
+_SPACES: dict[str, SearchSpace] = {}  # by YAML text: a driver process loads each space once
 
 
 def study_at(folder: Path, stages: str = SMALL_STAGES, **search: Any) -> tuple[optuna.Study, SearchSpace]:
     """A study of ``stages`` in SQLite file ``folder/s.db`` (created, or opened as it is)."""
-    path = folder / "space.yaml"
-    if not path.exists():
-        path.write_text(space_yaml(stages, sampler="exhaustive", baselines=False, **search))
-    space = load_space(path)
+    text = space_yaml(stages, sampler="exhaustive", baselines=False, **search)
+    if text not in _SPACES:
+        path = folder / "space.yaml"
+        path.write_text(text)
+        _SPACES[text] = load_space(path)
+    space = _SPACES[text]
     return open_study(open_storage(f"sqlite:///{folder / 's.db'}"), space.name, space, "exhaustive"), space
 
 
@@ -166,11 +172,12 @@ def test_a_seed_stored_before_the_ledger_kept_seeds_is_not_claimed(study: optuna
 def test_decisions_append_only_when_they_change(study: optuna.Study) -> None:
     a = driver(study, "a")
     first = RacingDecision(1, "needs a seed", "one seed", 1.0)
-    a.decide(0, first)
-    a.decide(0, RacingDecision(1, "needs a seed", "one seed", 2.0))  # the same decision, later
-    a.decide(0, RacingDecision(2, "resolved", "told apart from its neighbours", 3.0))
+    a.decide({0: first, 1: first})
+    a.decide({0: RacingDecision(1, "needs a seed", "one seed", 2.0)})  # the same decision, later
+    a.decide({0: RacingDecision(2, "resolved", "told apart from its neighbours", 3.0)})
     assert [d["seeds"] for d in study.user_attrs[racing_key(0)]] == [1, 2]
     assert study.user_attrs[racing_key(0)][0] == first.to_dict()
+    assert study.user_attrs[racing_key(1)] == [first.to_dict()]
 
 
 # -- each seed counted once ------------------------------------------------------------------
@@ -228,7 +235,7 @@ def drive(folder: str, start_at: float) -> dict[str, Any]:
     started at ``start_at`` (time.time()); what its pool trained, ``(digest, label, seed)`` each."""
     study, space = study_at(Path(folder), SIX_STAGES, n_trials=6, racing=f"{{max_seeds: {MAX_SEEDS}}}")
     pool = NoisyPool(TIES, workers=2)
-    pool.seconds = 0.25
+    pool.seconds = 0.1
     time.sleep(max(0.0, start_at - time.time()))
     run_search(study, space, 6, pool)
     policy = seed_policy_for(space, first_seed(study.user_attrs))
@@ -248,7 +255,7 @@ def check_race(folder: Path, runs: list[dict[str, Any]], delay: float) -> None:
     for digest, _, seed in trained:
         seeds.setdefault(digest, set()).add(seed)
     assert len(seeds) == 6 and max(len(s) for s in seeds.values()) <= MAX_SEEDS, seeds
-    study, _ = study_at(folder)
+    study = optuna.load_study(study_name="tiny", storage=f"sqlite:///{folder / 's.db'}")
     stored_runs = 0
     for row in ranked_rows(study):
         stored = study.user_attrs.get(seed_runs_key(row.number), {}).get("seeds", [])
@@ -267,7 +274,8 @@ def test_two_drivers_racing_one_study_never_train_a_seed_twice(tmp_path: Path) -
     times: across both pools no ``(placement, seed)`` twice, no placement past ``max_seeds``, and
     the stored ``seed_runs`` hold each seed once, every training counted."""
     draw = random.Random(32)
-    context = multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")  # fresh processes (not forks of pytest's),
+    context.set_forkserver_preload(PRELOAD)  # forked from one that imported nas_attn once
     with concurrent.futures.ProcessPoolExecutor(max_workers=2, mp_context=context) as drivers:
         pids: set[int] = set()
         while len(pids) < 2:  # both processes up, this module imported, before any race
