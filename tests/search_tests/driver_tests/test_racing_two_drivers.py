@@ -50,15 +50,19 @@ TIES = NoisyWorld(noise=0.5, paired_noise=0.5)  # every placement alike: racing 
 _SPACES: dict[str, SearchSpace] = {}  # by YAML text: a driver process loads each space once
 
 
-def study_at(folder: Path, stages: str = SMALL_STAGES, **search: Any) -> tuple[optuna.Study, SearchSpace]:
-    """A study of ``stages`` in SQLite file ``folder/s.db`` (created, or opened as it is)."""
+def study_at(
+    folder: Path, stages: str = SMALL_STAGES, url: str | None = None, **search: Any
+) -> tuple[optuna.Study, SearchSpace]:
+    """A study of ``stages`` at ``url``, by default SQLite file ``folder/s.db`` (created, or
+    opened as it is)."""
     text = space_yaml(stages, sampler="exhaustive", baselines=False, **search)
     if text not in _SPACES:
         path = folder / "space.yaml"
         path.write_text(text)
         _SPACES[text] = load_space(path)
     space = _SPACES[text]
-    return open_study(open_storage(f"sqlite:///{folder / 's.db'}"), space.name, space, "exhaustive"), space
+    storage = open_storage(url or f"sqlite:///{folder / 's.db'}")
+    return open_study(storage, space.name, space, "exhaustive"), space
 
 
 def driver(study: optuna.Study, name: str, alive: bool = True) -> SeedLedger:
@@ -90,10 +94,11 @@ def test_a_live_drivers_claim_blocks_every_other_driver(study: optuna.Study) -> 
     assert seed_rows(study) == [(2, 1, "a", "running"), (2, 2, "b", "running")]
 
 
-def test_claims_are_atomic_across_connections(study: optuna.Study, tmp_path: Path) -> None:
+def test_claims_are_atomic_across_connections(storage_url: str, tmp_path: Path) -> None:
     """Eight drivers, each on its own connection pool, claim the same ten trainings at once."""
+    study = study_at(tmp_path, url=storage_url)[0]
     names = [f"d{i}" for i in range(8)]
-    ledgers = [driver(study_at(tmp_path)[0], name) for name in names]
+    ledgers = [driver(study_at(tmp_path, url=storage_url)[0], name) for name in names]
     won: dict[str, list[tuple[int, int]]] = {name: [] for name in names}
     barrier = threading.Barrier(len(ledgers))
 
@@ -114,6 +119,30 @@ def test_claims_are_atomic_across_connections(study: optuna.Study, tmp_path: Pat
     assert [(t, s, d) for t, s, d, _ in seed_rows(study)] == sorted(
         (t, s, name) for name, jobs in won.items() for t, s in jobs
     )
+
+
+def test_results_stored_at_once_are_all_kept(storage_url: str, tmp_path: Path) -> None:
+    """Six drivers store six seeds of one trial at once: each read-modify-write of the
+    attribute waits for the others (the study row's lock), so none is lost."""
+    ledgers = [driver(study_at(tmp_path, url=storage_url)[0], f"d{i}") for i in range(6)]
+    barrier = threading.Barrier(len(ledgers))
+    stored: list[bool] = []
+
+    def store(seed: int, seeds: SeedLedger) -> None:
+        assert seeds.claim(0, seed)
+        barrier.wait()
+        stored.append(seeds.store(0, seed, [seed / 10, 1.0], 1.0, 1))
+
+    threads = [threading.Thread(target=store, args=(i + 1, s)) for i, s in enumerate(ledgers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    study = study_at(tmp_path, url=storage_url)[0]
+    runs = SeedRuns.read(study.user_attrs, 0)
+    assert stored == [True] * 6 and sorted(runs.seeds) == [1, 2, 3, 4, 5, 6]
+    assert all(values == (seed / 10, 1.0) for seed, values in zip(runs.seeds, runs.values, strict=True))
+    assert [state for *_, state in seed_rows(study)] == ["done"] * 6
 
 
 def test_a_dead_drivers_claim_is_taken_over_once(study: optuna.Study) -> None:
