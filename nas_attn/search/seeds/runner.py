@@ -153,6 +153,7 @@ class SeedRunner:
             self.stale = False
             if not self._plan_and_start() or self.pool.idle <= 0:
                 return
+        self.stale = True  # claims kept being lost to other drivers: try again at the next offer
 
     def _plan_and_start(self) -> bool:
         """One plan, its wanted trainings claimed and started while workers are idle; True when
@@ -167,11 +168,11 @@ class SeedRunner:
             if self.pool.idle <= 0:
                 self.stale = True  # more is wanted than there were workers: plan again next time
                 return False
+            row = rows[job.trial]
+            running = _Running(job, arch_of(row), budget_of(row, self.space))
             if not self.seeds.claim(job.trial, job.seed):
                 lost = True
                 continue
-            row = rows[job.trial]
-            running = _Running(job, arch_of(row), budget_of(row, self.space))
             try:
                 self._send(running)
             except BaseException:
