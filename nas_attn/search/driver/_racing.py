@@ -9,21 +9,19 @@ Placements always come first: a seed training is only started on a worker the as
 idle, so ``--n-trials`` placements cost the same wall time as without racing, and the seeds
 measured here are ones the racing after the search would otherwise still have to train.
 
-Only while this driver is the study's only live one: two drivers racing the same study would
-train the same seeds and overwrite each other's ``seed_runs`` attributes; with several
-drivers, racing runs after the search (``service``), as before.
+With several drivers on the study too: every seed training is claimed in the ledger before it
+is submitted (``studydb/seed_ledger.py``), those other live drivers hold count as running, and
+each result is stored once, so two drivers racing the same study never train the same seed and
+never pass ``max_seeds``.
 """
 
 from __future__ import annotations
-
-import time
 
 from nas_attn.search.driver._state import Setup, State
 from nas_attn.search.execution.protocol import Outcome
 from nas_attn.search.results import TrialRow, first_seed, ranked_rows
 from nas_attn.search.seeds.policy import racing_policy
 from nas_attn.search.seeds.runner import SeedRunner
-from nas_attn.search.studydb import HEARTBEAT_S, STALE_AFTER_S, driver_alive
 
 
 class RacingDuringSearch:
@@ -33,11 +31,18 @@ class RacingDuringSearch:
         self.setup, self.state = setup, state
         policy = racing_policy(setup.space, first_seed(setup.study.user_attrs))
         self.runner = (
-            SeedRunner(setup.study, setup.space, setup.pool, policy, setup.observer.notice, rows=self._rows)
+            SeedRunner(
+                setup.study,
+                setup.space,
+                setup.pool,
+                policy,
+                setup.observer.notice,
+                setup.db.seed_ledger(),
+                rows=self._rows,
+            )
             if policy is not None
             else None
         )
-        self._alone_until = 0.0  # monotonic time until which "this driver is alone" holds
 
     @property
     def busy(self) -> bool:
@@ -48,8 +53,7 @@ class RacingDuringSearch:
         runner, setup, state = self.runner, self.setup, self.state
         if runner is None or state.stopping or not state.nothing_to_ask or setup.pool.idle <= 0:
             return
-        if runner.stale and self._alone():
-            runner.offer()
+        runner.offer()
 
     def take(self, arrived: list[tuple[int, Outcome]]) -> list[tuple[int, Outcome]]:
         """Store the outcomes of this module's seed trainings; the search's own are returned."""
@@ -76,19 +80,3 @@ class RacingDuringSearch:
     def _rows(self) -> list[TrialRow]:
         self.setup.mirror.sync()
         return ranked_rows(self.setup.mirror.complete_view(self.setup.study))
-
-    def _alone(self) -> bool:
-        now = time.monotonic()
-        if now < self._alone_until:
-            return True
-        wall = time.time()
-        me = self.setup.me.driver_id
-        others = [
-            d
-            for d, row in self.setup.db.driver_reads.drivers().items()
-            if d != me and driver_alive(row, wall, STALE_AFTER_S)
-        ]
-        if others:
-            return False
-        self._alone_until = now + HEARTBEAT_S
-        return True

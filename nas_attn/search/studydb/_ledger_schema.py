@@ -1,4 +1,5 @@
-"""The ledger's schema: its two tables and the states of an evaluation row (see ``ledger``)."""
+"""The ledger's schema: its tables and the states of an evaluation row (see ``ledger``), and the
+seed-training claims (see ``seed_ledger``)."""
 
 from __future__ import annotations
 
@@ -64,4 +65,19 @@ evaluations_table = sa.Table(
     sa.Column("note", sa.Text, nullable=True),
     sa.UniqueConstraint("study_id", "slot", name="uq_nas_attn_evaluations_slot"),
     sa.UniqueConstraint("study_id", "digest", name="uq_nas_attn_evaluations_digest"),
+)
+
+#: A seed-training row's states (``seed_ledger``): claimed and training, or its result stored.
+SEED_RUNNING, SEED_DONE = "running", "done"
+
+seed_runs_table = sa.Table(
+    "nas_attn_seed_runs",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("study_id", sa.Integer, nullable=False),
+    sa.Column("trial_number", sa.Integer, nullable=False),
+    sa.Column("seed", sa.Integer, nullable=False),
+    sa.Column("driver_id", sa.String(80), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.UniqueConstraint("study_id", "trial_number", "seed", name="uq_nas_attn_seed_runs_seed"),
 )

@@ -42,6 +42,10 @@ ledger, the driver rows and the sampler's mirror through :attr:`~StudyDatabase.l
 - **The study row**: :meth:`~StudyDatabase.calibrate` rewrites the study's latency reference
   (its own statement, before the trial's) when a result measured the plain backbone with less
   noise. The use cases' study attributes (seed runs, racing, proxy validation) are not written here.
+- **Seed trainings** (racing during the search): :meth:`~StudyDatabase.seed_ledger` is this
+  driver's :class:`~nas_attn.search.studydb.seed_ledger.SeedLedger`: each training claimed in the
+  ledger before it is submitted (a dead driver's claim taken over), its result written into
+  ``seed_runs:<trial>`` with its row marked done in one transaction under the study row's lock.
 - **Others' trials**: :meth:`~StudyDatabase.recover` fails and re-enqueues the RUNNING trials of
   dead drivers and tidies their ledger rows (``recovery.py``: Optuna's FAIL transition decides
   between two recovering drivers; the ledger follows it);
@@ -72,6 +76,7 @@ from nas_attn.search.studydb.mirror import CompleteTrials, SamplerMirror
 from nas_attn.search.studydb.optuna_private import trial_id_of
 from nas_attn.search.studydb.reads import measured_trials
 from nas_attn.search.studydb.recovery import Recovered, recover_stale, requeue
+from nas_attn.search.studydb.seed_ledger import SeedLedger
 from nas_attn.search.studydb.trial_store import OwnTrial, TakenTrial, TrialDraft, TrialStore
 from nas_attn.worker.evaluate import TrialResult
 
@@ -197,6 +202,10 @@ class StudyDatabase:
 
     def unreserve(self, slot: int) -> None:
         self.ledger.unreserve(slot, self.me.driver_id)
+
+    def seed_ledger(self) -> SeedLedger:
+        """This driver's claims and results of seed trainings (racing during the search)."""
+        return SeedLedger(self.study, self.me, self.ledger)
 
     # -- starting -----------------------------------------------------------------------------
     def take_enqueued(self) -> TakenTrial | None:

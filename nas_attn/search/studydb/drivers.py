@@ -109,10 +109,12 @@ class DriverRows:
         return False
 
     def unregister(self, driver_id: str) -> None:
-        """Remove the driver's row and the slots it reserved but never used (one transaction)."""
+        """Remove the driver's row, the slots it reserved but never used and the seed trainings
+        it claimed but never stored (one transaction)."""
         with self.ledger.engine.begin() as conn:
             conn.execute(drivers_table.delete().where(drivers_table.c.driver_id == driver_id))
             conn.execute(self.ledger.reservations_statement(driver_id))
+            conn.execute(self.ledger.seed_claims_statement(driver_id))
 
     def drivers(self) -> dict[str, DriverRow]:
         with self.ledger.single.connect() as conn:

@@ -1,5 +1,5 @@
-"""The study ledger: two tables next to Optuna's, in the same database, that make several
-drivers on one study safe.
+"""The study ledger: tables next to Optuna's, in the same database, that make several drivers
+on one study safe (the third, ``nas_attn_seed_runs``, claims seed trainings: ``seed_ledger.py``).
 
 ``nas_attn_drivers``: one row per live driver (host, pid, heartbeat time). A driver beats every
 few seconds; a row that stops beating, or whose process is gone from this host, is a dead driver.
@@ -55,9 +55,11 @@ from nas_attn.search.studydb._ledger_schema import (
     RESERVED,
     RUNNING,
     SCREENED,
+    SEED_RUNNING,
     SlotState,
     evaluations_table,
     metadata,
+    seed_runs_table,
 )
 
 
@@ -106,6 +108,15 @@ class Ledger:
         """The slots ``driver_id`` reserved but never used, as a delete (run when it leaves)."""
         return evaluations_table.delete().where(
             self._mine(), evaluations_table.c.driver_id == driver_id, self._state(RESERVED)
+        )
+
+    def seed_claims_statement(self, driver_id: str) -> sa.Delete:
+        """The seed trainings ``driver_id`` claimed and never stored, as a delete (run when it
+        leaves; see ``seed_ledger``)."""
+        return seed_runs_table.delete().where(
+            seed_runs_table.c.study_id == self.study_id,
+            seed_runs_table.c.driver_id == driver_id,
+            seed_runs_table.c.state == SEED_RUNNING,
         )
 
     # -- evaluations --------------------------------------------------------------------------
@@ -350,4 +361,5 @@ class Ledger:
         """Forget every row of this study (a new study that reuses an old study id)."""
         with self.engine.begin() as conn:
             conn.execute(evaluations_table.delete().where(self._mine()))
+            conn.execute(seed_runs_table.delete().where(seed_runs_table.c.study_id == self.study_id))
             conn.execute(forget_study_statement(self.study_id))

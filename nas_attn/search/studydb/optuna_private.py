@@ -1,6 +1,7 @@
 """Every private Optuna name nas-attn relies on, in one place, beside the schema pin (KNOWN_SCHEMA).
 
-The driver writes Optuna's trial tables itself (``trial_store``), reads the RDB storage under a
+The driver writes Optuna's trial tables itself (``trial_store``) and the seed runs' study
+attributes under the study row's lock (``seed_ledger``), reads the RDB storage under a
 study's cache layer (``ledger``, ``trial_store``), addresses trials by their storage id, and
 records artifact links under the key Optuna's own ``upload_artifact`` uses. None of that is
 public API, so it is named here only: a newer Optuna is refused at start by :func:`check_schema`
@@ -26,6 +27,7 @@ __all__ = [
     "KNOWN_SCHEMA",
     "PARAMS",
     "STUDIES",
+    "STUDY_USER_ATTRS",
     "SYSTEM_ATTRS",
     "TRIALS",
     "USER_ATTRS",
@@ -48,6 +50,7 @@ VALUES = models.TrialValueModel.__table__
 USER_ATTRS = models.TrialUserAttributeModel.__table__
 SYSTEM_ATTRS = models.TrialSystemAttributeModel.__table__
 STUDIES = models.StudyModel.__table__
+STUDY_USER_ATTRS = models.StudyUserAttributeModel.__table__
 FINITE = models.TrialValueModel.TrialValueType.FINITE
 
 

@@ -39,7 +39,11 @@ class TrialAttrs(Protocol):
 @dataclass(frozen=True)
 class SeedRuns:
     """A trial's extra training seeds: per seed, the objective values (latency calibrated), the
-    latency reference they used (None: unknown) and the epochs trained (None: the proxy's)."""
+    latency reference they used (None: unknown) and the epochs trained (None: the proxy's).
+
+    Each seed is held once: :meth:`append` of a seed already present changes nothing, and a
+    stored record that holds a seed twice (two drivers racing before seeds were claimed) reads
+    as its first result for that seed, so no statistic counts one seed twice."""
 
     seeds: tuple[int, ...] = ()
     values: tuple[tuple[float, ...], ...] = ()
@@ -48,35 +52,47 @@ class SeedRuns:
 
     @classmethod
     def read(cls, study_attrs: Attrs, trial_number: int) -> SeedRuns:
-        return cls._parse(study_attrs.get(attrs.seed_runs_key(trial_number)))
+        return cls.from_attr(study_attrs.get(attrs.seed_runs_key(trial_number)))
 
     @classmethod
     def every(cls, study_attrs: Attrs) -> list[SeedRuns]:
         """The seed runs of every trial that has some (in the study's attribute order)."""
         return [
-            cls._parse(stored)
+            cls.from_attr(stored)
             for key, stored in study_attrs.items()
             if key.startswith(attrs.SEED_RUNS_PREFIX) and isinstance(stored, dict)
         ]
 
     @classmethod
-    def _parse(cls, stored: Any) -> SeedRuns:
+    def from_attr(cls, stored: Any) -> SeedRuns:
+        """The record a ``seed_runs:<trial>`` attribute holds (empty for None), each seed once."""
         if not stored:
             return cls()
         values = tuple(tuple(v) for v in stored.get("values") or [])
         unknown = [None] * len(values)  # records written before these fields were kept
+        seeds = tuple(stored.get("seeds") or [])
+        used = tuple(stored.get(attrs.LATENCY_REFERENCE_MS) or unknown)
+        epochs = tuple(stored.get("epochs") or unknown)
+        if len(set(seeds)) == len(seeds):
+            return cls(seeds, values, used, epochs)
+        first = [i for i, seed in enumerate(seeds) if seed not in seeds[:i]]
         return cls(
-            tuple(stored.get("seeds") or []),
-            values,
-            tuple(stored.get(attrs.LATENCY_REFERENCE_MS) or unknown),
-            tuple(stored.get("epochs") or unknown),
+            tuple(seeds[i] for i in first),
+            tuple(values[i] for i in first if i < len(values)),
+            tuple(used[i] for i in first if i < len(used)),
+            tuple(epochs[i] for i in first if i < len(epochs)),
         )
 
     def __len__(self) -> int:
         return len(self.values)
 
+    def __contains__(self, seed: object) -> bool:
+        return seed in self.seeds
+
     def append(self, seed: int, values: Sequence[float], used_ms: float | None, epochs: int) -> SeedRuns:
-        """This record with one more seed's result."""
+        """This record with one more seed's result (itself when ``seed`` is already held)."""
+        if seed in self.seeds:
+            return self
         return SeedRuns(
             (*self.seeds, seed),
             (*self.values, tuple(values)),
@@ -138,8 +154,15 @@ class RacingHistory:
 
     @classmethod
     def read(cls, study_attrs: Attrs, trial_number: int) -> RacingHistory:
-        stored = study_attrs.get(attrs.racing_key(trial_number)) or []
-        return cls(tuple(RacingDecision.from_dict(entry) for entry in stored))
+        return cls.from_attr(study_attrs.get(attrs.racing_key(trial_number)))
+
+    @classmethod
+    def from_attr(cls, stored: Any) -> RacingHistory:
+        """The history a ``racing:<trial>`` attribute holds (empty for None)."""
+        return cls(tuple(RacingDecision.from_dict(entry) for entry in stored or []))
+
+    def to_attr(self) -> list[dict[str, Any]]:
+        return [d.to_dict() for d in self.decisions]
 
     @property
     def last(self) -> RacingDecision | None:
@@ -157,7 +180,7 @@ class RacingHistory:
         return RacingHistory((*self.decisions, decision))
 
     def write(self, study: StudyAttrs, trial_number: int) -> None:
-        study.set_user_attr(attrs.racing_key(trial_number), [d.to_dict() for d in self.decisions])
+        study.set_user_attr(attrs.racing_key(trial_number), self.to_attr())
 
 
 @dataclass(frozen=True)

@@ -281,14 +281,17 @@ def test_racing_runs_during_the_search_on_workers_the_placements_leave_idle(tmp_
     assert study.user_attrs[racing_key(rows["eca"].number)][-1]["verdict"] == "off the front"
 
 
-def test_racing_waits_for_the_search_to_end_while_another_driver_is_live(tmp_path: Path) -> None:
+def test_racing_runs_during_the_search_beside_another_live_driver(tmp_path: Path) -> None:
+    """Seeds are claimed in the ledger, so another live driver no longer stops racing during the
+    search (test_racing_two_drivers.py races two real drivers)."""
     text = space_yaml(SMALL_STAGES, sampler="exhaustive", baselines=False, racing="{max_seeds: 3}")
     study, space = make_study(f"sqlite:///{tmp_path / 's.db'}", write_space(tmp_path, text))
     other = DriverInfo("another-driver", socket.gethostname(), os.getpid())  # alive: this process
     DriverRows(Ledger.of(study)).register(other)
     pool = NoisyPool(NEAR_TIE, sigma=0.01, workers=3)
     run_search(study, space, 4, pool)
-    assert len(pool.submitted) == 4  # no seed during the search: two drivers would race the same seeds
+    trained = pool.seeds_trained()
+    assert len(pool.submitted) > 4 and all(len(v) == len(set(v)) <= 3 for v in trained.values())
 
 
 def test_the_exported_config_says_what_racing_decided(tmp_path: Path) -> None:

@@ -475,3 +475,18 @@ def test_adopt_untracked_enters_the_complete_trials_of_a_study_older_than_the_le
         # A screened old trial (trained False) is entered as evaluated, slot kept (see the report).
         (1, "digest-b", second.number, trial_id_of(second), EVALUATED),
     ]
+
+
+def test_seed_ledger_claims_a_training_once_and_stores_its_result_once(bench: Bench) -> None:
+    bench.door.register()
+    other = bench.other("d2")
+    other.register()
+    mine, theirs = bench.door.seed_ledger(), other.seed_ledger()
+    assert mine.claim(0, 1) is True and theirs.claim(0, 1) is False  # held by a live driver
+    assert mine.store(0, 1, [0.5, 1.0], 1.0, 1) is True
+    assert theirs.store(0, 1, [0.1, 2.0], 1.0, 1) is False  # stored once
+    stored = bench.door.ledger.storage.get_study_user_attrs(bench.door.ledger.study_id)["seed_runs:0"]
+    assert stored["seeds"] == [1] and stored["values"] == [[0.5, 1.0]]
+    assert theirs.claim(0, 2) is True
+    other.leave()  # gives back the claim it still holds
+    assert mine.claim(0, 2) is True
