@@ -10,14 +10,17 @@ comparisons and the selection) is :mod:`nas_attn.search.claims`'s call, not this
 
 from __future__ import annotations
 
+import functools
 import math
 import statistics
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 
+@functools.lru_cache(maxsize=256)
 def t_quantile_975(df: int) -> float:
-    """t(0.975, df), Student's t two-sided 95% quantile (scipy.stats)."""
+    """t(0.975, df), Student's t two-sided 95% quantile (scipy.stats; cached: racing asks it for
+    every pair of placements after every result, where the table it replaced was a lookup)."""
     if df < 1:
         raise ValueError(f"degrees of freedom must be >= 1, got {df}")
     from scipy import stats  # imported here: scipy.stats takes ~0.3 s to import
