@@ -6,6 +6,7 @@ from __future__ import annotations
 import signal
 import sys
 import threading
+from typing import NoReturn
 
 import typer
 from typer import Abort
@@ -72,34 +73,31 @@ def _error_status(exc: NasAttnError) -> int:
 
 
 def main() -> None:
-    """Entry point: one clean stderr line for user and usage errors, and exit 1, 2 or 130."""
+    """Entry point: one clean stderr line for user and usage errors, and exit 0, 1, 2 or 130."""
     from nas_attn.cli import console
 
     console.reset()
     try:
         code = app(standalone_mode=False, prog_name="nas-attn")  # also under python -m and in tests
     except NoArgsIsHelpError:  # the help text is already printed
-        sys.exit(EXIT_USAGE)
+        _exit(EXIT_USAGE)
     except UsageError as exc:
         print(f"nas-attn: error: {_usage_line(exc)}", file=sys.stderr)
-        sys.exit(EXIT_USAGE)
+        _exit(EXIT_USAGE)
     except Abort:
         code = EXIT_INTERRUPTED
     except NasAttnError as exc:
         print(f"nas-attn: error: {exc}", file=sys.stderr)
-        status = _error_status(exc)
-        if status == EXIT_INTERRUPTED:
-            _exit_interrupted()
-        sys.exit(status)
+        _exit(_error_status(exc))
     if code == EXIT_INTERRUPTED:  # Typer answers a KeyboardInterrupt with a silent 130
         print(INTERRUPTED_LINE, file=sys.stderr)
-        _exit_interrupted()
-    sys.exit(code if isinstance(code, int) else 0)
+    _exit(code if isinstance(code, int) else 0)
 
 
-def _exit_interrupted() -> None:
-    """Exit 130 with further Ctrl-C ignored, so Ray's atexit shutdown runs to the end: no
-    traceback from an interrupted cleanup, and no Ray processes left behind by it."""
+def _exit(status: int) -> NoReturn:
+    """Exit with ``status``, further Ctrl-C ignored: the command's outcome is decided, and what runs
+    now is clean-up (Ray's atexit shutdown). A Ctrl-C there would print a traceback from inside
+    Ray and leave its processes behind; measured by ``benches/bench_interrupts.py`` (``finished``)."""
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGINT, signal.SIG_IGN)
-    sys.exit(EXIT_INTERRUPTED)
+    sys.exit(status)

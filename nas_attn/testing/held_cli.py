@@ -11,6 +11,8 @@ gate in ``DIR`` with :class:`~nas_attn.testing.held_trials.TrialGate`.
 from __future__ import annotations
 
 import argparse
+import faulthandler
+import signal
 import sys
 from pathlib import Path
 from unittest import mock
@@ -28,6 +30,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--hold-from", type=int, default=0, help="trials from this start on wait")
     parser.add_argument("args", nargs=argparse.REMAINDER, help="the nas-attn command line")
     options = parser.parse_args(argv)
+    faulthandler.register(signal.SIGUSR1, all_threads=True)  # a test may ask where a hung run is
     gate = TrialGate(options.events)
     real_execute = service.execute
 

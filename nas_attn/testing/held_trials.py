@@ -8,6 +8,8 @@ of the same machine, so they meet the test in a directory, not in memory:
 
 - ``started-<n>``: created (exclusively) by the ``n``-th trial to start, counting from 0 across
   every actor that shares the directory;
+- ``pretrain-<n>``: likewise, by the ``n``-th warm-start backbone pretraining to start (held
+  like a trial from the ``hold_from``-th on: a test can act while a backbone "trains");
 - ``open``: created by the test (:meth:`TrialGate.open`); held trials go on and later ones do
   not wait.
 
@@ -29,18 +31,19 @@ from nas_attn.search.execution.pool import PoolConfig, PoolWorker
 from nas_attn.worker.request import WireRequest
 
 STARTED_PREFIX = "started-"
+PRETRAIN_PREFIX = "pretrain-"
 OPEN_FILE = "open"
 HOLD_TIMEOUT_S = 600.0
 POLL_S = 0.05
 
 
-def _claim_start(directory: Path) -> int:
-    """Create the first free ``started-<n>`` (exclusively, so concurrent trials get distinct
+def _claim_start(directory: Path, prefix: str = STARTED_PREFIX) -> int:
+    """Create the first free ``<prefix><n>`` (exclusively, so concurrent trials get distinct
     numbers) and return ``n``."""
-    number = sum(1 for _ in directory.glob(f"{STARTED_PREFIX}*"))
+    number = sum(1 for _ in directory.glob(f"{prefix}*"))
     while True:
         try:
-            fd = os.open(directory / f"{STARTED_PREFIX}{number}", os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+            fd = os.open(directory / f"{prefix}{number}", os.O_CREAT | os.O_EXCL | os.O_WRONLY)
         except FileExistsError:
             number += 1
             continue
@@ -72,6 +75,12 @@ class HeldWorker(PoolWorker):
             self._wait_for_open(number)
         return super().run(**request)
 
+    def pretrain(self, **request: Unpack[WireRequest]) -> dict[str, Any]:
+        number = _claim_start(self._events, PRETRAIN_PREFIX)
+        if number >= self._hold_from:
+            self._wait_for_open(number)
+        return super().pretrain(**request)
+
     def _wait_for_open(self, number: int) -> None:
         deadline = time.monotonic() + self._hold_timeout_s
         while not (self._events / OPEN_FILE).exists():
@@ -98,6 +107,10 @@ class TrialGate:
     def started(self) -> int:
         """How many trials have started so far (held or not)."""
         return sum(1 for _ in self.directory.glob(f"{STARTED_PREFIX}*"))
+
+    def pretrainings(self) -> int:
+        """How many warm-start backbone pretrainings have started so far (held or not)."""
+        return sum(1 for _ in self.directory.glob(f"{PRETRAIN_PREFIX}*"))
 
     def open(self) -> None:
         """Let every held trial go on, and every later one start without waiting."""

@@ -18,6 +18,7 @@ from nas_attn.exceptions import NasAttnError
 from nas_attn.search.driver._handles import TrialHandle
 from nas_attn.search.driver._state import Setup, State
 from nas_attn.search.driver._telling import Teller
+from nas_attn.search.interrupts import NotStarted
 from nas_attn.search.sampling.space import sample_arch
 from nas_attn.search.studydb import EVALUATED, FAILED, RUNNING, SCREENED, Asked, Draft, TakenTrial
 
@@ -81,7 +82,12 @@ class Asker:
                 return
             started = False
             try:
-                while not started and unanswered < MAX_DUPLICATES_PER_ROUND and not state.too_many_failures():
+                while (
+                    not started
+                    and unanswered < MAX_DUPLICATES_PER_ROUND
+                    and not state.too_many_failures()
+                    and not state.stop.level  # a trial stopped before it started: ask no other
+                ):
                     (started,) = self.ask_many([slot], enqueued_first=True)  # a batch of one
                     unanswered += not started
             finally:
@@ -151,9 +157,16 @@ class Asker:
             if self.answer_or_park(handle):  # the placement is known: answered or parked
                 return False
         self.setup.db.sent(trial, slot)
+        if self.state.stop.level:  # Ctrl-C while this batch was asked: it does not start
+            self.teller.stopped(handle, "before it started")
+            return False
         if self.setup.fidelity is not None:
             handle.member = self.setup.fidelity.admit(trial.number, handle)
-        self.submit(handle)
+        try:
+            self.submit(handle)
+        except NotStarted:  # the user stopped while the pool prepared it (a warm-start backbone)
+            self.teller.stopped(handle, "before it started")
+            return False
         self.setup.observer.trial_started(trial.number, draft.arch)
         return True
 

@@ -31,6 +31,8 @@ from nas_attn.search.studydb import (
 )
 from nas_attn.worker.evaluate import TrialResult
 
+INTERRUPTED = "interrupted by the user"
+
 
 class Teller:
     """Tells the study how each trial of this driver ended (see the module docstring)."""
@@ -135,6 +137,15 @@ class Teller:
         if will_retry:  # before the FAIL: a crash in between leaves it RUNNING, so recovery redoes it
             self.setup.db.release(handle.trial, handle.digest)
         self.fail(handle, full, counts=True, give_up=None if will_retry else handle.digest)
+
+    def stopped(self, handle: TrialHandle, when: str = "stopped") -> None:
+        """Fail ``handle``'s trial, which the user stopped (``when``: how far it got), and
+        re-enqueue its parameters; a user's stop is not a retry."""
+        reason = f"{INTERRUPTED} ({when}); its parameters were re-enqueued"
+        self.setup.db.release(handle.trial, handle.digest, count_retry=False)  # before the FAIL, as in lost
+        self.setup.db.fail(handle.trial, reason)
+        self.state.trials.told(handle)
+        self.setup.observer.trial_finished(handle.number, None, f"{INTERRUPTED}; re-enqueued")
 
     def fail(
         self,

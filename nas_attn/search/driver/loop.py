@@ -32,7 +32,7 @@ from nas_attn.exceptions import Interrupted, NasAttnError
 from nas_attn.search.driver._asking import Asker
 from nas_attn.search.driver._racing import RacingDuringSearch
 from nas_attn.search.driver._state import Setup, State
-from nas_attn.search.driver._telling import Teller
+from nas_attn.search.driver._telling import INTERRUPTED, Teller
 from nas_attn.search.driver.api import (
     NullObserver,
     SearchObserver,
@@ -48,7 +48,6 @@ from nas_attn.search.studydb import EVALUATED, HEARTBEAT_S, STALE_AFTER_S
 
 POLL_SECONDS = 0.5
 RECOVER_EVERY_SECONDS = 15.0
-INTERRUPTED = "interrupted by the user"
 
 
 class _Driver:
@@ -203,11 +202,7 @@ class _Driver:
             if handle.member is not None and setup.fidelity is not None and handle.member.results:
                 setup.fidelity.failed(handle.member, INTERRUPTED)  # final at its previous budget
                 continue
-            reason = f"{INTERRUPTED} (stopped); its parameters were re-enqueued"
-            setup.db.release(handle.trial, handle.digest, count_retry=False)  # a user's stop is not a retry
-            setup.db.fail(handle.trial, reason)
-            state.trials.told(handle)
-            setup.observer.trial_finished(handle.number, None, f"{INTERRUPTED}; re-enqueued")
+            self.teller.stopped(handle)
         self.teller.tell_finals()
         setup.pool.shutdown()
         self.racing.abandon()

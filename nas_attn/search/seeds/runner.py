@@ -35,7 +35,7 @@ from nas_attn.backbones import ArchConfig
 from nas_attn.exceptions import Interrupted, NasAttnError
 from nas_attn.search.claims import Claims
 from nas_attn.search.execution.protocol import Outcome, TrialPool
-from nas_attn.search.interrupts import FINISH, STOP_NOW, StopRequests
+from nas_attn.search.interrupts import FINISH, STOP_NOW, NotStarted, StopRequests
 from nas_attn.search.results import (
     TrialRow,
     objective_names,
@@ -151,7 +151,11 @@ class SeedRunner:
             return  # a fixed number of seeds: plan again when the round has landed
         for _ in range(MAX_REPLANS):
             self.stale = False
-            if not self._plan_and_start() or self.pool.idle <= 0:
+            try:
+                if not self._plan_and_start() or self.pool.idle <= 0:
+                    return
+            except NotStarted:  # the user asked to stop while a backbone trained: the seed was given back
+                self.stale = True
                 return
         self.stale = True  # claims kept being lost to other drivers: try again at the next offer
 
@@ -204,7 +208,11 @@ class SeedRunner:
         job = running.job
         if outcome.kind == "lost" and running.tries < MAX_JOB_RETRIES:
             running.tries += 1
-            self._send(running)
+            try:
+                self._send(running)
+            except NotStarted:  # the user asked to stop meanwhile: given back, not failed
+                self.seeds.release(job.trial, job.seed)
+                self.observer.job_done()
             return
         self.stale = True
         self.observer.job_done()

@@ -27,7 +27,7 @@ import optuna
 
 from nas_attn.exceptions import Interrupted, NasAttnError
 from nas_attn.search.execution.protocol import Outcome, TrialPool
-from nas_attn.search.interrupts import FINISH, STOP_NOW, StopRequests
+from nas_attn.search.interrupts import FINISH, STOP_NOW, NotStarted, StopRequests
 from nas_attn.search.results import TrialRow, first_seed, objective_names, ranked_rows
 from nas_attn.search.sampling.space import SearchSpace
 from nas_attn.search.seeds.policy import seed_sequence
@@ -90,7 +90,11 @@ def run_jobs(
                 pending.clear()
             while pending and pool.idle > 0:
                 job, tries = pending.popleft()
-                ticket = pool.submit(job.request)
+                try:
+                    ticket = pool.submit(job.request)
+                except NotStarted:  # the user asked to stop while a warm-start backbone trained
+                    pending.clear()
+                    break
                 running[ticket] = (job, tries)
             for ticket, outcome in pool.poll(POLL_SECONDS):
                 job, tries = running.pop(ticket)
