@@ -14,10 +14,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from nas_attn._lazy import lazy_exports
-from nas_attn._version import __version__
-from nas_attn.deploy import timm_entry as _timm_entry  # noqa: F401  (registers the timm entrypoint "nas_attn")
-from nas_attn.exceptions import NasAttnError
+from nas_attn._startup import quiet_ctrl_c_while_starting
+
+quiet_ctrl_c_while_starting()  # the CLI only: Ctrl-C while torch imports is one line, not a traceback
+
+from nas_attn._lazy import lazy_exports  # noqa: E402
+from nas_attn._version import __version__  # noqa: E402
+from nas_attn.deploy import timm_entry as _timm_entry  # noqa: F401, E402  (registers the timm entrypoint "nas_attn")
+from nas_attn.exceptions import NasAttnError  # noqa: E402
 
 if TYPE_CHECKING:
     from nas_attn.backbones import ArchConfig, build_model

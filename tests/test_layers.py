@@ -25,7 +25,7 @@ DOC_END = "<!-- /layers -->"
 
 # The ground floor: small shared modules every component may import; among themselves only as
 # the last entries of LAYERS say.
-BASE = ("outputs", "_yaml", "exceptions", "defaults", "_types", "_lazy", "_version", "redact")
+BASE = ("outputs", "_yaml", "exceptions", "defaults", "_types", "_lazy", "_version", "_startup", "redact")
 
 # component -> the components it may import (besides itself and the ground floor), top to bottom.
 LAYERS: dict[str, tuple[str, ...]] = {
@@ -118,7 +118,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
     "search.interrupts": (),
     "search.results": ("search.claims", "search.studydb", "stats", "backbones", "worker"),
     "search.claims": ("stats",),
-    "search.execution": ("worker", "backbones", "data"),
+    "search.execution": ("search.interrupts", "worker", "backbones", "data"),
     "search.studydb": ("search.sampling", "stats", "worker", "backbones"),
     "search.sampling": ("worker", "backbones", "attention", "data"),
     "stats": (),

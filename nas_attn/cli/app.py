@@ -76,6 +76,8 @@ def main() -> None:
     """Entry point: one clean stderr line for user and usage errors, and exit 0, 1, 2 or 130."""
     from nas_attn.cli import console
 
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # the start-up handler's job is done
     console.reset()
     try:
         code = app(standalone_mode=False, prog_name="nas-attn")  # also under python -m and in tests

@@ -71,6 +71,7 @@ class Case:
     warm: bool = False
     aborts: bool = False
     spawn_s: float = 1.0
+    n_trials: int = 3
 
 
 CASES: tuple[Case, ...] = (
@@ -138,6 +139,7 @@ CASES: tuple[Case, ...] = (
         exit_code=0,
         line="",
         open_gate=True,
+        n_trials=1,
     ),
 )
 
@@ -219,7 +221,8 @@ def run_case(case: Case, directory: Path, hang_s: float = HANG_S) -> CaseRun:
     db = directory / "study.db"
     gate = TrialGate(directory / "gate")
     args = [sys.executable, "-m", "nas_attn.testing.held_cli", "--events", str(gate.directory), "search"]
-    args += ["--space", str(space), "--storage", f"sqlite:///{db}", "--workers", "1", "--device", "cpu"]
+    args += ["--space", str(space), "--storage", f"sqlite:///{db}", "--n-trials", str(case.n_trials)]
+    args += ["--workers", "1", "--device", "cpu"]
     if case.moment == "finished":
         gate.open()  # nothing is held: the search runs to its end
     search = _Process(args, directory)
