@@ -37,6 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reps", type=int, default=20, help="runs per case (default 20)")
     parser.add_argument("--cases", default="", help="comma-separated case names (default: all)")
     parser.add_argument("--load", type=int, default=0, help="busy processes meanwhile (default 0)")
+    parser.add_argument("--hang-s", type=float, default=300.0, help="a run still going this long hangs")
     parser.add_argument("--log", type=Path, default=Path("benches/results/interrupts.jsonl"))
     args = parser.parse_args(argv)
     known = {case.name: case for case in CASES}
@@ -58,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
         with tempfile.TemporaryDirectory(prefix="bench-interrupts-") as tmp:
             for rep in range(args.reps):  # case after case, so load and drift spread over all
                 for name in names:
-                    run = run_case(known[name], Path(tmp) / f"{name}-{rep}")
+                    run = run_case(known[name], Path(tmp) / f"{name}-{rep}", args.hang_s)
                     runs[name].append(run)
                     _log(args.log, run, rep, args.load)
                     state = "ok" if run.ok else f"FAIL: {run.problems[0]}"
@@ -70,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         for spinner in spinners:
             spinner.terminate()
-    return _summary(runs, args.load)
+    return _summary(runs, args.load, args.hang_s)
 
 
 def _log(path: Path, run: CaseRun, rep: int, load: int) -> None:
@@ -87,7 +88,7 @@ def _log(path: Path, run: CaseRun, rep: int, load: int) -> None:
         log.write(json.dumps(record) + "\n")
 
 
-def _summary(runs: dict[str, list[CaseRun]], load: int) -> int:
+def _summary(runs: dict[str, list[CaseRun]], load: int, hang_s: float) -> int:
     print(f"\ncase             passed  median s  max s  what (load: {load} busy processes)")
     total = passed = hangs = 0
     slowest = 0.0
@@ -107,6 +108,8 @@ def _summary(runs: dict[str, list[CaseRun]], load: int) -> int:
         if first_problem:
             print(f"{'':16s} first problem: {first_problem[:300]}")
     print(f"interrupt cases: {passed}/{total} runs passed; slowest exit {slowest:.1f} s; hangs: {hangs}")
+    if hangs:
+        print(f"(a hang: still running {hang_s:.0f} s after the last press)")
     return 0 if passed == total else 1
 
 
