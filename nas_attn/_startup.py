@@ -38,6 +38,10 @@ def quiet_ctrl_c_while_starting() -> None:
 
 
 def _exit_quietly(signum: int, frame: FrameType | None) -> None:
+    """Print the line and end the process now. Nothing has been started or written yet (modules
+    are importing), so there is nothing to clean up; unwinding a half-done import of torch
+    instead (an exception from here) was measured to hang the interpreter's exit at times."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second press while exiting changes nothing
     print(STARTUP_LINE, file=sys.stderr, flush=True)
-    sys.exit(EXIT_INTERRUPTED)
+    sys.stdout.flush()
+    os._exit(EXIT_INTERRUPTED)
