@@ -158,11 +158,12 @@ class CaseRun:
         return not self.problems
 
 
-class _Process:
-    """The search, its output in files (readable while it runs), its own process group."""
+class SearchProcess:
+    """A ``nas-attn`` process in its own process group (a terminal's foreground job), its stdout
+    and stderr in ``<name>.out`` / ``<name>.err`` in ``directory``, readable while it runs."""
 
-    def __init__(self, args: list[str], directory: Path) -> None:
-        self.out_path, self.err_path = directory / "search.out", directory / "search.err"
+    def __init__(self, args: list[str], directory: Path, name: str = "search") -> None:
+        self.out_path, self.err_path = directory / f"{name}.out", directory / f"{name}.err"
         with self.out_path.open("w") as out, self.err_path.open("w") as err:
             self.proc = subprocess.Popen(
                 args,
@@ -172,6 +173,27 @@ class _Process:
                 start_new_session=True,
                 env={**os.environ, "COLUMNS": "200"},
             )
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    @property
+    def returncode(self) -> int | None:
+        return self.proc.returncode
+
+    def poll(self) -> int | None:
+        return self.proc.poll()
+
+    def wait(self, timeout: float | None = None) -> int:
+        return self.proc.wait(timeout)
+
+    def kill(self) -> None:
+        """SIGKILL to the process alone (no handler, no clean-up), as an out-of-memory kill."""
+        self.proc.kill()
+
+    def output(self) -> tuple[str, str]:
+        return self.out(), self.err()
 
     def out(self) -> str:
         return self.out_path.read_text()
@@ -203,7 +225,7 @@ class _Ended(Exception):
     """The search ended before the case's moment came."""
 
 
-def _wait(condition: Callable[[], bool], search: _Process, timeout: float, what: str) -> None:
+def _wait(condition: Callable[[], bool], search: SearchProcess, timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
         if search.proc.poll() is not None:
@@ -225,7 +247,7 @@ def run_case(case: Case, directory: Path, hang_s: float = HANG_S) -> CaseRun:
     args += ["--workers", "1", "--device", "cpu"]
     if case.moment == "finished":
         gate.open()  # nothing is held: the search runs to its end
-    search = _Process(args, directory)
+    search = SearchProcess(args, directory)
     try:
         try:
             _reach(case, search, gate)
@@ -250,11 +272,11 @@ def run_case(case: Case, directory: Path, hang_s: float = HANG_S) -> CaseRun:
         search.kill_group()
 
 
-def _on_stdout(search: _Process, text: str) -> Callable[[], bool]:
+def _on_stdout(search: SearchProcess, text: str) -> Callable[[], bool]:
     return lambda: text in search.out()
 
 
-def _reach(case: Case, search: _Process, gate: TrialGate) -> None:
+def _reach(case: Case, search: SearchProcess, gate: TrialGate) -> None:
     """Return once ``case``'s moment has come."""
     if case.moment == "spawn":
         time.sleep(case.spawn_s)
@@ -270,7 +292,7 @@ def _reach(case: Case, search: _Process, gate: TrialGate) -> None:
         raise ValueError(f"unknown moment {case.moment!r}")
 
 
-def _check(case: Case, search: _Process, code: int | None, db: Path) -> list[str]:
+def _check(case: Case, search: SearchProcess, code: int | None, db: Path) -> list[str]:
     problems = []
     if code is None:
         return ["hang: still running after the last press"]

@@ -14,7 +14,6 @@ import contextlib
 import os
 import signal
 import sqlite3
-import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -27,49 +26,11 @@ from support.spaces import space_yaml
 from nas_attn.search.studydb.drivers import DriverRows
 from nas_attn.search.studydb.ledger import Ledger
 from nas_attn.testing.held_trials import TrialGate
+from nas_attn.testing.interrupt_cases import SearchProcess as Search
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
 WAIT_S = 600.0  # a hang guard, not a timing check: a loaded CI machine has needed over 300 s
 STOPPING = "stopping: no new trials"  # the driver's answer to the first Ctrl-C
-
-
-class Search:
-    """A ``nas-attn search`` process; its stdout and stderr go to files, readable while it runs."""
-
-    def __init__(self, args: list[str], cwd: Path, name: str) -> None:
-        self.out_file, self.err_file = cwd / f"{name}.out", cwd / f"{name}.err"
-        with self.out_file.open("w") as out, self.err_file.open("w") as err:
-            self.proc = subprocess.Popen(
-                args,
-                cwd=cwd,
-                stdout=out,
-                stderr=err,
-                env={**os.environ, "COLUMNS": "200"},
-                start_new_session=True,
-            )
-
-    @property
-    def pid(self) -> int:
-        return self.proc.pid
-
-    @property
-    def returncode(self) -> int | None:
-        return self.proc.returncode
-
-    def poll(self) -> int | None:
-        return self.proc.poll()
-
-    def kill(self) -> None:
-        self.proc.kill()
-
-    def wait(self, timeout: float | None = None) -> int:
-        return self.proc.wait(timeout)
-
-    def out(self) -> str:
-        return self.out_file.read_text()
-
-    def output(self) -> tuple[str, str]:
-        return self.out(), self.err_file.read_text()
 
 
 def start(
