@@ -306,8 +306,8 @@ def _check(case: Case, search: SearchProcess, code: int | None, db: Path) -> lis
         problems.append(f"stderr is not one line with {case.line!r}: {err[-600:]!r}")
     elif not case.line and lines:
         problems.append(f"stderr should be empty: {err[-600:]!r}")
-    if not case.aborts and "RUNNING" in _states(db):
-        problems.append(f"trials left RUNNING: {_states(db)}")
+    if not case.aborts and "RUNNING" in trial_states(db):
+        problems.append(f"trials left RUNNING: {trial_states(db)}")
     deadline = time.monotonic() + 10.0
     while search.group_alive() and time.monotonic() < deadline:
         time.sleep(0.1)
@@ -316,7 +316,8 @@ def _check(case: Case, search: SearchProcess, code: int | None, db: Path) -> lis
     return problems
 
 
-def _states(db: Path) -> list[str]:
+def trial_states(db: Path) -> list[str]:
+    """The states of the study's trials in ``db`` (read-only), by number; [] before it exists."""
     if not db.exists():
         return []
     try:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import sqlite3
 import sys
 import time
 from collections.abc import Callable
@@ -27,6 +26,7 @@ from nas_attn.search.studydb.drivers import DriverRows
 from nas_attn.search.studydb.ledger import Ledger
 from nas_attn.testing.held_trials import TrialGate
 from nas_attn.testing.interrupt_cases import SearchProcess as Search
+from nas_attn.testing.interrupt_cases import trial_states as states
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
 WAIT_S = 600.0  # a hang guard, not a timing check: a loaded CI machine has needed over 300 s
@@ -48,16 +48,6 @@ def start(
         name = "held-search"
     runs = len(list(db.parent.glob(f"{name}-*.out")))
     return Search([sys.executable, "-m", *entry, *args], db.parent, f"{name}-{runs}")
-
-
-def states(db: Path) -> list[str]:
-    if not db.exists():
-        return []
-    try:
-        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30) as conn:
-            return [row[0] for row in conn.execute("SELECT state FROM trials ORDER BY number")]
-    except sqlite3.OperationalError:  # tables not created yet
-        return []
 
 
 def wait_for(condition: Callable[[], bool], proc: Search, what: str) -> None:
