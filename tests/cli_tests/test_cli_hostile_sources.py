@@ -630,3 +630,45 @@ def test_ctrl_c_while_the_dashboard_idles_is_the_same_one_line(
         "serve it again"
     ]
     assert not (hostile_dir / "nas_attn_artifacts").exists()  # a dashboard writes nothing
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("revision", [OLDER, NEWER])
+def test_a_server_database_of_another_optuna_schema_is_one_line_and_untouched(
+    postgres_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], revision: str
+) -> None:
+    """What the SQLite cases of the table show, on a real PostgreSQL server: Optuna's own schema
+    check (a RuntimeError) is reported with its cause and fix, the password redacted, nothing
+    written to the database."""
+    import sqlalchemy as sa
+
+    optuna.create_study(study_name="tiny", storage=postgres_url)
+    engine = sa.create_engine(postgres_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(sa.text("UPDATE alembic_version SET version_num = :v"), {"v": revision})
+
+        def state() -> tuple[object, ...]:
+            with engine.connect() as conn:
+                tables = conn.execute(
+                    sa.text("SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'")
+                )
+                version = conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar_one()
+                studies = conn.execute(sa.text("SELECT study_name FROM studies")).scalars().all()
+                return tuple(sorted(row[0] for row in tables)), version, tuple(studies)
+
+        before = state()
+        for command in (["front", "--study", "tiny"], ["report", "--study", "tiny", "--out", "r.html"]):
+            code, out, err = run_cli([*command, "--storage", postgres_url], tmp_path, capsys)
+            lines = [line for line in err.splitlines() if line.strip()]
+            assert code == 1 and len(lines) == 1 and "Traceback" not in err, err
+            expected = (
+                "written by an older Optuna" if revision == OLDER else "written by another Optuna version"
+            )
+            assert lines[0].startswith("nas-attn: error: ") and expected in lines[0], lines[0]
+            password = sa.engine.make_url(postgres_url).password
+            assert password and password not in err + out
+        assert state() == before
+        assert not (tmp_path / "r.html").exists()
+    finally:
+        engine.dispose()

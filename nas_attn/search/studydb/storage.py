@@ -97,9 +97,24 @@ def open_storage(url: str) -> optuna.storages.RDBStorage:
                 f"cannot open storage '{safe}': {error_reason(exc, url)}; check the URL and the server"
             ) from None
         except RuntimeError as exc:  # Optuna's schema check on a server database
-            problem = schema_error_problem(exc, safe)
+            revision = server_schema_revision(url, engine_kwargs)
+            problem = schema_problem(revision, safe) if revision else schema_error_problem(exc, safe)
             raise NasAttnError(problem or f"cannot open storage '{safe}': {error_reason(exc, url)}") from None
     raise NasAttnError(f"cannot set up storage '{safe}': {reason}; check the database user's rights")
+
+
+def server_schema_revision(url: str, engine_kwargs: dict[str, object]) -> str | None:
+    """The Optuna schema revision a server database records (one read, nothing written), or None
+    when it cannot be read. Optuna's own error names the Optuna version in the database's version
+    table, which for a schema it does not know is not the one that wrote it."""
+    engine = sqlalchemy.create_engine(url, **engine_kwargs)
+    try:
+        with engine.connect() as conn:
+            return str(conn.execute(sqlalchemy.text("SELECT version_num FROM alembic_version")).scalar_one())
+    except sqlalchemy.exc.SQLAlchemyError:
+        return None
+    finally:
+        engine.dispose()
 
 
 def open_existing_storage(url: str) -> optuna.storages.RDBStorage:
