@@ -24,7 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from nas_attn.testing.interrupt_cases import CASES, CaseRun, run_case
+from nas_attn.testing.interrupt_cases import CASES, Case, CaseRun, run_case
 
 
 def _spin(stop_at: float) -> None:
@@ -39,8 +39,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--load", type=int, default=0, help="busy processes meanwhile (default 0)")
     parser.add_argument("--hang-s", type=float, default=300.0, help="a run still going this long hangs")
     parser.add_argument("--log", type=Path, default=Path("benches/results/interrupts.jsonl"))
+    parser.add_argument(
+        "--from-log", type=Path, nargs="+", help="only summarise these logs (several runs of the bench)"
+    )
     args = parser.parse_args(argv)
     known = {case.name: case for case in CASES}
+    if args.from_log:
+        return _summary(_read_logs(args.from_log, known), args.load, args.hang_s)
     names = [n for n in args.cases.split(",") if n] or list(known)
     unknown = [n for n in names if n not in known]
     if unknown or args.reps < 1:
@@ -72,6 +77,16 @@ def main(argv: list[str] | None = None) -> int:
         for spinner in spinners:
             spinner.terminate()
     return _summary(runs, args.load, args.hang_s)
+
+
+def _read_logs(paths: list[Path], known: dict[str, Case]) -> dict[str, list[CaseRun]]:
+    runs: dict[str, list[CaseRun]] = {}
+    for path in paths:
+        for line in path.read_text().splitlines():
+            record = json.loads(line)
+            run = CaseRun(known[record["case"]], float(record["seconds"]), record["exit"], record["problems"])
+            runs.setdefault(record["case"], []).append(run)
+    return runs
 
 
 def _log(path: Path, run: CaseRun, rep: int, load: int) -> None:
