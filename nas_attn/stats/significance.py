@@ -40,19 +40,23 @@ class PairedTest:
     p_value: float
 
 
+def pool_std(groups: Iterable[tuple[int, float]]) -> PooledNoise | None:
+    """The standard deviation pooled over groups given as (size, standard deviation): the
+    df-weighted mean of their variances, with df = sum of (size - 1); None without a group of two
+    or more. The one pooling formula of the package (racing's intervals and the claims' tests)."""
+    squares, df = 0.0, 0
+    for size, std in groups:
+        if size >= 2:
+            squares += (size - 1) * std**2
+            df += size - 1
+    return PooledNoise(math.sqrt(squares / df), df) if df else None
+
+
 def pooled_noise(groups: Iterable[Sequence[float]]) -> PooledNoise | None:
     """The within-group standard deviation pooled over every group of two or more values (None
-    when no group has two, or every value equals its group's mean)."""
-    squares, df = 0.0, 0
-    for values in groups:
-        if len(values) < 2:
-            continue
-        mean = statistics.fmean(values)
-        squares += sum((v - mean) ** 2 for v in values)
-        df += len(values) - 1
-    if df == 0 or squares == 0.0:
-        return None
-    return PooledNoise(math.sqrt(squares / df), df)
+    when no group has two, or every value equals its group's mean: no test can use it)."""
+    pooled = pool_std((len(values), statistics.stdev(values)) for values in groups if len(values) >= 2)
+    return pooled if pooled is not None and pooled.std > 0.0 else None
 
 
 def paired_t_test(differences: Sequence[float], noise: PooledNoise | None = None) -> PairedTest | None:

@@ -58,3 +58,23 @@ def test_pooled_noise_is_the_within_group_spread() -> None:
     assert noise is not None and noise.df == 3 and noise.std == pytest.approx(math.sqrt(10 / 3))
     assert pooled_noise([[1.0], [2.0]]) is None
     assert pooled_noise([[1.0, 1.0]]) is None
+
+
+def test_racing_and_the_claims_pool_seed_noise_with_one_formula() -> None:
+    """pool_std from (size, std) equals pooled_noise from the raw values: racing's intervals
+    (from rows' spreads) and the claims' tests (from raw differences) cannot drift apart."""
+    import statistics
+
+    from nas_attn.stats.significance import pool_std
+
+    groups = [[0.71, 0.74, 0.69], [0.80, 0.78], [0.75], [0.60, 0.66, 0.61, 0.64]]
+    from_values = pooled_noise(groups)
+    from_spreads = pool_std((len(g), statistics.stdev(g) if len(g) > 1 else 0.0) for g in groups)
+    assert from_values is not None and from_spreads is not None
+    assert from_spreads.df == from_values.df == 2 + 1 + 3
+    assert math.isclose(from_spreads.std, from_values.std, rel_tol=1e-12)
+    squares = sum(sum((v - statistics.fmean(g)) ** 2 for v in g) for g in groups)
+    assert math.isclose(from_values.std, math.sqrt(squares / 6), rel_tol=1e-12)
+    assert pool_std([(1, 0.3)]) is None  # no group of two: no estimate
+    assert pool_std([(2, 0.0)]) == PooledNoise(0.0, 1)  # racing may see zero spread ...
+    assert pooled_noise([[0.5, 0.5]]) is None  # ... a test cannot use it

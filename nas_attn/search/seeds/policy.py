@@ -43,6 +43,7 @@ from nas_attn.search.sampling.space import SearchSpace
 from nas_attn.search.studydb.records import FIXED_SEEDS_REASON
 from nas_attn.stats.pareto import dominates
 from nas_attn.stats.seeds import paired_delta, t_quantile_975
+from nas_attn.stats.significance import pool_std
 
 ACCURACY = "accuracy"
 
@@ -272,12 +273,8 @@ def seed_accuracies(row: TrialRow) -> dict[int, float]:
 def pooled_seed_std(rows: Sequence[TrialRow]) -> tuple[float, int] | None:
     """The accuracy's seed standard deviation pooled over placements with several seeds, and its
     degrees of freedom (None before any placement has two seeds)."""
-    several = [r for r in rows if r.seeds >= 2 and ACCURACY in r.spread]
-    df = sum(r.seeds - 1 for r in several)
-    if df == 0:
-        return None
-    variance = sum((r.seeds - 1) * r.spread[ACCURACY] ** 2 for r in several) / df
-    return math.sqrt(variance), df
+    pooled = pool_std((r.seeds, r.spread[ACCURACY]) for r in rows if r.seeds >= 2 and ACCURACY in r.spread)
+    return None if pooled is None else (pooled.std, pooled.df)
 
 
 def racing_policy(space: SearchSpace, first_seed: int) -> Racing | None:
