@@ -164,6 +164,11 @@ class Supernet(nn.Module):
         blocks = self.adapter.blocks(self.adapter.stage(self.net, stage))
         if not blocks:
             raise NasAttnError(f"stages.{stage}: {self.base.backbone} has no block BatchNorm to switch")
+        if not all(isinstance(getattr(b, norm_name(b), None), nn.BatchNorm2d) for b in blocks):
+            raise NasAttnError(
+                f"stages.{stage}: supernets need timm ResNet blocks (a bn2/bn3 in front of the attention "
+                f"slot); {self.base.backbone} has none"
+            )
         norms = [block.get_submodule(norm_name(block)) for block in blocks]
         made = [_make_candidate(option, stage, geo, norms, self.seed) for option in choices.candidates]
         slot = Slot(choices, [m[0] for m in made], [m[1] for m in made])

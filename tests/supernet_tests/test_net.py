@@ -9,6 +9,7 @@ from support.supernet import IMAGE_SIZE, make_space, randomize
 from nas_attn import ArchConfig, build_model
 from nas_attn.backbones import StagePlacement
 from nas_attn.exceptions import NasAttnError
+from nas_attn.search.sampling.space import SearchSpace
 from nas_attn.supernet import Supernet, extract
 from nas_attn.supernet.net import Candidate, Slot
 
@@ -152,3 +153,14 @@ def test_placements_outside_the_space_are_refused(supernet: Supernet) -> None:
         supernet.activate(ArchConfig(image_size=16))
     assert supernet.path(supernet.placement((3, 0, 1, 2))) == (3, 0, 1, 2)
     assert supernet.placement((1, 0, 0, 0)).stages["layer1"] == StagePlacement(module="se", reduction=4)
+
+
+def test_backbones_without_a_resnet_block_norm_are_refused() -> None:
+    space = SearchSpace(
+        name="regnet",
+        backbone={"name": "regnetx_002"},
+        stages={"s1": {"module": ["none", "se"]}},
+        proxy={"image_size": 16},
+    )
+    with pytest.raises(NasAttnError, match="supernets need timm ResNet blocks"):
+        Supernet(space, seed=0)
