@@ -14,7 +14,7 @@ from nas_attn.supernet.choices import MaskedChoice, PathIndices, SlotChoices
 from nas_attn.supernet.extract import extract, path_state_dict
 from nas_attn.supernet.net import Candidate, Slot, Supernet
 from nas_attn.supernet.sampling import FairSampler, PathSampler, SamplerState, UniformSampler, make_sampler
-from nas_attn.supernet.score import PathScore, score
+from nas_attn.supernet.score import PathScore, ScoringSet, score
 from nas_attn.supernet.train import SupernetTrainConfig, SupernetTrainResult, train_supernet
 
 __all__ = [
@@ -25,6 +25,7 @@ __all__ = [
     "PathSampler",
     "PathScore",
     "SamplerState",
+    "ScoringSet",
     "Slot",
     "SlotChoices",
     "Supernet",

@@ -35,7 +35,11 @@ def refit_bn(
     supernet: Supernet, placement: ArchConfig | PathIndices, images: torch.Tensor, batch_size: int
 ) -> None:
     """Activate ``placement``, reset its path's BatchNorm statistics and re-fit them on ``images``
-    (model inputs, in order, ``batch_size`` at a time); leaves the supernet in eval mode."""
+    (model inputs, in order, ``batch_size`` at a time); leaves the supernet in eval mode.
+
+    Every batch counts equally in the average (a multiple of ``batch_size`` images gives the
+    exact per-image average); a last batch of one image fails on a 1x1 feature map.
+    """
     if len(images) == 0 or batch_size < 1:
         raise NasAttnError("BatchNorm re-fitting needs at least one image and a batch size >= 1")
     supernet.activate(placement)

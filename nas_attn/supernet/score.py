@@ -15,10 +15,12 @@ import torch
 import torch.nn.functional as F
 
 from nas_attn.backbones import ArchConfig
+from nas_attn.data import ProxyData
 from nas_attn.exceptions import NasAttnError
 from nas_attn.supernet.batchnorm import refit_bn
 from nas_attn.supernet.choices import PathIndices
 from nas_attn.supernet.net import Supernet
+from nas_attn.worker.augment import BatchTransform
 
 
 @dataclass(frozen=True)
@@ -27,6 +29,33 @@ class PathScore:
 
     cross_entropy: float
     accuracy: float
+
+
+@dataclass(frozen=True)
+class ScoringSet:
+    """The fixed model inputs every placement is scored on (normalised, not augmented)."""
+
+    refit_images: torch.Tensor
+    val_images: torch.Tensor
+    val_labels: torch.Tensor
+
+    @classmethod
+    def from_data(
+        cls, data: ProxyData, refit: int = 1024, val: int | None = None, seed: int = 0
+    ) -> ScoringSet:
+        """``refit`` training images drawn once with ``seed`` and the first ``val`` validation
+        images (all by default), normalised as the proxy normalises them, on ``data``'s device."""
+        if refit < 1 or (val is not None and val < 1):
+            raise NasAttnError(f"a scoring set needs at least one image of each kind, got {refit} and {val}")
+        transform = BatchTransform(data.mean, data.std, data.device)
+        order = torch.randperm(len(data.train_labels), generator=torch.Generator().manual_seed(seed))
+        chosen = order[:refit].to(data.device)
+        n_val = len(data.val_labels) if val is None else min(val, len(data.val_labels))
+        return cls(
+            refit_images=transform.normalize(data.train_images[chosen]),
+            val_images=transform.normalize(data.val_images[:n_val]),
+            val_labels=data.val_labels[:n_val],
+        )
 
 
 @torch.no_grad()

@@ -212,15 +212,16 @@ def train_supernet(
     supernet.to(data.device).train()
     run = _Run(supernet, data, config, sampler)
     directory = None if checkpoint_dir is None else Path(checkpoint_dir)
+    result = SupernetTrainResult(steps=0, total_steps=run.total)
     if resume:
         if directory is None:
             raise NasAttnError("resuming a supernet run needs its checkpoint_dir")
         if (directory / RESUME_NAME).is_file():
             run.restore(load_checkpoint(directory / RESUME_NAME), directory / RESUME_NAME)
+            result.checkpoint = directory / RESUME_NAME
     milestones = config.milestone_steps(len(data.train_labels))
     every = config.checkpoint_every or run.per_epoch
     end = run.total if stop_after is None else min(run.total, stop_after)
-    result = SupernetTrainResult(steps=run.step, total_steps=run.total)
     if directory is not None:
         done = {m: milestone_path(directory, m) for m, s in milestones.items() if s <= run.step}
         result.milestones = {m: p for m, p in done.items() if p.is_file()}

@@ -16,6 +16,7 @@ from nas_attn.exceptions import NasAttnError
 from nas_attn.supernet import (
     PathIndices,
     SamplerState,
+    ScoringSet,
     Supernet,
     SupernetTrainConfig,
     extract,
@@ -83,6 +84,7 @@ def test_candidates_no_path_samples_keep_their_weights_bit_for_bit(data: ProxyDa
     assert not torch.equal(before["net.conv1.weight"], after["net.conv1.weight"])
 
 
+@pytest.mark.slow  # 5-10 s on 2 shared cores: three short runs and five 90 MB checkpoints
 def test_a_resumed_run_ends_with_exactly_the_weights_of_an_uninterrupted_one(
     data: ProxyData, tmp_path: Path
 ) -> None:
@@ -105,6 +107,7 @@ def test_a_resumed_run_ends_with_exactly_the_weights_of_an_uninterrupted_one(
         train_supernet(fresh(), data, config(epochs=3), checkpoint_dir=tmp_path / "cut", resume=True)
 
 
+@pytest.mark.slow  # 5-8 s on 2 shared cores: six 90 MB checkpoints
 def test_milestone_snapshots_at_fractions_of_the_configured_epochs(data: ProxyData, tmp_path: Path) -> None:
     cfg = config(epochs=1, milestones=[2, 0.25, 0.5, 1], sampler="uniform")  # 2 steps per epoch
     assert cfg.milestones == (0.25, 0.5, 1.0, 2.0)
@@ -122,8 +125,12 @@ def test_milestone_snapshots_at_fractions_of_the_configured_epochs(data: ProxyDa
 def test_scores_are_finite_repeatable_and_read_refitted_statistics_only(data: ProxyData) -> None:
     net = fresh()
     train_supernet(net, data, config(epochs=1))
+    fixed = ScoringSet.from_data(data, refit=16, seed=3)
     transform = BatchTransform(data.mean, data.std, torch.device("cpu"))
-    refit, val = transform.normalize(data.train_images), transform.normalize(data.val_images)
+    refit, val = fixed.refit_images, fixed.val_images
+    assert torch.equal(val, transform.normalize(data.val_images)) and len(refit) == 16
+    assert not torch.equal(refit, transform.normalize(data.train_images))  # shuffled
+    assert torch.equal(refit.sort(dim=0).values, transform.normalize(data.train_images).sort(dim=0).values)
     first = score(net, (1, 1), refit, val, data.val_labels, batch_size=8)
     assert math.isfinite(first.cross_entropy) and 0 <= first.accuracy <= 1
     with torch.no_grad():  # spoil the running statistics: re-fitting must not read them
@@ -135,3 +142,12 @@ def test_scores_are_finite_repeatable_and_read_refitted_statistics_only(data: Pr
     with torch.no_grad():
         loss = F.cross_entropy(model(val), data.val_labels).item()
     assert loss == pytest.approx(first.cross_entropy, rel=1e-5)
+
+
+def test_config_checks_its_milestones_and_budget() -> None:
+    with pytest.raises(ValueError, match="milestones"):
+        config(milestones=[0.5, 0])
+    cfg = config(epochs=3, milestones=[0.25, 1.5])
+    assert cfg.total_steps(16) == round(2 * 3 * 1.5)  # 2 steps per epoch at batch 8
+    assert cfg.milestone_steps(16) == {0.25: 2, 1.5: 9}
+    assert config(epochs=3).total_steps(17) == 9
