@@ -27,9 +27,7 @@ weights ``build_model(placement, seed=seed)`` starts from.
 from __future__ import annotations
 
 import copy
-import itertools
 from collections import OrderedDict
-from collections.abc import Sequence
 from typing import cast
 
 import torch
@@ -219,7 +217,3 @@ class Supernet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return cast(torch.Tensor, self.net(x))
-
-    def all_paths(self) -> Sequence[PathIndices]:
-        """Every path (the product of the slot sizes; only for small spaces)."""
-        return list(itertools.product(*(range(n) for n in self.slot_sizes)))

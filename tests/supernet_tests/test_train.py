@@ -151,3 +151,14 @@ def test_config_checks_its_milestones_and_budget() -> None:
     assert cfg.total_steps(16) == round(2 * 3 * 1.5)  # 2 steps per epoch at batch 8
     assert cfg.milestone_steps(16) == {0.25: 2, 1.5: 9}
     assert config(epochs=3).total_steps(17) == 9
+
+
+def test_foreign_or_missing_checkpoints_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(NasAttnError, match="not found"):
+        load_checkpoint(tmp_path / "resume.pt")
+    (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(NasAttnError, match="cannot read"):
+        load_checkpoint(tmp_path / "junk.pt")
+    torch.save({"format": 99}, tmp_path / "other.pt")
+    with pytest.raises(NasAttnError, match="not a supernet checkpoint"):
+        load_checkpoint(tmp_path / "other.pt")
