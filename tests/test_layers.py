@@ -120,6 +120,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
     "search.claims": ("stats",),
     "search.execution": ("search.interrupts", "worker", "backbones", "data"),
     "search.studydb": ("search.sampling", "stats", "worker", "backbones"),
+    "supernet": ("search.sampling", "worker", "backbones", "attention", "data"),
     "search.sampling": ("worker", "backbones", "attention", "data"),
     "stats": (),
     "worker": ("backbones", "attention", "data"),
