@@ -121,12 +121,12 @@ def test_ctrl_c_twice_fails_and_requeues_the_running_trial(tmp_path: Path, space
     requeued = [t for t in study.trials if t.user_attrs.get("retry_of") == 0]
     assert len(requeued) == 1 and requeued[0].state == State.WAITING
     assert not [t for t in study.trials if t.state == State.RUNNING]
-    rerun = start(space, db, n_trials=1, workers=1, gate=None)  # the re-enqueued trial goes first
+    rerun = start(space, db, n_trials=2, workers=1, gate=None)  # the waiting 'se' baseline, then the retry
     _, err = finish(rerun)
     assert rerun.returncode == 0, err
     study = reload(f"sqlite:///{db}")
-    assert_consistent(study, 1)
-    assert [t.number for t in study.get_trials(states=(State.COMPLETE,))] == [requeued[0].number]
+    assert_consistent(study, 2)
+    assert requeued[0].number in {t.number for t in study.get_trials(states=(State.COMPLETE,))}
 
 
 def test_a_driver_killed_mid_search_is_resumed_by_a_rerun(tmp_path: Path, space: Path) -> None:
