@@ -6,6 +6,7 @@ from __future__ import annotations
 import signal
 import sys
 import threading
+from types import FrameType
 from typing import NoReturn
 
 import typer
@@ -77,7 +78,7 @@ def main() -> None:
     from nas_attn.cli import console
 
     if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGINT, signal.default_int_handler)  # the start-up handler's job is done
+        signal.signal(signal.SIGINT, _interrupt_once)  # the start-up handler's job is done
     console.reset()
     try:
         code = app(standalone_mode=False, prog_name="nas-attn")  # also under python -m and in tests
@@ -94,6 +95,14 @@ def main() -> None:
     if code == EXIT_INTERRUPTED:  # Typer answers a KeyboardInterrupt with a silent 130
         print(INTERRUPTED_LINE, file=sys.stderr)
     _exit(code if isinstance(code, int) else 0)
+
+
+def _interrupt_once(signum: int, frame: FrameType | None) -> None:
+    """Ctrl-C outside a search's or re-run's own handling (loading the space, starting Ray, printing
+    the summary): one KeyboardInterrupt, which ends the command as interrupted; presses after it
+    are ignored, so a second one cannot interrupt the handling of the first (a traceback)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    raise KeyboardInterrupt
 
 
 def _exit(status: int) -> NoReturn:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 from pathlib import Path
 
 import pytest
@@ -63,5 +64,20 @@ def test_every_command_ignores_further_ctrl_c_while_it_exits(status: int) -> Non
             _exit(status)
         assert exit_info.value.code == status
         assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, before)
+
+
+def test_a_ctrl_c_outside_a_drivers_handling_interrupts_once_then_is_ignored() -> None:
+    from nas_attn.cli.app import _interrupt_once
+
+    before = signal.signal(signal.SIGINT, _interrupt_once)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(1.0)  # the handler runs here
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+        os.kill(os.getpid(), signal.SIGINT)  # a second press while the first is handled: nothing
+        time.sleep(0.05)
     finally:
         signal.signal(signal.SIGINT, before)
