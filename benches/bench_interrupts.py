@@ -24,7 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from nas_attn.testing.interrupt_cases import CASES, Case, CaseRun, run_case
+from nas_attn.testing.interrupt_cases import CASES, HANG_S, Case, CaseRun, run_case
 
 
 def _spin(stop_at: float) -> None:
@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reps", type=int, default=20, help="runs per case (default 20)")
     parser.add_argument("--cases", default="", help="comma-separated case names (default: all)")
     parser.add_argument("--load", type=int, default=0, help="busy processes meanwhile (default 0)")
-    parser.add_argument("--hang-s", type=float, default=300.0, help="a run still going this long hangs")
+    parser.add_argument("--hang-s", type=float, default=HANG_S, help="a run still going this long hangs")
     parser.add_argument("--log", type=Path, default=Path("benches/results/interrupts.jsonl"))
     parser.add_argument(
         "--from-log", type=Path, nargs="+", help="only summarise these logs (several runs of the bench)"
